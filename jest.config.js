@@ -15,7 +15,7 @@ const swc = [
 const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow)$': '<rootDir>/libs/$1/src',
 };
-const common = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node' };
+const common = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: '<rootDir>/test/support/node-environment.js' };
 
 module.exports = {
   projects: [

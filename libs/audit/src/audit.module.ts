@@ -1,0 +1,36 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AUDIT_ENTITIES } from './entities';
+import { EventRepository } from './event.repository';
+import { AUDIT_MIGRATIONS } from './migrations';
+import { PluginRunRepository } from './plugin-run.repository';
+import { WriteBackRepository } from './write-back.repository';
+
+const repositories = [EventRepository, PluginRunRepository, WriteBackRepository];
+
+/** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [AEGLE_CONFIG],
+      useFactory: (config: AegleConfig) => {
+        if (!config.databaseUrl) throw new Error('DATABASE_URL is not set and no embedded PostgreSQL was started');
+        return {
+          type: 'postgres' as const,
+          url: config.databaseUrl,
+          entities: AUDIT_ENTITIES,
+          migrations: AUDIT_MIGRATIONS,
+          migrationsRun: true,
+          synchronize: false,
+          extra: { max: 10 },
+          logging: ['error' as const],
+        };
+      },
+    }),
+  ],
+  providers: repositories,
+  exports: repositories,
+})
+export class AuditModule {}

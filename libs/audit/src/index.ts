@@ -1,0 +1,5 @@
+export * from './entities';
+export * from './event.repository';
+export * from './plugin-run.repository';
+export * from './write-back.repository';
+export * from './audit.module';

@@ -1,0 +1,4 @@
+import { InitialSchema1764340000000 } from './1764340000000-initial-schema';
+
+/** In order; TypeORM runs the ones not yet applied at boot. */
+export const AUDIT_MIGRATIONS = [InitialSchema1764340000000];

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AegleConfig, envSchema, fileSchema } from './config.schema';
+
+/** Every problem found in the configuration, listed at once so an operator fixes them in one pass. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Aegle configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(prefix: string, error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return `${prefix}${path ? path : '(root)'}: ${issue.message}`;
+  });
+}
+
+/** Validates the environment and the YAML file together; either a typed config or one ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: unknown): AegleConfig {
+  const problems: string[] = [];
+  const envResult = envSchema.safeParse(env);
+  if (!envResult.success) problems.push(...describe('env ', envResult.error));
+
+  const configPath = resolve(envResult.success ? envResult.data.AEGLE_CONFIG : './aegle.config.yaml');
+  let raw: unknown = fileOverride;
+  if (raw === undefined) {
+    try {
+      raw = parseYaml(readFileSync(configPath, 'utf8'));
+    } catch (error) {
+      problems.push(`${configPath}: ${(error as Error).message}`);
+    }
+  }
+  const fileResult = raw === undefined ? undefined : fileSchema.safeParse(raw);
+  if (fileResult && !fileResult.success) problems.push(...describe(`${configPath} `, fileResult.error));
+
+  if (problems.length > 0 || !envResult.success || !fileResult?.success) throw new ConfigError(problems);
+  const e = envResult.data;
+  return {
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.AEGLE_QUEUE_PREFIX,
+    adminToken: e.AEGLE_ADMIN_TOKEN,
+    configPath,
+    dataDir: resolve(e.AEGLE_DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    ...fileResult.data,
+  };
+}

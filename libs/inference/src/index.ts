@@ -1,0 +1,3 @@
+export * from './inference-runtime';
+export * from './inference.module';
+export * from './micro-batcher';

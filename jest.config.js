@@ -15,7 +15,11 @@ const swc = [
 const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow)$': '<rootDir>/libs/$1/src',
 };
-const common = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: '<rootDir>/test/support/node-environment.js' };
+const common = {
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper,
+  testEnvironment: '<rootDir>/test/support/node-environment.js',
+};
 
 module.exports = {
   projects: [

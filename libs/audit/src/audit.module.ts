@@ -16,7 +16,8 @@ const repositories = [EventRepository, PluginRunRepository, WriteBackRepository]
     TypeOrmModule.forRootAsync({
       inject: [AEGLE_CONFIG],
       useFactory: (config: AegleConfig) => {
-        if (!config.databaseUrl) throw new Error('DATABASE_URL is not set and no embedded PostgreSQL was started');
+        if (!config.databaseUrl)
+          throw new Error('DATABASE_URL is not set and no embedded PostgreSQL was started');
         return {
           type: 'postgres' as const,
           url: config.databaseUrl,

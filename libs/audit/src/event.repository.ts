@@ -5,7 +5,14 @@ import { EventEntity, EventStatus, NotificationEntity } from './entities';
 export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
 export type NewEvent = Pick<
   EventEntity,
-  'subscription' | 'topic' | 'interaction' | 'focusType' | 'focusId' | 'focusVersion' | 'resource' | 'dedupKey'
+  | 'subscription'
+  | 'topic'
+  | 'interaction'
+  | 'focusType'
+  | 'focusId'
+  | 'focusVersion'
+  | 'resource'
+  | 'dedupKey'
 > & { eventNumber: number | null };
 
 export interface RecordedNotification {

@@ -58,6 +58,8 @@ export class PluginRunRepository {
 
   /** Runs of one source for one patient, newest first (repository methods take their scope). */
   findForPatient(sourceId: string, patientRef: string): Promise<PluginRunEntity[]> {
-    return this.db.getRepository(PluginRunEntity).find({ where: { sourceId, patientRef }, order: { createdAt: 'DESC' } });
+    return this.db
+      .getRepository(PluginRunEntity)
+      .find({ where: { sourceId, patientRef }, order: { createdAt: 'DESC' } });
   }
 }

@@ -66,7 +66,11 @@ export const fileSchema = z
       .default({ dirs: ['plugins'] }),
     intake: z
       .object({
-        maxBodyBytes: z.number().int().positive().default(5 * 1024 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(5 * 1024 * 1024),
       })
       .strict()
       .default({ maxBodyBytes: 5 * 1024 * 1024 }),
@@ -91,7 +95,10 @@ export const envSchema = z.object({
   AEGLE_CONFIG: z.string().default('./aegle.config.yaml'),
   AEGLE_ADMIN_TOKEN: secret.optional(),
   AEGLE_DATA_DIR: z.string().default('./.aegle'),
-  AEGLE_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('aegle'),
+  AEGLE_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]+$/)
+    .default('aegle'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -19,6 +19,25 @@ function describe(prefix: string, error: z.ZodError): string[] {
   });
 }
 
+/**
+ * Replaces `${NAME}` and `${NAME:-fallback}` in the YAML's strings with environment variables, so
+ * secrets can live in the environment (or a secret store) rather than in the file.
+ */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, problems: string[], path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_match, name: string, fallback?: string) => {
+      const found = env[name] ?? fallback;
+      if (found === undefined) problems.push(`${path || '(root)'}: environment variable ${name} is not set`);
+      return found ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, problems, `${path}.${i}`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, problems, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
+
 /** Validates the environment and the YAML file together; either a typed config or one ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: unknown): AegleConfig {
   const problems: string[] = [];
@@ -29,7 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
   let raw: unknown = fileOverride;
   if (raw === undefined) {
     try {
-      raw = parseYaml(readFileSync(configPath, 'utf8'));
+      raw = interpolate(parseYaml(readFileSync(configPath, 'utf8')), env, problems);
     } catch (error) {
       problems.push(`${configPath}: ${(error as Error).message}`);
     }

@@ -30,7 +30,11 @@ export interface CreateResult<T extends fhir4.Resource> {
 /** One EHR's FHIR API, as Aegle uses it. The only place that talks FHIR over HTTP. */
 export interface EhrClient {
   readonly sourceId: string;
-  read<T extends fhir4.Resource>(resourceType: string, id: string, versionId?: string): Promise<T | undefined>;
+  read<T extends fhir4.Resource>(
+    resourceType: string,
+    id: string,
+    versionId?: string,
+  ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
 }
@@ -82,7 +86,11 @@ export class FhirKitEhrClient implements EhrClient {
     this.client = new Client({ baseUrl: source.fhirBaseUrl, customHeaders: authHeaders(source.auth) });
   }
 
-  async read<T extends fhir4.Resource>(resourceType: string, id: string, versionId?: string): Promise<T | undefined> {
+  async read<T extends fhir4.Resource>(
+    resourceType: string,
+    id: string,
+    versionId?: string,
+  ): Promise<T | undefined> {
     try {
       const options = this.requestOptions();
       const resource = versionId
@@ -112,10 +120,20 @@ export class FhirKitEhrClient implements EhrClient {
     }
   }
 
-  async createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
+  async createIfNoneExist<T extends fhir4.Resource>(
+    resource: T,
+    ifNoneExist: string,
+  ): Promise<CreateResult<T>> {
     try {
-      const options = { ...this.requestOptions(), headers: { 'if-none-exist': ifNoneExist, prefer: 'return=representation' } };
-      const response = await this.client.create({ resourceType: resource.resourceType, body: resource, options });
+      const options = {
+        ...this.requestOptions(),
+        headers: { 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
+      };
+      const response = await this.client.create({
+        resourceType: resource.resourceType,
+        body: resource,
+        options,
+      });
       const status = (Client.httpFor(response) as { response?: { status: number } }).response?.status;
       return { resource: response as T, created: status !== 200 };
     } catch (error) {

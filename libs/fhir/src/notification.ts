@@ -36,7 +36,9 @@ function asResource(body: unknown): fhir4.Resource {
   }
   const { resourceType } = body as { resourceType?: unknown };
   if (!isResourceType(resourceType)) {
-    throw OperationOutcomeError.badRequest('the notification body has no valid resourceType', ['resourceType']);
+    throw OperationOutcomeError.badRequest('the notification body has no valid resourceType', [
+      'resourceType',
+    ]);
   }
   return body as fhir4.Resource;
 }
@@ -66,7 +68,10 @@ export function normaliseNotification(raw: RawNotification): NormalisedNotificat
   }
   const focus = keyOf(resource);
   if (!focus || !isResourceId(resource.id)) {
-    throw OperationOutcomeError.badRequest('the resource has no valid id, so it cannot be re-read from the EHR', ['id']);
+    throw OperationOutcomeError.badRequest(
+      'the resource has no valid id, so it cannot be re-read from the EHR',
+      ['id'],
+    );
   }
   return {
     shape: 'rest-hook-resource',

@@ -53,11 +53,17 @@ export class OperationOutcomeError extends Error {
   }
 
   static unauthorized(diagnostics: string): OperationOutcomeError {
-    return new OperationOutcomeError(HttpStatus.UNAUTHORIZED, operationOutcome('error', 'login', diagnostics));
+    return new OperationOutcomeError(
+      HttpStatus.UNAUTHORIZED,
+      operationOutcome('error', 'login', diagnostics),
+    );
   }
 
   static notFound(diagnostics: string): OperationOutcomeError {
-    return new OperationOutcomeError(HttpStatus.NOT_FOUND, operationOutcome('error', 'not-found', diagnostics));
+    return new OperationOutcomeError(
+      HttpStatus.NOT_FOUND,
+      operationOutcome('error', 'not-found', diagnostics),
+    );
   }
 
   static unsupportedMediaType(diagnostics: string): OperationOutcomeError {
@@ -68,7 +74,10 @@ export class OperationOutcomeError extends Error {
   }
 
   static tooLarge(diagnostics: string): OperationOutcomeError {
-    return new OperationOutcomeError(HttpStatus.PAYLOAD_TOO_LARGE, operationOutcome('error', 'too-long', diagnostics));
+    return new OperationOutcomeError(
+      HttpStatus.PAYLOAD_TOO_LARGE,
+      operationOutcome('error', 'too-long', diagnostics),
+    );
   }
 
   static unprocessable(diagnostics: string, expression?: string[]): OperationOutcomeError {

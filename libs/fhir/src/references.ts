@@ -22,7 +22,9 @@ export function parseReference(reference: string): ResourceKey | undefined {
   const parts = path.split('/');
   const history = parts.lastIndexOf('_history');
   const [type, id, version] =
-    history >= 2 ? [parts[history - 2], parts[history - 1], parts[history + 1]] : parts.slice(-2).concat([undefined as never]);
+    history >= 2
+      ? [parts[history - 2], parts[history - 1], parts[history + 1]]
+      : parts.slice(-2).concat([undefined as never]);
   if (!isResourceType(type) || !isResourceId(id)) return undefined;
   return { resourceType: type, id, ...(version && isResourceId(version) ? { versionId: version } : {}) };
 }

@@ -67,7 +67,11 @@ export class InferenceRuntime implements OnModuleDestroy {
   constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {}
 
   /** Loads a model under a key (plugin id@version), runs a warm-up, and returns its own tensor metadata. */
-  async load(key: string, bytes: Uint8Array, options: LoadOptions): Promise<{ inputs: TensorMetadata[]; outputs: TensorMetadata[]; provider: ExecutionProvider }> {
+  async load(
+    key: string,
+    bytes: Uint8Array,
+    options: LoadOptions,
+  ): Promise<{ inputs: TensorMetadata[]; outputs: TensorMetadata[]; provider: ExecutionProvider }> {
     const { session, provider } = await this.createSession(key, bytes, options.execution);
     const inputs = session.inputMetadata.map(toMetadata);
     const outputs = session.outputMetadata.map(toMetadata);
@@ -83,7 +87,9 @@ export class InferenceRuntime implements OnModuleDestroy {
       outputs,
       batcher: new MicroBatcher(batching, (rows) => this.runBatch(model, rows)),
     };
-    await this.runBatch(model, [Object.fromEntries(inputs.map((t) => [t.name, new Array(rowSize(t)).fill(0)]))]);
+    await this.runBatch(model, [
+      Object.fromEntries(inputs.map((t) => [t.name, new Array(rowSize(t)).fill(0)])),
+    ]);
     const previous = this.models.get(key);
     this.models.set(key, model);
     if (previous) await previous.session.release();
@@ -111,7 +117,11 @@ export class InferenceRuntime implements OnModuleDestroy {
     await Promise.all([...this.models.keys()].map((key) => this.unload(key)));
   }
 
-  private async createSession(key: string, bytes: Uint8Array, need: ExecutionNeed): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+  private async createSession(
+    key: string,
+    bytes: Uint8Array,
+    need: ExecutionNeed,
+  ): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: this.config.inference.graphOptimization,
       intraOpNumThreads: this.config.inference.intraOpThreads,
@@ -119,14 +129,21 @@ export class InferenceRuntime implements OnModuleDestroy {
     };
     if (need !== 'cpu') {
       try {
-        return { session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] }), provider: 'cuda' };
+        return {
+          session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] }),
+          provider: 'cuda',
+        };
       } catch (error) {
         const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-        if (need === 'require-gpu') throw new GpuUnavailableError(`${key} requires a GPU, but CUDA could not load: ${reason}`);
+        if (need === 'require-gpu')
+          throw new GpuUnavailableError(`${key} requires a GPU, but CUDA could not load: ${reason}`);
         this.logger.warn({ model: key, reason }, 'CUDA unavailable; running on CPU');
       }
     }
-    return { session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
+    return {
+      session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] }),
+      provider: 'cpu',
+    };
   }
 
   private async runBatch(model: LoadedModel, rows: RowInputs[]): Promise<RowOutputs[]> {
@@ -137,10 +154,16 @@ export class InferenceRuntime implements OnModuleDestroy {
       const data = TYPED[type](rows.length * size);
       rows.forEach((row, r) => {
         const values = row[input.name];
-        if (!values || values.length !== size) throw new Error(`input ${input.name} needs ${size} values per row`);
-        values.forEach((v, j) => (data[r * size + j] = (type === 'int64' ? BigInt(Math.trunc(v)) : v) as never));
+        if (!values || values.length !== size)
+          throw new Error(`input ${input.name} needs ${size} values per row`);
+        values.forEach(
+          (v, j) => (data[r * size + j] = (type === 'int64' ? BigInt(Math.trunc(v)) : v) as never),
+        );
       });
-      feeds[input.name] = new ort.Tensor(type, data, [rows.length, ...input.shape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1))]);
+      feeds[input.name] = new ort.Tensor(type, data, [
+        rows.length,
+        ...input.shape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1)),
+      ]);
     }
     const results = await model.session.run(feeds);
     return rows.map((_, r) =>
@@ -148,7 +171,10 @@ export class InferenceRuntime implements OnModuleDestroy {
         model.outputs.map((output) => {
           const tensor = results[output.name];
           const size = tensor.data.length / rows.length;
-          const slice = Array.from(tensor.data.slice(r * size, (r + 1) * size) as ArrayLike<number | bigint>, Number);
+          const slice = Array.from(
+            tensor.data.slice(r * size, (r + 1) * size) as ArrayLike<number | bigint>,
+            Number,
+          );
           return [output.name, slice];
         }),
       ),
@@ -157,5 +183,7 @@ export class InferenceRuntime implements OnModuleDestroy {
 }
 
 function toMetadata(m: ort.InferenceSession.ValueMetadata): TensorMetadata {
-  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
+  return m.isTensor
+    ? { name: m.name, type: m.type, shape: [...m.shape] }
+    : { name: m.name, type: 'non-tensor', shape: [] };
 }

@@ -11,7 +11,9 @@ export interface Finding {
 }
 
 export function bandFor(output: OutputSpec, value: number): Band | undefined {
-  return output.bands?.find((b) => (b.min === undefined || value >= b.min) && (b.max === undefined || value < b.max));
+  return output.bands?.find(
+    (b) => (b.min === undefined || value >= b.min) && (b.max === undefined || value < b.max),
+  );
 }
 
 /** Maps one request's model outputs (first element of each output tensor row) to findings. */

@@ -1,6 +1,6 @@
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
-import { codingMatches, conceptMatches } from './coding-match';
+import { codingMatches, conceptMatches, conceptNamed } from './coding-match';
 import { FeatureSpec, InputSource, PluginManifest } from './manifest';
 import { PatientData } from './patient-data';
 import { convertUnit } from './units';
@@ -22,7 +22,12 @@ export interface FeatureValue {
 }
 
 export type GatherResult =
-  | { status: 'complete'; features: Record<string, FeatureValue>; sources: FeatureProvenance[]; effective?: string }
+  | {
+      status: 'complete';
+      features: Record<string, FeatureValue>;
+      sources: FeatureProvenance[];
+      effective?: string;
+    }
   | { status: 'insufficient'; reasons: string[]; features: Record<string, FeatureValue> };
 
 interface Extracted {
@@ -39,7 +44,12 @@ function provenanceOf(resource: fhir4.Resource, effective?: string): FeatureProv
 }
 
 function observationTime(observation: fhir4.Observation): string | undefined {
-  return observation.effectiveDateTime ?? observation.effectivePeriod?.end ?? observation.effectivePeriod?.start ?? observation.issued;
+  return (
+    observation.effectiveDateTime ??
+    observation.effectivePeriod?.end ??
+    observation.effectivePeriod?.start ??
+    observation.issued
+  );
 }
 
 function evaluate(resource: fhir4.Resource, path: string): unknown[] {
@@ -87,11 +97,21 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
       return { raw: [] };
     }
     case 'condition': {
-      const match = (await data.activeConditions()).find((c) => conceptMatches(c.code, source.codes));
-      return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match, match.onsetDateTime) };
+      const match = (await data.activeConditions()).find(
+        (c) => conceptMatches(c.code, source.codes) || conceptNamed(c.code, source.names),
+      );
+      return {
+        raw: [match ? 1 : 0],
+        number: match ? 1 : 0,
+        source: match && provenanceOf(match, match.onsetDateTime),
+      };
     }
     case 'medication': {
-      const match = (await data.activeMedications()).find((m) => m.codings.some((c) => codingMatches(c, source.codes)));
+      const match = (await data.activeMedications()).find(
+        (m) =>
+          m.codings.some((c) => codingMatches(c, source.codes)) ||
+          conceptNamed({ coding: m.codings, text: m.text }, source.names),
+      );
       return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match.resource) };
     }
   }
@@ -103,11 +123,16 @@ function mapKeys(value: unknown): string[] {
   const object = value as fhir4.CodeableConcept & fhir4.Coding;
   if (object?.coding) codings.push(...object.coding);
   if (object?.code) codings.push(object);
-  return codings.flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code]).filter((k): k is string => !!k);
+  return codings
+    .flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code])
+    .filter((k): k is string => !!k);
 }
 
 /** Turns what was extracted into the model's number, or says why it cannot. */
-function toNumber(spec: FeatureSpec, extracted: Extracted): { value?: number; unit?: string; problem?: string } {
+function toNumber(
+  spec: FeatureSpec,
+  extracted: Extracted,
+): { value?: number; unit?: string; problem?: string } {
   if (extracted.number !== undefined) return { value: extracted.number };
   const value = extracted.raw[0];
   if (spec.map) {
@@ -120,7 +145,10 @@ function toNumber(spec: FeatureSpec, extracted: Extracted): { value?: number; un
   const quantity = value as fhir4.Quantity;
   if (typeof quantity?.value !== 'number') return { problem: 'it has no numeric value' };
   if (!spec.unit) return { value: quantity.value, unit: quantity.code ?? quantity.unit };
-  const from = quantity.system === 'http://unitsofmeasure.org' && quantity.code ? quantity.code : (quantity.code ?? quantity.unit);
+  const from =
+    quantity.system === 'http://unitsofmeasure.org' && quantity.code
+      ? quantity.code
+      : (quantity.code ?? quantity.unit);
   if (!from) return { problem: `its value has no unit (expected ${spec.unit})` };
   const converted = convertUnit(quantity.value, from, spec.unit, spec.molarMass);
   if (converted === undefined) return { problem: `its unit ${from} cannot be converted to ${spec.unit}` };
@@ -135,7 +163,8 @@ function describeSource(source: InputSource): string {
       return 'no birth date on the Patient';
     case 'patient':
       return 'not recorded on the Patient';
-    default:
+    case 'condition':
+    case 'medication':
       return 'not found';
   }
 }
@@ -144,14 +173,19 @@ function describeSource(source: InputSource): string {
  * Gathers every feature the manifest declares from the patient's record: a complete, typed input,
  * or the list of what is missing or outside the model's validated range.
  */
-export async function gatherInputs(manifest: PluginManifest, data: PatientData, now: Date): Promise<GatherResult> {
+export async function gatherInputs(
+  manifest: PluginManifest,
+  data: PatientData,
+  now: Date,
+): Promise<GatherResult> {
   const extracted = await Promise.all(manifest.inputs.map((spec) => extract(spec.source, data, now)));
   const features: Record<string, FeatureValue> = {};
   const reasons: string[] = [];
 
   manifest.inputs.forEach((spec, i) => {
     const found = extracted[i];
-    const { value, unit, problem } = found.raw.length > 0 ? toNumber(spec, found) : { problem: describeSource(spec.source) };
+    const { value, unit, problem } =
+      found.raw.length > 0 ? toNumber(spec, found) : { problem: describeSource(spec.source) };
     if (value === undefined || !Number.isFinite(value)) {
       if (!spec.required && spec.default !== undefined) {
         features[spec.name] = { name: spec.name, value: spec.default, defaulted: true };
@@ -162,14 +196,25 @@ export async function gatherInputs(manifest: PluginManifest, data: PatientData, 
     }
     const { min, max } = spec.valid ?? {};
     if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
-      reasons.push(`${spec.name}: ${round(value)}${unit ? ` ${unit}` : ''} is outside the validated range ${min ?? '−∞'}–${max ?? '∞'}`);
+      reasons.push(
+        `${spec.name}: ${round(value)}${unit ? ` ${unit}` : ''} is outside the validated range ${min ?? '−∞'}–${max ?? '∞'}`,
+      );
     }
-    features[spec.name] = { name: spec.name, value, ...(unit ? { unit } : {}), ...(found.source ? { source: found.source } : {}) };
+    features[spec.name] = {
+      name: spec.name,
+      value,
+      ...(unit ? { unit } : {}),
+      ...(found.source ? { source: found.source } : {}),
+    };
   });
 
   if (reasons.length > 0) return { status: 'insufficient', reasons, features };
   const sources = uniqueSources(Object.values(features));
-  const effective = sources.map((s) => s.effective).filter((e): e is string => !!e).sort().at(-1);
+  const effective = sources
+    .map((s) => s.effective)
+    .filter((e): e is string => !!e)
+    .sort()
+    .at(-1);
   return { status: 'complete', features, sources, ...(effective ? { effective } : {}) };
 }
 

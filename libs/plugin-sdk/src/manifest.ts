@@ -8,9 +8,14 @@ const semver = z.string().refine((v) => validSemver(v) !== null, 'must be a sema
 const semverRange = z.string().refine((v) => validRange(v) !== null, 'must be a semver range such as ^0.1.0');
 const fhirPath = z.string().min(1);
 /** `system|code`; a trailing `*` matches every code with that prefix (for hierarchies such as ATC or ICD-10). */
-const systemCode = z.string().regex(/^[^|\s]+\|[^|\s]+$/, 'must be system|code, e.g. http://loinc.org|2093-3');
+const systemCode = z
+  .string()
+  .regex(/^[^|\s]+\|[^|\s]+$/, 'must be system|code, e.g. http://loinc.org|2093-3');
 /** ISO-8601 duration in days, months or years, e.g. `P2Y`, `P6M`, `P30D`. */
 const lookback = z.string().regex(/^P(\d+Y)?(\d+M)?(\d+D)?$/, 'must be an ISO-8601 duration such as P2Y');
+
+/** Lower-case words matched against a concept's text and displays (e.g. ingredient names). */
+const names = z.array(z.string().regex(/^[a-z][a-z0-9 -]*$/, 'must be lower-case words')).min(1);
 
 const coding = z
   .object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() })
@@ -40,10 +45,18 @@ const inputSource = z.discriminatedUnion('from', [
       path: fhirPath.optional(),
     })
     .strict(),
-  /** 1 when the patient has an active Condition with one of these codes, else 0. */
-  z.object({ from: z.literal('condition'), codes: z.array(systemCode).min(1) }).strict(),
-  /** 1 when the patient has an active MedicationStatement or MedicationRequest with one of these codes, else 0. */
-  z.object({ from: z.literal('medication'), codes: z.array(systemCode).min(1) }).strict(),
+  /** 1 when the patient has an active Condition with one of these codes (or names), else 0. */
+  z
+    .object({ from: z.literal('condition'), codes: z.array(systemCode).min(1), names: names.optional() })
+    .strict(),
+  /**
+   * 1 when the patient has an active MedicationStatement or MedicationRequest with one of these
+   * codes, else 0. `names` also match words of the medication's text, since EHRs often code
+   * products (RxNorm SCD) rather than ingredients.
+   */
+  z
+    .object({ from: z.literal('medication'), codes: z.array(systemCode).min(1), names: names.optional() })
+    .strict(),
 ]);
 
 const feature = z
@@ -113,7 +126,10 @@ const output = z
     scale: z.number().default(1),
     decimals: z.number().int().min(0).max(10).optional(),
     bands: z.array(band).optional(),
-    referenceRange: z.object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() }).strict().optional(),
+    referenceRange: z
+      .object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() })
+      .strict()
+      .optional(),
     /** Method text shown with the result, e.g. the equation's name. */
     method: z.string().optional(),
   })
@@ -122,7 +138,12 @@ const output = z
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
-    id: z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/, 'must be <kind>-<name> in kebab-case'),
+    id: z
+      .string()
+      .regex(
+        /^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/,
+        'must be <kind>-<name> in kebab-case',
+      ),
     version: semver,
     kind: z.enum(['diagnosis', 'treatment', 'prognosis']),
     title: z.string().min(1),
@@ -151,14 +172,22 @@ export const manifestSchema = z
     m.model.inputs.forEach((t, i) =>
       t.features.forEach((f, j) => {
         if (!names.has(f)) {
-          ctx.addIssue({ code: 'custom', path: ['model', 'inputs', i, 'features', j], message: `no input named "${f}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['model', 'inputs', i, 'features', j],
+            message: `no input named "${f}"`,
+          });
         }
       }),
     );
     const tensors = new Set(m.model.outputs.map((t) => t.name));
     m.outputs.forEach((o, i) => {
       if (!tensors.has(o.tensor)) {
-        ctx.addIssue({ code: 'custom', path: ['outputs', i, 'tensor'], message: `no model output named "${o.tensor}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['outputs', i, 'tensor'],
+          message: `no model output named "${o.tensor}"`,
+        });
       }
     });
   });

@@ -2,6 +2,8 @@
 export interface ActiveMedication {
   resource: fhir4.MedicationStatement | fhir4.MedicationRequest;
   codings: fhir4.Coding[];
+  /** The medication's free text, when the EHR gives one. */
+  text?: string;
 }
 
 /**

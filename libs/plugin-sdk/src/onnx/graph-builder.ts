@@ -55,7 +55,12 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds one node and returns the name of its (first) output. */
-  op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, output?: string): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attributes: Record<string, AttributeValue> = {},
+    output?: string,
+  ): string {
     const out = output ?? this.fresh(opType.toLowerCase());
     this.nodes.push({
       opType,

@@ -1,0 +1,25 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from '@aegle/audit';
+import { AegleConfig, ConfigModule } from '@aegle/config';
+import { WorkflowModule } from '@aegle/workflow';
+import { HealthModule } from './health/health.module';
+import { IntakeModule } from './intake/intake.module';
+import { loggerParams } from './logging';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AegleConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config)),
+        AuditModule,
+        WorkflowModule,
+        IntakeModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,18 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { raw } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AegleConfig } from '@aegle/config';
+import { AppModule } from './app.module';
+
+/**
+ * Builds the Nest application. Intake bodies are read raw (HMAC is over the exact bytes, and JSON
+ * errors must become OperationOutcomes), with the configured size limit.
+ */
+export async function createApp(config: AegleConfig): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.use('/fhir', raw({ type: () => true, limit: config.intake.maxBodyBytes }));
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,7 @@
+export * from './operation-outcome';
+export * from './references';
+export * from './notification';
+export * from './ehr-client';
+export * from './ehr-clients';
+export * from './resource-builders';
+export * from './operation-outcome.filter';

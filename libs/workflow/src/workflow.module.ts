@@ -1,0 +1,51 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { EhrClients } from '@aegle/fhir';
+import { InferenceModule } from '@aegle/inference';
+import { EventEnqueuer } from './event-enqueuer';
+import { IntakeService } from './intake.service';
+import { PluginRegistry } from './plugin-registry';
+import { QUEUES } from './queues';
+import { redisConnection } from './redis-connection';
+import { RouterProcessor } from './router.processor';
+import { RunProcessor } from './run.processor';
+import { WritebackProcessor } from './writeback.processor';
+
+/** Retried with exponential backoff; finished jobs are trimmed, the audit trail keeps the record. */
+const defaultJobOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [AEGLE_CONFIG],
+      useFactory: (config: AegleConfig) => ({
+        connection: redisConnection(config.redisUrl),
+        prefix: config.queuePrefix,
+        defaultJobOptions,
+      }),
+    }),
+    BullModule.registerQueue(
+      { name: QUEUES.events },
+      { name: QUEUES.runs },
+      { name: QUEUES.writeback, defaultJobOptions: { ...defaultJobOptions, attempts: 20 } },
+    ),
+    InferenceModule,
+  ],
+  providers: [
+    EhrClients,
+    PluginRegistry,
+    EventEnqueuer,
+    IntakeService,
+    RouterProcessor,
+    RunProcessor,
+    WritebackProcessor,
+  ],
+  exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
+})
+export class WorkflowModule {}

@@ -1,0 +1,453 @@
+// A real FHIR R4 server over HTTP that stands in for the EHR in end-to-end tests.
+// Medplum's FhirRouter + MemoryRepository do the FHIR work; this module adds the HTTP layer and
+// the spec behaviour they lack (see the comments marked "Spec:").
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  OperationOutcomeError,
+  badRequest,
+  getSearchParameter,
+  getStatus,
+  isOk,
+  isResourceType,
+  normalizeOperationOutcome,
+  notFound,
+  type WithId,
+} from '@medplum/core';
+import { FhirRouter, MemoryRepository, type HttpMethod, type ReadHistoryOptions } from '@medplum/fhir-router';
+import type {
+  Bundle,
+  CapabilityStatement,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Resource,
+} from '@medplum/fhirtypes';
+import { isError, loadR4Definitions, r4ValidationIssues } from './fhir-validation';
+
+export interface FhirServerOptions {
+  /** Reject creates and updates that are not valid FHIR R4 with 400, as a strict EHR would. Default true. */
+  validate?: boolean;
+}
+
+/** One HTTP exchange, logged once the response status is known. */
+export interface RecordedRequest {
+  method: string;
+  /** Request path as sent, query included, e.g. `/fhir/Observation?patient=Patient/1`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  status: number;
+}
+
+export interface IncomingFhirRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, the raw text when it is not JSON, or undefined when empty. */
+  body: unknown;
+}
+
+export interface HookResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Sees every request first; returning a response answers it instead of the FHIR server. */
+export type RequestHook = (req: IncomingFhirRequest) => HookResponse | void | Promise<HookResponse | void>;
+
+export interface TestFhirServer {
+  /** `http://127.0.0.1:<port>/fhir` */
+  readonly baseUrl: string;
+  /** The backing store: seed or inspect it directly (no validation, no HTTP). */
+  readonly repo: MemoryRepository;
+  readonly requests: RecordedRequest[];
+  /** The next `count` requests get `status` with an OperationOutcome and `headers` (e.g. Retry-After). */
+  failNext(count: number, status?: number, headers?: Record<string, string>): void;
+  /** Installs (or with undefined, removes) the request hook. */
+  onRequest(hook: RequestHook | undefined): void;
+  /** Transaction/batch Bundles go through the FHIR router; other Bundles and resources are stored as given. */
+  seed(bundle: Bundle): Promise<WithId<Resource>[]>;
+  seed<T extends Resource>(resources: T | T[]): Promise<WithId<T>[]>;
+  /** Seeds resources typed with the `fhir4` types Aegle's own code uses. */
+  seed<T extends fhir4.Resource>(resources: T | T[]): Promise<Array<T & { id: string }>>;
+  close(): Promise<void>;
+}
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total']);
+
+/** Starts a server on a random port of 127.0.0.1. */
+export async function startFhirServer(options: FhirServerOptions = {}): Promise<TestFhirServer> {
+  loadR4Definitions(); // search and validation both need the R4 schema
+  const server = new FhirTestServer(options.validate ?? true);
+  await server.listen();
+  return server;
+}
+
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
+
+class FhirTestServer implements TestFhirServer {
+  baseUrl = '';
+  readonly repo = new TransactionalMemoryRepository();
+  readonly requests: RecordedRequest[] = [];
+  private readonly router = new FhirRouter();
+  private readonly http = createServer((req, res) => void this.handle(req, res));
+  private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
+  private hook: RequestHook | undefined;
+  // FHIR requests run one at a time so transactions can roll back and conditional creates are atomic.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly validate: boolean) {}
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+    this.baseUrl = `http://127.0.0.1:${(this.http.address() as AddressInfo).port}/fhir`;
+  }
+
+  close(): Promise<void> {
+    this.http.closeAllConnections(); // fetch keeps sockets alive, which would hold close() open
+    return new Promise((resolve, reject) => this.http.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  failNext(count: number, status = 503, headers?: Record<string, string>): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, headers });
+  }
+
+  onRequest(hook: RequestHook | undefined): void {
+    this.hook = hook;
+  }
+
+  seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
+    return this.serialize(() => this.store(input));
+  }
+
+  private async store(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
+    if (
+      !Array.isArray(input) &&
+      input.resourceType === 'Bundle' &&
+      /^(transaction|batch)$/.test(input.type ?? '')
+    ) {
+      const request = { method: 'POST' as const, url: '', pathname: '', body: input, params: {}, query: {} };
+      const [result, response] = await this.router.handleRequest(
+        { ...request, config: { transactions: true } },
+        this.repo,
+      );
+      const entries = (response as Bundle | undefined)?.entry ?? [];
+      const failed = entries.filter((e) => !e.response?.status.startsWith('2'));
+      if (!isOk(result) || failed.length > 0) {
+        throw new Error(`seed failed: ${JSON.stringify(isOk(result) ? failed : result)}`);
+      }
+      return entries.map((e) => e.resource as WithId<Resource>);
+    }
+    const resources = Array.isArray(input)
+      ? input
+      : input.resourceType === 'Bundle'
+        ? (input.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []))
+        : [input];
+    const created: WithId<Resource>[] = [];
+    for (const resource of resources) created.push(await this.repo.createResource(resource));
+    return created;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    let reply: Reply;
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const { body, valid } = parseJson(text);
+      reply = await this.respond({ method, path, headers: req.headers, body }, valid);
+    } catch (err) {
+      reply = outcomeReply(normalizeOperationOutcome(err), 500);
+    }
+    this.requests.push({ method, path, headers: req.headers, status: reply.status });
+    const text =
+      reply.body === undefined
+        ? ''
+        : typeof reply.body === 'string'
+          ? reply.body
+          : JSON.stringify(reply.body);
+    res.writeHead(reply.status, { ...(text ? { 'Content-Type': FHIR_JSON } : {}), ...reply.headers });
+    res.end(text);
+  }
+
+  private async respond(req: IncomingFhirRequest, validJson: boolean): Promise<Reply> {
+    const hooked = await this.hook?.(req);
+    if (hooked) return hooked;
+    const failure = this.failures.shift();
+    if (failure) {
+      const code = failure.status === 429 ? 'throttled' : failure.status >= 500 ? 'transient' : 'processing';
+      const body = outcome(code, `Injected failure (HTTP ${failure.status})`);
+      return { status: failure.status, body, headers: failure.headers };
+    }
+    const url = new URL(req.path, this.baseUrl);
+    if (!/^\/fhir(\/|$)/.test(url.pathname)) return outcomeReply(notFound);
+    if (!validJson) return outcomeReply(badRequest('Request body is not valid JSON'));
+    return this.serialize(() => this.fhir(req, url));
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async fhir(req: IncomingFhirRequest, url: URL): Promise<Reply> {
+    const method = req.method as HttpMethod;
+    const segments = url.pathname.split('/').filter(Boolean).slice(1);
+    const [type, id] = segments;
+    const strict = !/handling=lenient/.test(String(req.headers.prefer));
+    if (method === 'GET' && segments.join('/') === 'metadata') {
+      return { status: 200, body: capabilityStatement() };
+    }
+    // Spec: an unknown type is a 404; the memory repository would accept any name.
+    if (type && !type.startsWith('$') && !isResourceType(type)) {
+      return outcomeReply(outcome('not-found', `Unknown resource type: ${type}`), 404);
+    }
+
+    const headers = { ...req.headers };
+    let search = url.search;
+    let body = req.body as Resource | undefined;
+    try {
+      if (method === 'GET' && segments.length === 1) {
+        search = normalizeSearch(type, url.searchParams, strict, this.baseUrl);
+      }
+      if (headers['if-none-exist'] && type) {
+        headers['if-none-exist'] = normalizeSearch(
+          type,
+          new URLSearchParams(String(headers['if-none-exist'])),
+          true,
+          this.baseUrl,
+        ).slice(1);
+      }
+      if ((method === 'POST' && segments.length <= 1) || method === 'PUT') {
+        if (!body || typeof body !== 'object' || !body.resourceType) {
+          return outcomeReply(badRequest('Request body must be a FHIR resource'));
+        }
+        body = prepareWrite(body, method === 'POST' && segments.length === 1, this.baseUrl);
+        if (this.validate) {
+          const errors = r4ValidationIssues(body).filter(isError);
+          if (errors.length > 0) return outcomeReply({ resourceType: 'OperationOutcome', issue: errors });
+        }
+      }
+    } catch (err) {
+      return outcomeReply(normalizeOperationOutcome(err));
+    }
+
+    // Spec: update-as-create answers 201, but the router says 200 either way.
+    const existed =
+      method === 'PUT' && id
+        ? await this.repo.readResource(type, id).then(
+            () => true,
+            () => false,
+          )
+        : true;
+    const [result, resource] = await this.router.handleRequest(
+      {
+        method,
+        url: segments.join('/') + search,
+        pathname: '',
+        body,
+        params: {},
+        query: {},
+        headers,
+        config: { transactions: true },
+      },
+      this.repo,
+    );
+    if (!isOk(result)) return outcomeReply(result);
+    const status = existed ? getStatus(result) : 201;
+    const reply: Reply = { status, body: resource ?? result, headers: {} };
+    if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);
+    if (resource?.id && resource.meta?.versionId && resource.resourceType !== 'Bundle') {
+      reply.headers = { ETag: `W/"${resource.meta.versionId}"` };
+      if (resource.meta.lastUpdated) {
+        reply.headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+      }
+      if (status === 201) {
+        reply.headers.Location = `${this.baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta.versionId}`;
+      }
+    }
+    // Spec: Prefer return=minimal | OperationOutcome (the router always returns the resource).
+    const prefer = String(req.headers.prefer ?? '');
+    if (/return=minimal/.test(prefer)) reply.body = undefined;
+    if (/return=OperationOutcome/.test(prefer)) reply.body = result;
+    return reply;
+  }
+}
+
+function parseJson(text: string): { body: unknown; valid: boolean } {
+  if (!text.trim()) return { body: undefined, valid: true };
+  try {
+    return { body: JSON.parse(text), valid: true };
+  } catch {
+    return { body: text, valid: false };
+  }
+}
+
+function outcome(code: OperationOutcomeIssue['code'], text: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] };
+}
+
+function outcomeReply(body: OperationOutcome, status = getStatus(body)): Reply {
+  return { status, body };
+}
+
+/**
+ * Spec: the server assigns id (on create), meta.versionId and meta.lastUpdated; MemoryRepository
+ * would keep the client's. Transaction entries also get their If-None-Exist searches normalized.
+ */
+function prepareWrite(resource: Resource, isCreate: boolean, baseUrl: string): Resource {
+  const clean = structuredClone(resource);
+  if (isCreate) delete clean.id;
+  if (clean.meta) {
+    delete clean.meta.versionId;
+    delete clean.meta.lastUpdated;
+  }
+  if (clean.resourceType === 'Bundle') {
+    for (const entry of clean.entry ?? []) {
+      const { request } = entry;
+      if (entry.resource && request && /^(POST|PUT)$/.test(request.method)) {
+        entry.resource = prepareWrite(entry.resource, false, baseUrl); // the router assigns create ids
+      }
+      if (request?.ifNoneExist) {
+        const query = new URLSearchParams(request.ifNoneExist);
+        request.ifNoneExist = normalizeSearch(request.url.split('?')[0], query, true, baseUrl).slice(1);
+      }
+    }
+  }
+  return clean;
+}
+
+/**
+ * Returns the query string Medplum's matcher understands. Unknown or unsupported parameters
+ * (e.g. _include, chains) are a 400 unless lenient, rather than silently matching nothing.
+ */
+function normalizeSearch(
+  resourceType: string,
+  params: URLSearchParams,
+  strict: boolean,
+  baseUrl: string,
+): string {
+  const out = new URLSearchParams();
+  for (const [key, value] of params) {
+    if (key === '_format' || key === '_pretty') continue; // always JSON
+    if (RESULT_PARAMS.has(key)) {
+      out.append(key, value);
+      continue;
+    }
+    const [code, modifier] = key.split(':');
+    const param = getSearchParameter(resourceType, code);
+    if (!param) {
+      if (strict) {
+        throw new OperationOutcomeError(badRequest(`Unknown or unsupported search parameter: ${key}`, key));
+      }
+      continue;
+    }
+    if (param.type !== 'reference' || (modifier && !isResourceType(modifier))) {
+      out.append(key, value);
+      continue;
+    }
+    // Spec: `patient=123`, `subject:Patient=123` and absolute URLs all name a reference,
+    // but Medplum only matches the literal `Type/id`; spell out every allowed target type.
+    const targets = modifier ? [modifier] : (param.target ?? []);
+    const refs = value.split(',').flatMap((v) => {
+      const ref = v.startsWith(`${baseUrl}/`) ? v.slice(baseUrl.length + 1) : v;
+      return ref.includes('/') ? [ref] : targets.map((t) => `${t}/${ref}`);
+    });
+    out.append(code, refs.join(','));
+  }
+  const query = out.toString();
+  return query ? `?${query}` : '';
+}
+
+/** Spec: search and history Bundles need fullUrl, search/request/response and paging links. */
+function decorateBundle(bundle: Bundle, url: URL, baseUrl: string): void {
+  const entries = bundle.entry ?? [];
+  const count = Number(url.searchParams.get('_count') ?? NaN);
+  const offset = Number(url.searchParams.get('_offset') ?? 0);
+  const total = bundle.total ?? entries.length;
+  entries.forEach((entry, i) => {
+    const r = entry.resource;
+    if (r?.id) entry.fullUrl = `${baseUrl}/${r.resourceType}/${r.id}`;
+    if (bundle.type === 'searchset') entry.search = { mode: 'match' };
+    if (bundle.type === 'history' && r?.id) {
+      const first = offset + i === total - 1; // history is newest first, so the last version is the create
+      entry.request = first
+        ? { method: 'POST', url: r.resourceType }
+        : { method: 'PUT', url: `${r.resourceType}/${r.id}` };
+      entry.response = {
+        status: first ? '201' : '200',
+        etag: `W/"${r.meta?.versionId}"`,
+        lastModified: r.meta?.lastUpdated,
+      };
+    }
+  });
+  if (bundle.type !== 'searchset' && bundle.type !== 'history') return;
+  bundle.link = [{ relation: 'self', url: url.href }];
+  if (count > 0 && offset + count < total) {
+    const next = new URL(url);
+    next.searchParams.set('_offset', String(offset + count));
+    bundle.link.push({ relation: 'next', url: next.href });
+  }
+}
+
+function capabilityStatement(): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    rest: [{ mode: 'server', interaction: [{ code: 'transaction' }, { code: 'batch' }] }],
+  };
+}
+
+/**
+ * MemoryRepository plus two fixes: transactions roll back on failure (the base runs them
+ * without isolation), and history stays in order (the base reverses its version list in place
+ * on every read, so alternate calls came back oldest-first). It also honours history paging.
+ */
+class TransactionalMemoryRepository extends MemoryRepository {
+  private inTransaction = false;
+
+  // The base class keeps its state in TypeScript-private maps; snapshots need to reach them.
+  private get state(): Record<'resources' | 'history', Map<string, Map<string, unknown>>> {
+    return this as unknown as Record<'resources' | 'history', Map<string, Map<string, unknown>>>;
+  }
+
+  override async withTransaction<TResult>(
+    callback: (client: undefined) => Promise<TResult>,
+  ): Promise<TResult> {
+    if (this.inTransaction) return callback(undefined); // nested: the outer call owns the snapshot
+    const snapshot = structuredClone({ resources: this.state.resources, history: this.state.history });
+    this.inTransaction = true;
+    try {
+      return await callback(undefined);
+    } catch (err) {
+      for (const key of ['resources', 'history'] as const) {
+        this.state[key].clear();
+        snapshot[key].forEach((value, type) => this.state[key].set(type, value));
+      }
+      throw err;
+    } finally {
+      this.inTransaction = false;
+    }
+  }
+
+  override async readHistory<T extends Resource>(
+    resourceType: string,
+    id: string,
+    options?: ReadHistoryOptions,
+  ): Promise<Bundle<T>> {
+    const bundle = await super.readHistory<T>(resourceType, id);
+    (this.state.history.get(resourceType)?.get(id) as unknown[] | undefined)?.reverse();
+    const all = bundle.entry ?? [];
+    const offset = options?.offset ?? 0;
+    const page = all.slice(offset, options?.limit ? offset + options.limit : undefined);
+    return { ...bundle, total: all.length, entry: page.length ? page : undefined };
+  }
+}

@@ -13,7 +13,7 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow)$': '<rootDir>/libs/$1/src',
+  '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow|telemetry)$': '<rootDir>/libs/$1/src',
 };
 const common = {
   transform: { '^.+\\.ts$': swc },

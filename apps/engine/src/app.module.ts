@@ -6,6 +6,7 @@ import { WorkflowModule } from '@aegle/workflow';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { loggerParams } from './logging';
+import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class AppModule {
@@ -19,6 +20,7 @@ export class AppModule {
         WorkflowModule,
         IntakeModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

@@ -1,8 +1,9 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { raw } from 'express';
+import { json, raw } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AegleConfig } from '@aegle/config';
+import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 
 /**
@@ -13,6 +14,8 @@ export async function createApp(config: AegleConfig): Promise<INestApplication> 
   const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.use('/fhir', raw({ type: () => true, limit: config.intake.maxBodyBytes }));
+  app.use('/api', json({ limit: '1mb' }));
   app.enableShutdownHooks();
+  setupOpenApi(app);
   return app;
 }

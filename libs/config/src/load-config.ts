@@ -33,7 +33,9 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, problems: string[],
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, problems, `${path}.${i}`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, problems, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolate(v, env, problems, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }

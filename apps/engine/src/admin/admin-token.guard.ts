@@ -1,0 +1,38 @@
+import {
+  applyDecorators,
+  CanActivate,
+  ExecutionContext,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { bearerOf, tokenMatches } from '../intake/sender-auth';
+
+/** The admin API and console answer only to `AEGLE_ADMIN_TOKEN`; with none configured they are closed. */
+@Injectable()
+export class AdminTokenGuard implements CanActivate {
+  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<Request>();
+    const expected = this.config.adminToken;
+    if (!expected) throw new UnauthorizedException('the admin API is disabled: set AEGLE_ADMIN_TOKEN');
+    if (!tokenMatches(bearerOf(request.headers.authorization), expected)) {
+      throw new UnauthorizedException('missing or wrong admin bearer token');
+    }
+    return true;
+  }
+}
+
+/** Marks a controller as part of the admin API: bearer-protected and described in OpenAPI. */
+export function AdminApi(): ClassDecorator & MethodDecorator {
+  return applyDecorators(
+    UseGuards(AdminTokenGuard),
+    ApiBearerAuth('admin'),
+    ApiUnauthorizedResponse({ description: 'missing or wrong admin token' }),
+  );
+}

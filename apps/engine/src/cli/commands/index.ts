@@ -1,0 +1,6 @@
+import { Command } from 'commander';
+
+/** Each command group lives in its own file here and registers itself on the program. */
+export function registerCommands(program: Command): void {
+  void program;
+}

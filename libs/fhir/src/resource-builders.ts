@@ -40,6 +40,8 @@ export interface ObservationDraft {
   derivedFrom: string[];
   device: string;
   method?: string;
+  /** The plugin's own note for this result (e.g. the genotypes that drove a dose). */
+  note?: string;
   model: ModelIdentity;
 }
 
@@ -114,7 +116,7 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
     ...(draft.method ? { method: { text: draft.method } } : {}),
     device: { reference: draft.device, display: `${draft.model.title} ${draft.model.version}` },
     derivedFrom: draft.derivedFrom.map((reference) => ({ reference })),
-    note: [{ text: note }],
+    note: [{ text: note }, ...(draft.note ? [{ text: draft.note }] : [])],
   };
 }
 

@@ -49,6 +49,7 @@ function record(resources: {
         .sort((a, b) => Date.parse(b.effectiveDateTime!) - Date.parse(a.effectiveDateTime!)),
     activeConditions: async () => resources.conditions ?? [],
     activeMedications: async () => resources.medications ?? [],
+    members: async () => [],
   };
 }
 

@@ -115,6 +115,7 @@ export class WritebackProcessor extends WorkerHost {
         derivedFrom: outputs.sources,
         device,
         method: spec.method,
+        note: finding.note,
         model,
       });
       const written = await client.createIfNoneExist(

@@ -1,12 +1,9 @@
 import { buildWdbcModel } from '../plugins/diagnosis-breast-fna-wdbc/model/build-model';
 import { FEATURE_CODES, WDBC_CODESYSTEM_URL } from '../plugins/diagnosis-breast-fna-wdbc/model/features';
-import { startAegle, RunningAegle } from './support/aegle-app';
-import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { validateR4 } from './support/fhir-validation';
-import { json } from './support/http';
+import { Loop, startLoop } from './support/loop';
 import { daysAgo, patient } from './fixtures/patients';
 
-const TOKEN = 'e2e-inbound-token';
 const RESULT_CODE = 'breast-fna-malignancy-probability-wdbc';
 
 /** One held-out case as an EHR would hold it: 30 Observations, members of a cytology report. */
@@ -53,36 +50,16 @@ function cytologyReport(
 
 describe('diagnosis-breast-fna-wdbc end to end', () => {
   const build = buildWdbcModel();
-  let ehr: TestFhirServer;
-  let aegle: RunningAegle;
+  let loop: Loop;
 
   beforeAll(async () => {
-    ehr = await startFhirServer();
-    aegle = await startAegle({ sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }] });
+    loop = await startLoop();
   });
 
-  afterAll(async () => {
-    await aegle?.close();
-    await ehr?.close();
-  });
+  afterAll(() => loop?.close());
 
-  const notify = (resource: fhir4.Resource) =>
-    fetch(`${aegle.url}/fhir/notify/test-ehr`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify(resource),
-    });
-
-  const results = async (patientId: string) =>
-    (
-      (
-        await json<fhir4.Bundle>(
-          fetch(
-            `${ehr.baseUrl}/Observation?subject=Patient/${patientId}&code=https://fhir.aegle.dev/CodeSystem/aegle-results|${RESULT_CODE}`,
-          ),
-        )
-      ).entry ?? []
-    ).map((e) => e.resource as fhir4.Observation);
+  const results = (patientId: string) =>
+    loop.observations(patientId, `https://fhir.aegle.dev/CodeSystem/aegle-results|${RESULT_CODE}`);
 
   it.each([
     ['a malignant', 1],
@@ -91,10 +68,10 @@ describe('diagnosis-breast-fna-wdbc end to end', () => {
     const position = build.split.heldOut.y.indexOf(label);
     const values = build.split.heldOut.features[position];
     const patientId = `fna-${label}`;
-    await ehr.seed([patient(patientId, { gender: 'female', age: 52 })]);
-    const seeded = await ehr.seed(cytologyReport(`report-${label}`, patientId, values));
-    expect((await notify(seeded[seeded.length - 1])).status).toBe(200);
-    await aegle.waitForIdle();
+    await loop.ehr.seed([patient(patientId, { gender: 'female', age: 52 })]);
+    const seeded = await loop.ehr.seed(cytologyReport(`report-${label}`, patientId, values));
+    expect((await loop.notify(seeded[seeded.length - 1])).status).toBe(200);
+    await loop.aegle.waitForIdle();
 
     const [result, ...others] = await results(patientId);
     expect(others).toHaveLength(0);
@@ -107,16 +84,16 @@ describe('diagnosis-breast-fna-wdbc end to end', () => {
   });
 
   it('skips a report with a feature missing, naming it', async () => {
-    await ehr.seed([patient('fna-partial', { gender: 'female', age: 49 })]);
-    const seeded = await ehr.seed(
+    await loop.ehr.seed([patient('fna-partial', { gender: 'female', age: 49 })]);
+    const seeded = await loop.ehr.seed(
       cytologyReport('report-partial', 'fna-partial', build.split.heldOut.features[0], {
         omit: 'concavity-worst',
       }),
     );
-    expect((await notify(seeded[seeded.length - 1])).status).toBe(200);
-    await aegle.waitForIdle();
+    expect((await loop.notify(seeded[seeded.length - 1])).status).toBe(200);
+    await loop.aegle.waitForIdle();
     expect(await results('fna-partial')).toHaveLength(0);
-    const [run] = await aegle.db.query(
+    const [run] = await loop.aegle.db.query(
       `SELECT outcome, reason FROM plugin_run WHERE patient_ref = 'Patient/fna-partial'`,
     );
     expect(run).toEqual({ outcome: 'skipped', reason: expect.stringMatching(/concavityWorst/) });

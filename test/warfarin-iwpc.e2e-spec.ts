@@ -1,45 +1,28 @@
 import { iwpcDailyDose, iwpcWeeklyDose } from '../plugins/treatment-warfarin-iwpc/model/iwpc-reference';
-import { startAegle, RunningAegle } from './support/aegle-app';
-import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { validateR4 } from './support/fhir-validation';
-import { json } from './support/http';
+import { Loop, startLoop } from './support/loop';
 import { activeMedication, genotype, lab, patient, whitePatient } from './fixtures/patients';
 
-const TOKEN = 'e2e-inbound-token';
 const RESULTS = 'https://fhir.aegle.dev/CodeSystem/aegle-results';
 
 describe('treatment-warfarin-iwpc end to end', () => {
-  let ehr: TestFhirServer;
-  let aegle: RunningAegle;
+  let loop: Loop;
 
   beforeAll(async () => {
-    ehr = await startFhirServer();
-    aegle = await startAegle({ sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }] });
+    loop = await startLoop();
   });
 
-  afterAll(async () => {
-    await aegle?.close();
-    await ehr?.close();
-  });
+  afterAll(() => loop?.close());
 
-  const notify = (resource: fhir4.Resource) =>
-    fetch(`${aegle.url}/fhir/notify/test-ehr`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify(resource),
-    });
-
-  const doses = async (patientId: string) => {
-    const bundle = await json<fhir4.Bundle>(
-      fetch(
-        `${ehr.baseUrl}/Observation?subject=Patient/${patientId}&code=${RESULTS}|warfarin-weekly-dose-iwpc,${RESULTS}|warfarin-daily-dose-iwpc`,
-      ),
+  const doses = (patientId: string) =>
+    loop.observations(
+      patientId,
+      `${RESULTS}|warfarin-weekly-dose-iwpc`,
+      `${RESULTS}|warfarin-daily-dose-iwpc`,
     );
-    return (bundle.entry ?? []).map((e) => e.resource as fhir4.Observation);
-  };
 
   it('writes the weekly and daily dose when a genotype result arrives, naming the genotype terms', async () => {
-    const [, , , , cyp2c9] = await ehr.seed([
+    const [, , , , cyp2c9] = await loop.ehr.seed([
       whitePatient(patient('w-1', { gender: 'male', age: 67 })),
       lab('w-1-height', 'w-1', '8302-2', 'Body height', 70, '[in_i]'),
       lab('w-1-weight', 'w-1', '29463-7', 'Body weight', 82, 'kg'),
@@ -50,8 +33,8 @@ describe('treatment-warfarin-iwpc end to end', () => {
       }),
       activeMedication('w-1-amio', 'w-1', '703', 'amiodarone 200 MG Oral Tablet'),
     ]);
-    expect((await notify(cyp2c9)).status).toBe(200);
-    await aegle.waitForIdle();
+    expect((await loop.notify(cyp2c9)).status).toBe(200);
+    await loop.aegle.waitForIdle();
 
     const written = await doses('w-1');
     expect(written).toHaveLength(2);
@@ -83,7 +66,7 @@ describe('treatment-warfarin-iwpc end to end', () => {
   });
 
   it('says the pharmacogenetic algorithm cannot run when a genotype is missing, and writes nothing', async () => {
-    const [, , , cyp2c9] = await ehr.seed([
+    const [, , , cyp2c9] = await loop.ehr.seed([
       patient('w-2', { gender: 'female', age: 58 }),
       lab('w-2-height', 'w-2', '8302-2', 'Body height', 165, 'cm'),
       lab('w-2-weight', 'w-2', '29463-7', 'Body weight', 70, 'kg'),
@@ -92,10 +75,10 @@ describe('treatment-warfarin-iwpc end to end', () => {
         coding: { system: 'http://www.pharmvar.org', code: '*1/*1' },
       }),
     ]);
-    expect((await notify(cyp2c9)).status).toBe(200);
-    await aegle.waitForIdle();
+    expect((await loop.notify(cyp2c9)).status).toBe(200);
+    await loop.aegle.waitForIdle();
     expect(await doses('w-2')).toHaveLength(0);
-    const [run] = await aegle.db.query(
+    const [run] = await loop.aegle.db.query(
       `SELECT outcome, reason FROM plugin_run WHERE patient_ref = 'Patient/w-2' AND plugin_id = 'treatment-warfarin-iwpc'`,
     );
     expect(run.outcome).toBe('skipped');
@@ -105,7 +88,7 @@ describe('treatment-warfarin-iwpc end to end', () => {
   });
 
   it('runs for a new warfarin order when the genotypes are on file, with a CYP2C9 allele outside the model as unknown', async () => {
-    const [, , , , , order] = await ehr.seed([
+    const [, , , , , order] = await loop.ehr.seed([
       patient('w-3', { gender: 'female', age: 45, black: true }),
       lab('w-3-height', 'w-3', '8302-2', 'Body height', 160, 'cm'),
       lab('w-3-weight', 'w-3', '29463-7', 'Body weight', 150, '[lb_av]'),
@@ -135,8 +118,8 @@ describe('treatment-warfarin-iwpc end to end', () => {
         subject: { reference: 'Patient/w-3' },
       } as fhir4.MedicationRequest,
     ]);
-    expect((await notify(order)).status).toBe(200);
-    await aegle.waitForIdle();
+    expect((await loop.notify(order)).status).toBe(200);
+    await loop.aegle.waitForIdle();
     const weekly = (await doses('w-3')).find((o) => o.code.coding?.[0].code === 'warfarin-weekly-dose-iwpc');
     // 150 lb = 68.04 kg; G/G (0); *1/*8 → unknown (6); Black or African American (2).
     const expected = iwpcWeeklyDose({

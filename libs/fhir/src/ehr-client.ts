@@ -1,5 +1,6 @@
 import Client from 'fhir-kit-client';
-import { OutboundAuth, SourceConfig } from '@aegle/config';
+import { SourceConfig } from '@aegle/config';
+import { AccessTokenProvider, accessTokenProvider, TokenRequestError } from './outbound-auth';
 
 /** What went wrong talking to an EHR, in the terms a retry policy needs. */
 export class EhrRequestError extends Error {
@@ -37,13 +38,17 @@ export interface EhrClient {
   ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
+  /** Runs a transaction Bundle: every entry succeeds, or none does. */
+  transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
 }
 
+/** fhir-kit-client's error object; it puts the RESPONSE headers under `config.headers`. */
 interface KitError {
   response?: { status?: number; data?: unknown };
   config?: { headers?: { get?(name: string): string | null } };
 }
 
+/** Retry-After as delay-seconds or an HTTP date, in milliseconds. */
 function retryAfter(error: KitError): number | undefined {
   const header = error.config?.headers?.get?.('retry-after');
   if (!header) return undefined;
@@ -56,6 +61,10 @@ function retryAfter(error: KitError): number | undefined {
 /** Normalises fhir-kit-client's plain-object errors and fetch's network errors into one type. */
 function toEhrError(operation: string, error: unknown): EhrRequestError {
   if (error instanceof EhrRequestError) return error;
+  if (error instanceof TokenRequestError) {
+    // The EHR's token endpoint: its 5xx and network faults are retried, its refusals are not.
+    return new EhrRequestError(error.status, undefined, `${operation} not attempted: ${error.message}`);
+  }
   const kit = error as KitError;
   const status = kit?.response?.status;
   if (status !== undefined) {
@@ -67,81 +76,97 @@ function toEhrError(operation: string, error: unknown): EhrRequestError {
   return new EhrRequestError(undefined, undefined, `${operation} failed: ${reason}`);
 }
 
-function authHeaders(auth: OutboundAuth): Record<string, string> {
-  switch (auth.type) {
-    case 'none':
-      return {};
-    case 'bearer':
-      return { authorization: `Bearer ${auth.token.reveal()}` };
-  }
-}
-
-/** {@link EhrClient} over fhir-kit-client. */
+/** {@link EhrClient} over fhir-kit-client, authenticated as the source's config says. */
 export class FhirKitEhrClient implements EhrClient {
   readonly sourceId: string;
   private readonly client: Client;
+  private readonly tokens: AccessTokenProvider;
 
   constructor(private readonly source: SourceConfig) {
     this.sourceId = source.id;
-    this.client = new Client({ baseUrl: source.fhirBaseUrl, customHeaders: authHeaders(source.auth) });
+    this.client = new Client({ baseUrl: source.fhirBaseUrl });
+    this.tokens = accessTokenProvider(source.auth, source.fhirBaseUrl, source.requestTimeoutMs);
   }
 
-  async read<T extends fhir4.Resource>(
-    resourceType: string,
-    id: string,
-    versionId?: string,
-  ): Promise<T | undefined> {
-    try {
-      const options = this.requestOptions();
-      const resource = versionId
-        ? await this.client.vread({ resourceType, id, version: versionId, options })
-        : await this.client.read({ resourceType, id, options });
-      return resource as T;
-    } catch (error) {
-      const failure = toEhrError(`read ${resourceType}`, error);
-      if (failure.status === 404 || failure.status === 410) return undefined;
-      throw failure;
-    }
+  read<T extends fhir4.Resource>(resourceType: string, id: string, versionId?: string): Promise<T | undefined> {
+    return this.send(`read ${resourceType}`, async (options) => {
+      try {
+        const resource = versionId
+          ? await this.client.vread({ resourceType, id, version: versionId, options })
+          : await this.client.read({ resourceType, id, options });
+        return resource as T;
+      } catch (error) {
+        const failure = toEhrError(`read ${resourceType}`, error);
+        if (failure.status === 404 || failure.status === 410) return undefined;
+        throw failure;
+      }
+    });
   }
 
-  async search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]> {
-    try {
-      const bundle = (await this.client.search({
-        resourceType,
-        searchParams: params,
-        options: this.requestOptions(),
-      })) as fhir4.Bundle;
+  search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]> {
+    return this.send(`search ${resourceType}`, async (options) => {
+      const bundle = (await this.client.search({ resourceType, searchParams: params, options })) as fhir4.Bundle;
       return (bundle.entry ?? [])
         .filter((entry) => entry.search?.mode !== 'include' && entry.search?.mode !== 'outcome')
         .map((entry) => entry.resource as T)
         .filter((resource) => resource?.resourceType === resourceType);
-    } catch (error) {
-      throw toEhrError(`search ${resourceType}`, error);
-    }
+    });
   }
 
-  async createIfNoneExist<T extends fhir4.Resource>(
-    resource: T,
-    ifNoneExist: string,
-  ): Promise<CreateResult<T>> {
-    try {
-      const options = {
-        ...this.requestOptions(),
-        headers: { 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
-      };
+  createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
+    return this.send(`create ${resource.resourceType}`, async (options) => {
       const response = await this.client.create({
         resourceType: resource.resourceType,
         body: resource,
-        options,
+        options: {
+          ...options,
+          headers: { ...options.headers, 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
+        },
       });
       const status = (Client.httpFor(response) as { response?: { status: number } }).response?.status;
       return { resource: response as T, created: status !== 200 };
-    } catch (error) {
-      throw toEhrError(`create ${resource.resourceType}`, error);
+    });
+  }
+
+  transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle> {
+    return this.send('transaction', async (options) => {
+      const response = await this.client.transaction({
+        body: { ...bundle, type: 'transaction' as const },
+        options: { ...options, headers: { ...options.headers, prefer: 'return=representation' } },
+      });
+      return response as fhir4.Bundle;
+    });
+  }
+
+  /**
+   * One request with the source's credentials. A 401 with a token that can be renewed gets one
+   * fresh token and one more try; every failure leaves as an {@link EhrRequestError}.
+   */
+  private async send<R>(operation: string, request: (options: RequestOptions) => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request(await this.requestOptions());
+      } catch (error) {
+        const failure = toEhrError(operation, error);
+        if (failure.status === 401 && this.tokens.refreshable && attempt === 1) {
+          this.tokens.invalidate();
+          continue;
+        }
+        throw failure;
+      }
     }
   }
 
-  private requestOptions(): { signal: AbortSignal } {
-    return { signal: AbortSignal.timeout(this.source.requestTimeoutMs) };
+  private async requestOptions(): Promise<RequestOptions> {
+    const authorization = await this.tokens.authorization();
+    return {
+      signal: AbortSignal.timeout(this.source.requestTimeoutMs),
+      headers: authorization ? { authorization } : {},
+    };
   }
+}
+
+interface RequestOptions {
+  signal: AbortSignal;
+  headers: Record<string, string>;
 }

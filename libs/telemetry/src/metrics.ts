@@ -50,3 +50,17 @@ export const queueDepth = new Gauge({
   labelNames: ['queue', 'state'] as const,
   registers: [registry],
 });
+
+export const writeBackBreakerState = new Gauge({
+  name: 'aegle_writeback_breaker_state',
+  help: "Each source's write-back circuit breaker: 1 for its current state (closed, open, half-open)",
+  labelNames: ['source', 'state'] as const,
+  registers: [registry],
+});
+
+export const deadLettersTotal = new Counter({
+  name: 'aegle_dead_letters_total',
+  help: 'Write-backs that became dead letters, by source and reason (refused, horizon)',
+  labelNames: ['source', 'reason'] as const,
+  registers: [registry],
+});

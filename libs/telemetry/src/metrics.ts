@@ -64,3 +64,10 @@ export const deadLettersTotal = new Counter({
   labelNames: ['source', 'reason'] as const,
   registers: [registry],
 });
+
+export const writeBackBreakerTransitionsTotal = new Counter({
+  name: 'aegle_writeback_breaker_transitions_total',
+  help: "Changes of a source's write-back circuit breaker, by the state entered (open, half-open, closed)",
+  labelNames: ['source', 'to'] as const,
+  registers: [registry],
+});

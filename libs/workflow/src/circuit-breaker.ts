@@ -1,27 +1,25 @@
-import { writeBackBreakerState } from '@aegle/telemetry';
+import { writeBackBreakerState, writeBackBreakerTransitionsTotal } from '@aegle/telemetry';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /**
  * One EHR source's circuit breaker. After `threshold` consecutive retryable failures it opens: jobs
- * wait (without spending their retry horizon on requests) until the cooldown ends, then one probe
- * goes through. A successful probe closes it; a failed one opens it again for twice as long (capped).
+ * wait (spending no attempts and sending no requests) until the cooldown ends, then one probe
+ * goes through. A successful probe closes it; a failed one opens it again. A down EHR thus sees one
+ * request per cooldown, however many results are waiting for it.
  */
 export class CircuitBreaker {
   private state: BreakerState = 'closed';
   private failures = 0;
   private openUntil = 0;
-  private cooldownMs: number;
   private probeInFlight = false;
 
   constructor(
     readonly sourceId: string,
     private readonly threshold: number,
-    private readonly baseCooldownMs: number,
-    private readonly maxCooldownMs = 10 * 60_000,
+    private readonly cooldownMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.cooldownMs = baseCooldownMs;
     this.report();
   }
 
@@ -34,20 +32,19 @@ export class CircuitBreaker {
     if (this.state === 'closed') return 0;
     const wait = this.openUntil - this.now();
     if (this.state === 'open' && wait > 0) return wait;
-    if (this.probeInFlight) return Math.max(this.baseCooldownMs / 4, 50);
+    if (this.probeInFlight) return Math.max(this.cooldownMs / 4, 50);
     this.state = 'half-open';
     this.probeInFlight = true;
-    this.report();
+    this.report(true);
     return 0;
   }
 
   succeeded(): void {
     this.failures = 0;
     this.probeInFlight = false;
-    this.cooldownMs = this.baseCooldownMs;
     if (this.state !== 'closed') {
       this.state = 'closed';
-      this.report();
+      this.report(true);
     }
   }
 
@@ -56,7 +53,6 @@ export class CircuitBreaker {
     this.failures++;
     if (this.state === 'half-open') {
       this.probeInFlight = false;
-      this.cooldownMs = Math.min(this.cooldownMs * 2, this.maxCooldownMs);
       this.trip();
     } else if (this.state === 'closed' && this.failures >= this.threshold) {
       this.trip();
@@ -65,19 +61,17 @@ export class CircuitBreaker {
 
   /** A request that ended without saying anything about the EHR (e.g. a refusal). */
   released(): void {
-    if (this.state === 'half-open') {
-      this.probeInFlight = false;
-      this.succeeded();
-    }
+    if (this.state === 'half-open') this.succeeded();
   }
 
   private trip(): void {
     this.state = 'open';
     this.openUntil = this.now() + this.cooldownMs;
-    this.report();
+    this.report(true);
   }
 
-  private report(): void {
+  private report(transition = false): void {
+    if (transition) writeBackBreakerTransitionsTotal.inc({ source: this.sourceId, to: this.state });
     for (const state of ['closed', 'open', 'half-open'] as const) {
       writeBackBreakerState.set({ source: this.sourceId, state }, state === this.state ? 1 : 0);
     }

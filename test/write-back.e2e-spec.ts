@@ -153,7 +153,11 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
       who: { reference: risk.device!.reference },
       onBehalfOf: { display: 'Aegle' },
     });
-    expect(provenance.entity?.map((e) => e.what.reference)).toEqual(risk.derivedFrom?.map((r) => r.reference));
+    const entities = provenance.entity?.map((e) => e.what.reference) ?? [];
+    expect(entities).toEqual(expect.arrayContaining(risk.derivedFrom!.map((r) => r.reference)));
+    // R4 allows no Patient in derivedFrom; the Provenance names every input, the Patient included.
+    expect(risk.derivedFrom!.every((r) => r.reference!.startsWith('Observation/'))).toBe(true);
+    expect(entities.some((r) => r!.startsWith('Patient/wb-full/_history/'))).toBe(true);
   });
 
   it('keeps every result through an EHR outage (503s), writes each exactly once, and trips the breaker', async () => {

@@ -144,12 +144,14 @@ export class FhirKitEhrClient implements EhrClient {
    */
   private async send<R>(operation: string, request: (options: RequestOptions) => Promise<R>): Promise<R> {
     for (let attempt = 1; ; attempt++) {
+      let options: RequestOptions | undefined;
       try {
-        return await request(await this.requestOptions());
+        options = await this.requestOptions();
+        return await request(options);
       } catch (error) {
         const failure = toEhrError(operation, error);
-        if (failure.status === 401 && this.tokens.refreshable && attempt === 1) {
-          this.tokens.invalidate();
+        if (failure.status === 401 && this.tokens.refreshable && attempt === 1 && options) {
+          this.tokens.invalidate(options.headers.authorization);
           continue;
         }
         throw failure;

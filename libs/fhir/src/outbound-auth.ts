@@ -6,8 +6,11 @@ import { OutboundAuth, Secret } from '@aegle/config';
 export interface AccessTokenProvider {
   /** The header value to send, or undefined when the source needs none. */
   authorization(): Promise<string | undefined>;
-  /** Forgets a token the EHR refused (HTTP 401), so the next call fetches a fresh one. */
-  invalidate(): void;
+  /**
+   * Forgets a token the EHR refused (HTTP 401), so the next call fetches a fresh one. Only that
+   * token: concurrent requests refused with it must not discard the fresh one another just fetched.
+   */
+  invalidate(refused: string | undefined): void;
   /** True when a refused token is worth one fresh try (a static token is not). */
   readonly refreshable: boolean;
 }
@@ -82,8 +85,8 @@ class ClientCredentialsTokens implements AccessTokenProvider {
     return `Bearer ${await this.pending}`;
   }
 
-  invalidate(): void {
-    this.cached = undefined;
+  invalidate(refused: string | undefined): void {
+    if (this.cached && refused === `Bearer ${this.cached.token}`) this.cached = undefined;
   }
 
   private async fetchToken(): Promise<string> {

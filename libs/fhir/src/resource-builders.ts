@@ -103,6 +103,16 @@ export function buildDevice(model: ModelIdentity): fhir4.Device {
   };
 }
 
+/** The targets R4 allows for Observation.derivedFrom. */
+const DERIVED_FROM_TYPES = new Set([
+  'DocumentReference',
+  'ImagingStudy',
+  'Media',
+  'QuestionnaireResponse',
+  'Observation',
+  'MolecularSequence',
+]);
+
 export function buildObservation(draft: ObservationDraft): fhir4.Observation {
   const note =
     `Computed by ${draft.model.title} (${draft.model.pluginId} ${draft.model.version}), an AI/statistical model run by Aegle. ` +
@@ -131,7 +141,10 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
     ...(draft.referenceRange ? { referenceRange: [referenceRange(draft.referenceRange, draft.unit)] } : {}),
     ...(draft.method ? { method: { text: draft.method } } : {}),
     device: { reference: draft.device, display: `${draft.model.title} ${draft.model.version}` },
-    derivedFrom: draft.derivedFrom.map((reference) => ({ reference })),
+    // R4 limits derivedFrom to these types; every input (Patient, Condition, ...) is in the Provenance.
+    derivedFrom: draft.derivedFrom
+      .filter((reference) => DERIVED_FROM_TYPES.has(reference.split('/')[0]))
+      .map((reference) => ({ reference })),
     note: [{ text: note }],
     ...(draft.components?.length
       ? {

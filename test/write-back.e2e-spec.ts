@@ -21,11 +21,14 @@ const isWrite = (req: { method: string; path: string }) => req.method === 'POST'
 
 describe('write-back: results reach the EHR exactly once, whatever fails on the way', () => {
   let ehr: TestFhirServer;
+  /** A second EHR whose writes always fail, with a short horizon: its own breaker, its own fate. */
+  let downEhr: TestFhirServer;
   let aegle: RunningAegle;
   let db: DataSource;
 
   beforeAll(async () => {
     ehr = await startFhirServer();
+    downEhr = await startFhirServer();
     aegle = await startAegle({
       adminToken: ADMIN,
       sources: [
@@ -42,6 +45,18 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
             retryHorizonMs: 60_000,
           },
         },
+        {
+          id: 'down-ehr',
+          fhirBaseUrl: downEhr.baseUrl,
+          bearerToken: TOKEN,
+          writeBack: {
+            backoffBaseMs: 20,
+            backoffMaxMs: 100,
+            breakerThreshold: 2,
+            breakerCooldownMs: 100,
+            retryHorizonMs: 1_500,
+          },
+        },
       ],
     });
     db = aegle.db;
@@ -52,6 +67,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
   afterAll(async () => {
     await aegle?.close();
     await ehr?.close();
+    await downEhr?.close();
   });
 
   const notify = (body: unknown) =>
@@ -142,7 +158,10 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     });
     expect(device.deviceName?.map((n) => n.type)).toEqual(['user-friendly-name', 'model-name']);
     expect(device.version).toEqual(
-      expect.arrayContaining([{ value: '1.0.0' }, expect.objectContaining({ value: expect.stringMatching(/^[a-f0-9]{64}$/) })]),
+      expect.arrayContaining([
+        { value: '1.0.0' },
+        expect.objectContaining({ value: expect.stringMatching(/^[a-f0-9]{64}$/) }),
+      ]),
     );
 
     const [provenance, ...moreProvenance] = await provenances(risk.id!);
@@ -252,7 +271,9 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
         status: 400,
         body: {
           resourceType: 'OperationOutcome',
-          issue: [{ severity: 'error', code: 'business-rule', diagnostics: 'Observation.code not allowed here' }],
+          issue: [
+            { severity: 'error', code: 'business-rule', diagnostics: 'Observation.code not allowed here' },
+          ],
         },
       };
     });
@@ -285,7 +306,9 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     const [risk, ...others] = await riskObservations('wb-400');
     expect(others).toHaveLength(0);
     expect(await provenances(risk.id!)).toHaveLength(1);
-    const resolved = await json<{ deadLetter: { status: string; replayCount: number } }>(admin(`/${letter.id}`));
+    const resolved = await json<{ deadLetter: { status: string; replayCount: number } }>(
+      admin(`/${letter.id}`),
+    );
     expect(resolved.deadLetter.status).toBe('resolved');
     // Replaying a resolved one does nothing.
     expect(await json(admin(`/${letter.id}/replay`, { method: 'POST' }))).toEqual({
@@ -303,7 +326,10 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     const triggers = await Promise.all(['wb-cli-1', 'wb-cli-2'].map((id) => seedPatient(id)));
     ehr.onRequest((req) =>
       isWrite(req)
-        ? { status: 422, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] } }
+        ? {
+            status: 422,
+            body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] },
+          }
         : undefined,
     );
     for (const tc of triggers) await notify(tc);
@@ -322,7 +348,9 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     };
     const listed = JSON.parse(await cli('--json', 'list', '--http-status', '422')) as Array<{ id: string }>;
     expect(listed).toHaveLength(2);
-    expect(await cli('list', '--http-status', '422')).toMatch(/^ID\tSTATUS.*\n.*open\ttest-ehr\tprognosis-ascvd-pce@1\.0\.0\t422/);
+    expect(await cli('list', '--http-status', '422')).toMatch(
+      /^ID\tSTATUS.*\n.*open\ttest-ehr\tprognosis-ascvd-pce@1\.0\.0\t422/,
+    );
     expect(JSON.parse(await cli('show', listed[0].id)).deadLetter.id).toBe(listed[0].id);
     await expect(cli('replay')).rejects.toThrow(/--all/);
 
@@ -347,7 +375,11 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
       fetch(`${ehr.baseUrl}/Observation/${tc.id}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/fhir+json' },
-        body: JSON.stringify({ ...tc, effectiveDateTime: new Date().toISOString(), valueQuantity: { ...tc.valueQuantity, value: 260 } }),
+        body: JSON.stringify({
+          ...tc,
+          effectiveDateTime: new Date().toISOString(),
+          valueQuantity: { ...tc.valueQuantity, value: 260 },
+        }),
       }),
     );
     expect(updated.meta?.versionId).not.toBe(tc.meta?.versionId);
@@ -360,7 +392,9 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     const latest = all.find((o) => o.id !== earlier.id)!;
     expect(latest.valueQuantity!.value).toBeGreaterThan(earlier.valueQuantity!.value!);
     expect(latest.status).toBe('preliminary');
-    expect(latest.extension).toEqual([{ url: REPLACES, valueReference: { reference: `Observation/${earlier.id}` } }]);
+    expect(latest.extension).toEqual([
+      { url: REPLACES, valueReference: { reference: `Observation/${earlier.id}` } },
+    ]);
     expect(before.status).toBe('amended');
     expect(before.extension).toEqual([
       { url: SUPERSEDED_BY, valueReference: { reference: `Observation/${latest.id}` } },
@@ -373,7 +407,50 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
 
     // The same newer notification again changes nothing.
     await queueAgain('wb-sup');
-    expect((await riskObservations('wb-sup')).map((o) => o.status).sort()).toEqual(['amended', 'preliminary']);
+    expect((await riskObservations('wb-sup')).map((o) => o.status).sort()).toEqual([
+      'amended',
+      'preliminary',
+    ]);
+  });
+
+  it('gives up after the retry horizon with a dead letter, and a down EHR holds back no other', async () => {
+    const [, tc] = await downEhr.seed([
+      patient('wb-down', { gender: 'female', age: 55 }),
+      lab('wb-down-tc', 'wb-down', '2093-3', 'Cholesterol', 213, 'mg/dL'),
+      lab('wb-down-hdl', 'wb-down', '2085-9', 'HDL Cholesterol', 50, 'mg/dL'),
+      bloodPressurePanel('wb-down-bp', 'wb-down', 120, 78),
+      smokingStatus('wb-down-smk', 'wb-down', ...NEVER_SMOKER),
+    ]);
+    let refused = 0;
+    downEhr.onRequest((req) => {
+      if (!isWrite(req)) return;
+      refused++;
+      return {
+        status: 503,
+        body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] },
+      };
+    });
+    const healthy = await seedPatient('wb-healthy');
+    const started = Date.now();
+    const response = await fetch(`${aegle.url}/fhir/notify/down-ehr`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(tc),
+    });
+    expect(response.status).toBe(200);
+    expect((await notify(healthy)).status).toBe(200);
+    await aegle.waitForIdle();
+    downEhr.onRequest(undefined);
+
+    expect(await riskObservations('wb-healthy')).toHaveLength(1);
+    const [letter] = await db.query(`SELECT * FROM dead_letter WHERE source_id = 'down-ehr'`);
+    expect(letter).toMatchObject({ status: 'open', http_status: 503 });
+    expect(letter.reason).toMatch(/^gave up after the retry horizon/);
+    // It kept trying for most of the 1.5 s horizon before giving up.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(refused).toBeGreaterThanOrEqual(3);
+    const metrics = await (await fetch(`${aegle.url}/metrics`)).text();
+    expect(metrics).toMatch(/aegle_dead_letters_total\{source="down-ehr",reason="horizon"\} 1/);
   });
 
   async function queueAgain(patientId: string): Promise<void> {

@@ -107,7 +107,10 @@ describe('resource builders', () => {
       expect(superseded.extension).toEqual([
         { url: SUPERSEDED_BY_EXTENSION, valueReference: { reference: 'Observation/new' } },
       ]);
-      expect(superseded.note?.at(-1)).toMatchObject({ time: draft.issued, text: expect.stringMatching(/^Superseded/) });
+      expect(superseded.note?.at(-1)).toMatchObject({
+        time: draft.issued,
+        text: expect.stringMatching(/^Superseded/),
+      });
       expect(superseded.note).toHaveLength(2);
     },
   );
@@ -131,12 +134,21 @@ describe('resource builders', () => {
       sources: draft.derivedFrom,
     });
     validateR4(provenance as never);
-    expect(provenance.agent[0]).toMatchObject({ who: { reference: 'Device/d1' }, onBehalfOf: { display: 'St Elsewhere' } });
+    expect(provenance.agent[0]).toMatchObject({
+      who: { reference: 'Device/d1' },
+      onBehalfOf: { display: 'St Elsewhere' },
+    });
     expect(provenance.entity).toHaveLength(3);
   });
 
   it('keys a result by source, plugin version, focus version and output', () => {
-    const parts = { sourceId: 's', pluginId: 'p', version: '1.0.0', focus: 'Observation/x/_history/1', output: 'c' };
+    const parts = {
+      sourceId: 's',
+      pluginId: 'p',
+      version: '1.0.0',
+      focus: 'Observation/x/_history/1',
+      output: 'c',
+    };
     expect(resultKey(parts)).toBe(resultKey({ ...parts }));
     expect(resultKey(parts)).not.toBe(resultKey({ ...parts, focus: 'Observation/x/_history/2' }));
     expect(resultKey(parts)).not.toBe(resultKey({ ...parts, version: '1.0.1' }));

@@ -52,7 +52,11 @@ export class DeadLettersService {
     const result: ReplayResult = { id, status: replay === undefined ? 'resolved' : 'queued' };
     if (replay !== undefined) {
       // A fresh job (its own id), so the retry horizon starts again for the replay.
-      await this.writebackQueue.add('write', { runId: deadLetter.runId }, { jobId: `${deadLetter.runId}-replay-${replay}` });
+      await this.writebackQueue.add(
+        'write',
+        { runId: deadLetter.runId },
+        { jobId: `${deadLetter.runId}-replay-${replay}` },
+      );
     }
     await this.deadLetters.recordAction({
       action: 'dead-letter.replay',

@@ -62,7 +62,9 @@ describe('resultTransaction', () => {
       now: '2026-11-28T00:00:00Z',
     });
     const [obs, , put] = bundle.entry!;
-    expect((obs.resource as fhir4.Observation).extension?.[0].valueReference?.reference).toBe('Observation/o1');
+    expect((obs.resource as fhir4.Observation).extension?.[0].valueReference?.reference).toBe(
+      'Observation/o1',
+    );
     expect(put.request).toEqual({ method: 'PUT', url: 'Observation/o1', ifMatch: 'W/"3"' });
     expect(put.resource).toMatchObject({
       status: 'cancelled',

@@ -30,7 +30,9 @@ describe('retryDelayMs', () => {
   });
 
   it('hands BullMQ the delay the processor chose', () => {
-    expect(writebackBackoff(3, 'writeback', Object.assign(new Error('x'), { retryDelayMs: 1234 }))).toBe(1234);
+    expect(writebackBackoff(3, 'writeback', Object.assign(new Error('x'), { retryDelayMs: 1234 }))).toBe(
+      1234,
+    );
     expect(writebackBackoff(1, 'writeback', new Error('no delay chosen'))).toBeGreaterThanOrEqual(500);
   });
 });

@@ -2,7 +2,12 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
-import { DeadLetterRepository, PluginRunEntity, PluginRunRepository, WriteBackRepository } from '@aegle/audit';
+import {
+  DeadLetterRepository,
+  PluginRunEntity,
+  PluginRunRepository,
+  WriteBackRepository,
+} from '@aegle/audit';
 import {
   buildDevice,
   buildObservation,

@@ -55,7 +55,10 @@ const outboundAuth = z.discriminatedUnion('type', [
       algorithm: z.enum(['RS384', 'ES384']).default('RS384'),
       /** The `kid` of the key in the JWK Set registered with the EHR. */
       keyId: z.string().min(1).optional(),
-      scope: z.string().min(1).default('system/*.rs system/Observation.cu system/Device.c system/Provenance.c'),
+      scope: z
+        .string()
+        .min(1)
+        .default('system/*.rs system/Observation.cu system/Device.c system/Provenance.c'),
       tokenUrl: httpsUrl.optional(),
     })
     .strict(),

@@ -88,7 +88,11 @@ export class FhirKitEhrClient implements EhrClient {
     this.tokens = accessTokenProvider(source.auth, source.fhirBaseUrl, source.requestTimeoutMs);
   }
 
-  read<T extends fhir4.Resource>(resourceType: string, id: string, versionId?: string): Promise<T | undefined> {
+  read<T extends fhir4.Resource>(
+    resourceType: string,
+    id: string,
+    versionId?: string,
+  ): Promise<T | undefined> {
     return this.send(`read ${resourceType}`, async (options) => {
       try {
         const resource = versionId
@@ -105,7 +109,11 @@ export class FhirKitEhrClient implements EhrClient {
 
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]> {
     return this.send(`search ${resourceType}`, async (options) => {
-      const bundle = (await this.client.search({ resourceType, searchParams: params, options })) as fhir4.Bundle;
+      const bundle = (await this.client.search({
+        resourceType,
+        searchParams: params,
+        options,
+      })) as fhir4.Bundle;
       return (bundle.entry ?? [])
         .filter((entry) => entry.search?.mode !== 'include' && entry.search?.mode !== 'outcome')
         .map((entry) => entry.resource as T)

@@ -32,7 +32,11 @@ const EXPIRY_MARGIN_MS = 60_000;
 /** SMART Backend Services caps the client assertion's lifetime at five minutes. */
 const ASSERTION_LIFETIME_S = 300;
 
-export function accessTokenProvider(auth: OutboundAuth, fhirBaseUrl: string, timeoutMs: number): AccessTokenProvider {
+export function accessTokenProvider(
+  auth: OutboundAuth,
+  fhirBaseUrl: string,
+  timeoutMs: number,
+): AccessTokenProvider {
   switch (auth.type) {
     case 'none':
       return { authorization: async () => undefined, invalidate: () => undefined, refreshable: false };

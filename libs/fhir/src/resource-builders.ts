@@ -124,7 +124,9 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
       tag: [{ system: PLUGIN_TAG_SYSTEM, code: draft.model.pluginId, display: draft.model.title }],
     },
     ...(draft.replaces
-      ? { extension: [{ url: OBSERVATION_REPLACES_EXTENSION, valueReference: { reference: draft.replaces } }] }
+      ? {
+          extension: [{ url: OBSERVATION_REPLACES_EXTENSION, valueReference: { reference: draft.replaces } }],
+        }
       : {}),
     identifier: [{ system: RESULT_IDENTIFIER_SYSTEM, value: draft.identifier }],
     status: draft.status,

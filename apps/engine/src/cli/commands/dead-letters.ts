@@ -106,9 +106,7 @@ export function registerDeadLetterCommands(
   const group = program
     .command('dead-letters')
     .description('Write-backs the EHR refused or that ran out of retries: list, inspect, replay')
-    .addOption(
-      new Option('--url <url>', 'Aegle base URL').env('AEGLE_URL').default('http://127.0.0.1:3000'),
-    )
+    .addOption(new Option('--url <url>', 'Aegle base URL').env('AEGLE_URL').default('http://127.0.0.1:3000'))
     .option('--json', 'print JSON instead of a table');
   const target = (): AdminApiTarget => ({
     url: group.opts<{ url: string }>().url,
@@ -117,12 +115,12 @@ export function registerDeadLetterCommands(
   });
   const json = () => group.opts<{ json?: boolean }>().json === true;
 
-  filterOptions(group.command('list').description('List dead letters (open ones unless --status says)')).action(
-    async (options: FilterOptions) => {
-      const rows = await call<DeadLetterRow[]>(target(), 'GET', query({ status: 'open', ...options }));
-      out(json() ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
-    },
-  );
+  filterOptions(
+    group.command('list').description('List dead letters (open ones unless --status says)'),
+  ).action(async (options: FilterOptions) => {
+    const rows = await call<DeadLetterRow[]>(target(), 'GET', query({ status: 'open', ...options }));
+    out(json() ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
+  });
 
   group
     .command('show <id>')

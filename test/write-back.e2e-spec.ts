@@ -23,12 +23,23 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
   let ehr: TestFhirServer;
   /** A second EHR whose writes always fail, with a short horizon: its own breaker, its own fate. */
   let downEhr: TestFhirServer;
+  /** A third EHR that takes no transaction Bundles, as many do not. */
+  let plainEhr: TestFhirServer;
   let aegle: RunningAegle;
   let db: DataSource;
 
   beforeAll(async () => {
     ehr = await startFhirServer();
     downEhr = await startFhirServer();
+    plainEhr = await startFhirServer();
+    plainEhr.onRequest((req) =>
+      req.method === 'POST' && /^\/fhir\/?(\?|$)/.test(req.path)
+        ? {
+            status: 405,
+            body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] },
+          }
+        : undefined,
+    );
     aegle = await startAegle({
       adminToken: ADMIN,
       sources: [
@@ -57,6 +68,12 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
             retryHorizonMs: 1_500,
           },
         },
+        {
+          id: 'plain-ehr',
+          fhirBaseUrl: plainEhr.baseUrl,
+          bearerToken: TOKEN,
+          writeBack: { transactions: false, supersede: 'cancelled' },
+        },
       ],
     });
     db = aegle.db;
@@ -68,6 +85,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     await aegle?.close();
     await ehr?.close();
     await downEhr?.close();
+    await plainEhr?.close();
   });
 
   const notify = (body: unknown) =>
@@ -294,6 +312,16 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     const detail = await json<{ attempts: Array<{ outcome: string }> }>(admin(`/${letter.id}`));
     expect(detail.attempts.map((a) => a.outcome)).toEqual(['dead']);
     expect((await fetch(`${aegle.url}/api/dead-letters`)).status).toBe(401);
+    const openApi = await json<{ paths: Record<string, unknown> }>(fetch(`${aegle.url}/api/docs-json`));
+    expect(Object.keys(openApi.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/dead-letters',
+        '/api/dead-letters/{id}',
+        '/api/dead-letters/{id}/replay',
+        '/api/dead-letters/replay',
+      ]),
+    );
+    expect((await admin('?status=lost')).status).toBe(400);
 
     // The EHR's rule is fixed; the operator replays it twice (a double click): one Observation.
     ehr.onRequest(undefined);
@@ -451,6 +479,48 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect(refused).toBeGreaterThanOrEqual(3);
     const metrics = await (await fetch(`${aegle.url}/metrics`)).text();
     expect(metrics).toMatch(/aegle_dead_letters_total\{source="down-ehr",reason="horizon"\} 1/);
+  });
+
+  it('writes one by one, still exactly once and superseding, to an EHR without transactions', async () => {
+    const [, tc] = await plainEhr.seed([
+      patient('wb-plain', { gender: 'female', age: 55 }),
+      lab('wb-plain-tc', 'wb-plain', '2093-3', 'Cholesterol', 213, 'mg/dL'),
+      lab('wb-plain-hdl', 'wb-plain', '2085-9', 'HDL Cholesterol', 50, 'mg/dL'),
+      bloodPressurePanel('wb-plain-bp', 'wb-plain', 120, 78),
+      smokingStatus('wb-plain-smk', 'wb-plain', ...NEVER_SMOKER),
+    ]);
+    const send = (body: unknown) =>
+      fetch(`${aegle.url}/fhir/notify/plain-ehr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(body),
+      });
+    const risks = async () =>
+      json<fhir4.Bundle>(
+        fetch(`${plainEhr.baseUrl}/Observation?subject=Patient/wb-plain&code=http://loinc.org|${PCE_CODE}`),
+      ).then((b) => (b.entry ?? []).map((e) => e.resource as fhir4.Observation));
+    expect((await send(tc)).status).toBe(200);
+    await aegle.waitForIdle();
+    const updated = await json<fhir4.Observation>(
+      fetch(`${plainEhr.baseUrl}/Observation/wb-plain-tc`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ ...tc, effectiveDateTime: new Date().toISOString() }),
+      }),
+    );
+    expect((await send(updated)).status).toBe(200);
+    await aegle.waitForIdle();
+    await queueAgain('wb-plain');
+
+    const all = await risks();
+    expect(all.map((o) => o.status).sort()).toEqual(['cancelled', 'preliminary']);
+    for (const o of all) {
+      const bundle = await json<fhir4.Bundle>(
+        fetch(`${plainEhr.baseUrl}/Provenance?target=Observation/${o.id}`),
+      );
+      expect(bundle.entry).toHaveLength(1);
+    }
+    expect(plainEhr.requests.filter((r) => r.status === 405)).toHaveLength(0);
   });
 
   async function queueAgain(patientId: string): Promise<void> {

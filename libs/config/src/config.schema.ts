@@ -87,6 +87,11 @@ const writeBack = z
     breakerThreshold: z.number().int().positive().default(5),
     /** How long an open breaker holds jobs back before one probe request is let through. */
     breakerCooldownMs: z.number().int().positive().default(30_000),
+    /**
+     * Write each result with its Provenance and supersessions as one transaction Bundle (atomic).
+     * Off for EHRs that accept no transactions: the same conditional writes go one by one.
+     */
+    transactions: z.boolean().default(true),
     /** Default for every plugin; `supersedeByPlugin` overrides it per plugin id. */
     supersede: supersedeMode.default('amended'),
     supersedeByPlugin: z.record(z.string(), supersedeMode).default({}),

@@ -40,6 +40,8 @@ export interface EhrClient {
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
   /** Runs a transaction Bundle: every entry succeeds, or none does. */
   transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
+  /** Updates a resource; with `ifMatch` (an ETag) only if nobody changed it since it was read. */
+  update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T>;
 }
 
 /** fhir-kit-client's error object; it puts the RESPONSE headers under `config.headers`. */
@@ -143,6 +145,18 @@ export class FhirKitEhrClient implements EhrClient {
         options: { ...options, headers: { ...options.headers, prefer: 'return=representation' } },
       });
       return response as fhir4.Bundle;
+    });
+  }
+
+  update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T> {
+    return this.send(`update ${resource.resourceType}`, async (options) => {
+      const response = await this.client.update({
+        resourceType: resource.resourceType,
+        id: resource.id,
+        body: resource,
+        options: { ...options, headers: { ...options.headers, ...(ifMatch ? { 'if-match': ifMatch } : {}) } },
+      });
+      return response as T;
     });
   }
 

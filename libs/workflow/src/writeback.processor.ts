@@ -28,6 +28,7 @@ import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 import { retryDelayMs, writebackBackoff } from './retry-policy';
+import { writeSequentially } from './sequential-writes';
 import { RunOutputs } from './run-outputs';
 
 type Finding = RunOutputs['findings'][number];
@@ -190,12 +191,17 @@ export class WritebackProcessor extends WorkerHost {
         mode === 'none'
           ? []
           : liveEarlierResults(
-              await client.search<fhir4.Observation>('Observation', {
-                subject: run.patientRef!,
-                code: `${spec.code.system}|${spec.code.code}`,
-                _tag: `${PLUGIN_TAG_SYSTEM}|${manifest.id}`,
-                _count: 100,
-              }),
+              // Only subject and code in the search, which every EHR supports; the plugin tag is
+              // checked here.
+              (
+                await client.search<fhir4.Observation>('Observation', {
+                  subject: run.patientRef!,
+                  code: `${spec.code.system}|${spec.code.code}`,
+                  _count: 100,
+                })
+              ).filter((o) =>
+                o.meta?.tag?.some((t) => t.system === PLUGIN_TAG_SYSTEM && t.code === manifest.id),
+              ),
               identifier,
             );
       const transaction = resultTransaction({
@@ -211,7 +217,11 @@ export class WritebackProcessor extends WorkerHost {
         mode,
         now,
       });
-      const written = transaction.read(await client.transaction(transaction.bundle));
+      const written = transaction.read(
+        source.writeBack.transactions
+          ? await client.transaction(transaction.bundle)
+          : await writeSequentially(client, transaction.bundle),
+      );
       await this.writeBacks.record({
         runId: run.id,
         sourceId: run.sourceId,

@@ -257,6 +257,32 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect(writes[1] - writes[0]).toBeGreaterThanOrEqual(1000);
   });
 
+  it('retries a lost update race (412) instead of giving up', async () => {
+    const tc = await seedPatient('wb-412');
+    let raced = false;
+    ehr.onRequest((req) => {
+      if (raced || req.method !== 'POST' || !/^\/fhir\/?$/.test(req.path)) return;
+      raced = true;
+      return {
+        status: 412,
+        body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'conflict' }] },
+      };
+    });
+    expect((await notify(tc)).status).toBe(200);
+    await aegle.waitForIdle();
+    expect(raced).toBe(true);
+    expect(await riskObservations('wb-412')).toHaveLength(1);
+    const run = await runOf('wb-412');
+    const writes = await db.query(
+      `SELECT outcome, http_status FROM write_back WHERE run_id = $1 ORDER BY created_at`,
+      [run.id],
+    );
+    expect(writes).toEqual([
+      { outcome: 'retrying', http_status: 412 },
+      { outcome: 'created', http_status: 201 },
+    ]);
+  });
+
   it('writes one Observation for the same notification sent five times, and for a job run again', async () => {
     const tc = await seedPatient('wb-five');
     const responses = await Promise.all(Array.from({ length: 5 }, () => notify(tc)));

@@ -14,9 +14,22 @@ export class EhrRequestError extends Error {
     this.name = 'EhrRequestError';
   }
 
-  /** Network errors, timeouts, 408, 429 and 5xx are worth another try; other 4xx are not. */
-  get retryable(): boolean {
+  /** Network errors, timeouts, 408, 429 and 5xx: the EHR is unwell or busy. */
+  get transient(): boolean {
     return this.status === undefined || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+
+  /**
+   * 409 and 412: someone changed what we read (a version-checked update lost a race). Another try
+   * re-reads and succeeds; it says nothing about the EHR's health.
+   */
+  get conflict(): boolean {
+    return this.status === 409 || this.status === 412;
+  }
+
+  /** Transient faults and conflicts are worth another try; other 4xx are not. */
+  get retryable(): boolean {
+    return this.transient || this.conflict;
   }
 }
 

@@ -97,7 +97,7 @@ export class WritebackProcessor extends WorkerHost {
         error instanceof EhrRequestError
           ? error
           : new EhrRequestError(undefined, undefined, `write-back failed: ${(error as Error).message}`);
-      if (error instanceof EhrRequestError && error.retryable) breaker.failed();
+      if (error instanceof EhrRequestError && error.transient) breaker.failed();
       else breaker.released();
       const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
       const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;

@@ -21,23 +21,15 @@ import {
   PLUGIN_TAG_SYSTEM,
   resultKey,
 } from '@aegle/fhir';
-import type { OutputSpec } from '@aegle/plugin-sdk';
 import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
 import { CircuitBreaker } from './circuit-breaker';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
+import { groupFindings } from './result-groups';
 import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 import { retryDelayMs, writebackBackoff } from './retry-policy';
 import { writeSequentially } from './sequential-writes';
 import { RunOutputs } from './run-outputs';
-
-type Finding = RunOutputs['findings'][number];
-
-/** One Observation to write: a single finding, or several sharing a code as its components. */
-interface ResultGroup {
-  spec: OutputSpec;
-  findings: Array<{ finding: Finding; spec: OutputSpec }>;
-}
 
 /**
  * Writes a run's results to the EHR: the model's Device (once), then per result one transaction
@@ -316,20 +308,4 @@ export class WritebackProcessor extends WorkerHost {
     this.deviceIds.set(cacheKey, reference);
     return reference;
   }
-}
-
-/** Findings by the Observation they become: outputs sharing a code with `component` set are one. */
-function groupFindings(findings: Finding[], specs: OutputSpec[]): ResultGroup[] {
-  const groups = new Map<string, ResultGroup>();
-  for (const finding of findings) {
-    const spec = specs.find((o) => o.tensor === finding.tensor && o.code.code === finding.code.code);
-    if (!spec) continue;
-    const key = spec.component
-      ? `${spec.code.system}|${spec.code.code}`
-      : `${spec.tensor}|${spec.code.system}|${spec.code.code}`;
-    const group = groups.get(key) ?? { spec, findings: [] };
-    group.findings.push({ finding, spec });
-    groups.set(key, group);
-  }
-  return [...groups.values()];
 }

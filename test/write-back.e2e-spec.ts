@@ -402,6 +402,13 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     };
     const listed = JSON.parse(await cli('--json', 'list', '--http-status', '422')) as Array<{ id: string }>;
     expect(listed).toHaveLength(2);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect(JSON.parse(await cli('--json', 'list', '--http-status', '422', '--since', future))).toEqual([]);
+    expect(JSON.parse(await cli('--json', 'list', '--http-status', '422', '--before', future))).toHaveLength(
+      2,
+    );
+    expect(JSON.parse(await cli('--json', 'list', '--plugin', 'prognosis-nothing'))).toEqual([]);
+    expect(JSON.parse(await cli('--json', 'list', '--source', 'test-ehr', '--limit', '1'))).toHaveLength(1);
     expect(await cli('list', '--http-status', '422')).toMatch(
       /^ID\tSTATUS.*\n.*open\ttest-ehr\tprognosis-ascvd-pce@1\.0\.0\t422/,
     );

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, FindOptionsWhere, In, LessThan, MoreThanOrEqual } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AdminActionEntity, DeadLetterEntity, DeadLetterStatus } from './entities';
 
 export interface DeadLetterFilter {
@@ -71,33 +71,19 @@ export class DeadLetterRepository {
   }
 
   list(filter: DeadLetterFilter = {}): Promise<DeadLetterEntity[]> {
-    const failedAt =
-      filter.since && filter.before
-        ? undefined // both bounds: applied below with a query builder
-        : filter.since
-          ? MoreThanOrEqual(filter.since)
-          : filter.before
-            ? LessThan(filter.before)
-            : undefined;
-    const where: FindOptionsWhere<DeadLetterEntity> = {
-      ...(filter.status?.length ? { status: In(filter.status) } : {}),
-      ...(filter.sourceId ? { sourceId: filter.sourceId } : {}),
-      ...(filter.pluginId ? { pluginId: filter.pluginId } : {}),
-      ...(filter.httpStatus !== undefined ? { httpStatus: filter.httpStatus } : {}),
-      ...(failedAt ? { failedAt } : {}),
-    };
     const query = this.db
       .getRepository(DeadLetterEntity)
       .createQueryBuilder('d')
-      .where(where)
       .orderBy('d.failed_at', 'ASC')
       .take(filter.limit ?? 100);
-    if (filter.since && filter.before) {
-      query.andWhere('d.failed_at >= :since AND d.failed_at < :before', {
-        since: filter.since,
-        before: filter.before,
-      });
+    if (filter.status?.length) query.andWhere('d.status IN (:...status)', { status: filter.status });
+    if (filter.sourceId) query.andWhere('d.source_id = :sourceId', { sourceId: filter.sourceId });
+    if (filter.pluginId) query.andWhere('d.plugin_id = :pluginId', { pluginId: filter.pluginId });
+    if (filter.httpStatus !== undefined) {
+      query.andWhere('d.http_status = :httpStatus', { httpStatus: filter.httpStatus });
     }
+    if (filter.since) query.andWhere('d.failed_at >= :since', { since: filter.since });
+    if (filter.before) query.andWhere('d.failed_at < :before', { before: filter.before });
     return query.getMany();
   }
 

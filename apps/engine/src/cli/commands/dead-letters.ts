@@ -34,7 +34,8 @@ interface DeadLetterRow {
 }
 
 async function call<T>(target: AdminApiTarget, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${target.url.replace(/\/+$/, '')}/api/dead-letters${path}`, {
+  const url = `${target.url.replace(/\/+$/, '')}/api/dead-letters${path}`;
+  const response = await fetch(url, {
     method,
     headers: {
       accept: 'application/json',
@@ -43,6 +44,11 @@ async function call<T>(target: AdminApiTarget, method: string, path: string, bod
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((error: unknown) => {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(
+      `cannot reach Aegle at ${target.url} (${cause?.code ?? cause?.message ?? String(error)})`,
+    );
   });
   const text = await response.text();
   if (!response.ok) {
@@ -53,7 +59,8 @@ async function call<T>(target: AdminApiTarget, method: string, path: string, bod
         return text;
       }
     })();
-    throw new Error(`the admin API answered HTTP ${response.status}: ${String(message)}`);
+    const hint = response.status === 401 && !target.token ? ' (set AEGLE_ADMIN_TOKEN)' : '';
+    throw new Error(`the admin API answered HTTP ${response.status}: ${String(message)}${hint}`);
   }
   return JSON.parse(text) as T;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SupersedeMode } from '@aegle/config';
 import {
   buildProvenance,
+  OBSERVATION_REPLACES_EXTENSION,
   RESULT_IDENTIFIER_SYSTEM,
   SUPERSEDED_BY_EXTENSION,
   supersedeObservation,
@@ -62,9 +63,9 @@ export function resultTransaction(input: {
     observation = {
       ...observation,
       extension: [
-        ...(observation.extension ?? []).filter((e) => !e.url.endsWith('/observation-replaces')),
+        ...(observation.extension ?? []).filter((e) => e.url !== OBSERVATION_REPLACES_EXTENSION),
         {
-          url: 'http://hl7.org/fhir/StructureDefinition/observation-replaces',
+          url: OBSERVATION_REPLACES_EXTENSION,
           valueReference: { reference: `Observation/${latestOlder.id}` },
         },
       ],

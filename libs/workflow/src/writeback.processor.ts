@@ -55,11 +55,6 @@ export class WritebackProcessor extends WorkerHost {
     super();
   }
 
-  /** The source's breaker state, for health and tests. */
-  breakerState(sourceId: string): CircuitBreaker['current'] | undefined {
-    return this.breakers.get(sourceId)?.current;
-  }
-
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run || run.outcome !== 'succeeded' || !run.patientRef) return;

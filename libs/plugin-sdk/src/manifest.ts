@@ -131,6 +131,11 @@ const output = z
   .object({
     tensor: z.string().min(1),
     code: coding,
+    /**
+     * Set when several outputs share one `code`: each becomes a component (coded so) of a single
+     * Observation instead of an Observation of its own.
+     */
+    component: coding.optional(),
     category: coding.optional(),
     /** UCUM unit of the Observation value. */
     unit: z.string().min(1),

@@ -3,5 +3,4 @@ export * from './references';
 export * from './notification';
 export * from './ehr-client';
 export * from './ehr-clients';
-export * from './resource-builders';
 export * from './operation-outcome.filter';

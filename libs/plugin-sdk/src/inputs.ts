@@ -32,6 +32,8 @@ export type GatherResult =
 
 interface Extracted {
   raw: unknown[];
+  /** Why nothing was found, when the default description would mislead. */
+  note?: string;
   source?: FeatureProvenance;
   /** A value that needs no further conversion (presence flags, age). */
   number?: number;
@@ -94,7 +96,12 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
         const raw = evaluate(observation, source.path ?? 'value');
         if (raw.length > 0) return { raw, source: provenanceOf(observation, observationTime(observation)) };
       }
-      return { raw: [] };
+      return found.length > 0
+        ? {
+            raw: [],
+            note: `${found.length} Observation(s) with code ${source.codes.join(' or ')} but none with a value at ${source.path ?? 'value'}`,
+          }
+        : { raw: [] };
     }
     case 'condition': {
       const match = (await data.activeConditions()).find(
@@ -114,6 +121,8 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
       );
       return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match.resource) };
     }
+    case 'plugin':
+      return { raw: [] };
   }
 }
 
@@ -123,9 +132,10 @@ function mapKeys(value: unknown): string[] {
   const object = value as fhir4.CodeableConcept & fhir4.Coding;
   if (object?.coding) codings.push(...object.coding);
   if (object?.code) codings.push(object);
-  return codings
-    .flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code])
-    .filter((k): k is string => !!k);
+  return [
+    ...codings.flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code]),
+    object?.text,
+  ].filter((k): k is string => !!k);
 }
 
 /** Turns what was extracted into the model's number, or says why it cannot. */
@@ -165,6 +175,7 @@ function describeSource(source: InputSource): string {
       return 'not recorded on the Patient';
     case 'condition':
     case 'medication':
+    case 'plugin':
       return 'not found';
   }
 }
@@ -178,19 +189,20 @@ export async function gatherInputs(
   data: PatientData,
   now: Date,
 ): Promise<GatherResult> {
-  const extracted = await Promise.all(manifest.inputs.map((spec) => extract(spec.source, data, now)));
+  const declared = manifest.inputs.filter((spec) => spec.source.from !== 'plugin');
+  const extracted = await Promise.all(declared.map((spec) => extract(spec.source, data, now)));
   const features: Record<string, FeatureValue> = {};
   const reasons: string[] = [];
 
-  manifest.inputs.forEach((spec, i) => {
+  declared.forEach((spec, i) => {
     const found = extracted[i];
     const { value, unit, problem } =
-      found.raw.length > 0 ? toNumber(spec, found) : { problem: describeSource(spec.source) };
+      found.raw.length > 0 ? toNumber(spec, found) : { problem: found.note ?? describeSource(spec.source) };
     if (value === undefined || !Number.isFinite(value)) {
       if (!spec.required && spec.default !== undefined) {
         features[spec.name] = { name: spec.name, value: spec.default, defaulted: true };
       } else {
-        reasons.push(`${spec.name}: ${problem ?? 'missing'}`);
+        reasons.push(`${spec.name}: ${(found.raw.length === 0 && spec.ifMissing) || problem || 'missing'}`);
       }
       return;
     }

@@ -4,7 +4,10 @@ import { z } from 'zod';
 /** Version of the plugin contract this SDK implements; plugins declare a semver range of it. */
 export const SDK_VERSION = '0.1.0';
 
-const semver = z.string().refine((v) => validSemver(v) !== null, 'must be a semantic version such as 1.2.0');
+const semver = z
+  .string()
+  .refine((v) => validSemver(v) !== null, 'must be a semantic version such as 1.2.0')
+  .meta({ pattern: '^\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$' });
 const semverRange = z.string().refine((v) => validRange(v) !== null, 'must be a semver range such as ^0.1.0');
 const fhirPath = z.string().min(1);
 /** `system|code`; a trailing `*` matches every code with that prefix (for hierarchies such as ATC or ICD-10). */
@@ -21,12 +24,49 @@ const coding = z
   .object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() })
   .strict();
 
+const pluginId = z
+  .string()
+  .regex(/^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/, 'must be <kind>-<name> in kebab-case');
+const resourceType = z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resource type such as Observation');
+
+/**
+ * What starts a run: a notification whose focus has this resource type (and, when given, makes the
+ * FHIRPath `criteria` true), or a successful run of another plugin on the same event (`after`).
+ */
 const trigger = z
   .object({
     /** FHIR resource type of the notification's focus that starts this plugin. */
-    resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/),
+    resourceType: resourceType.optional(),
     /** FHIRPath evaluated on the focus resource; the plugin runs when it is true. */
     criteria: fhirPath.optional(),
+    /** Id of a plugin whose successful (live) result on the same event starts this one. */
+    after: pluginId.optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.resourceType === !t.after) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of resourceType or after' });
+    }
+    if (t.after && t.criteria) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['criteria'],
+        message: 'applies to a resourceType trigger only, not to after',
+      });
+    }
+  });
+
+/** The data a plugin may read: anything else never reaches it. */
+const dataScope = z
+  .object({
+    /** FHIR resource types the plugin reads (its triggers' and inputs' types must be among them). */
+    resourceTypes: z.array(resourceType).min(1),
+    /**
+     * Restricted security labels (`system|code`) the plugin may see, e.g.
+     * `http://terminology.hl7.org/CodeSystem/v3-ActCode|42CFRPart2`. Data carrying a restricted
+     * label not listed here is never given to the plugin: the run is skipped with the reason.
+     */
+    securityLabels: z.array(systemCode).default([]),
   })
   .strict();
 
@@ -57,6 +97,8 @@ const inputSource = z.discriminatedUnion('from', [
   z
     .object({ from: z.literal('medication'), codes: z.array(systemCode).min(1), names: names.optional() })
     .strict(),
+  /** Computed by the plugin's own `extract()` (index.ts), for what the manifest cannot say. */
+  z.object({ from: z.literal('plugin') }).strict(),
 ]);
 
 const feature = z
@@ -75,6 +117,11 @@ const feature = z
     required: z.boolean().default(true),
     /** Used when the value is missing and the feature is not required. */
     default: z.number().optional(),
+    /**
+     * What the skip reason says when this required input is missing, e.g. "the pharmacogenetic
+     * algorithm cannot run without a CYP2C9 genotype"; the default names the search that found nothing.
+     */
+    ifMissing: z.string().min(1).optional(),
     /** The range the model was validated in; outside it the plugin does not run. */
     valid: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
   })
@@ -138,12 +185,7 @@ const output = z
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
-    id: z
-      .string()
-      .regex(
-        /^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/,
-        'must be <kind>-<name> in kebab-case',
-      ),
+    id: pluginId,
     version: semver,
     kind: z.enum(['diagnosis', 'treatment', 'prognosis']),
     title: z.string().min(1),
@@ -152,22 +194,74 @@ export const manifestSchema = z
     modelCard: z.string().min(1),
     sdk: semverRange,
     triggers: z.array(trigger).min(1),
+    dataScope,
     inputs: z.array(feature).min(1),
     model,
     outputs: z.array(output).min(1),
     policy: z
       .object({
         observationStatus: z.enum(['preliminary', 'final', 'registered']).default('preliminary'),
-        timeoutMs: z.number().int().positive().default(10_000),
+        /** A run taking longer is stopped and recorded as failed. */
+        timeoutMs: z.number().int().positive().max(600_000).default(10_000),
+        /** Runs of this plugin version at once in one Aegle process; more wait their turn. */
+        maxConcurrency: z.number().int().positive().default(4),
       })
       .strict()
-      .default({ observationStatus: 'preliminary', timeoutMs: 10_000 }),
+      .default({ observationStatus: 'preliminary', timeoutMs: 10_000, maxConcurrency: 4 }),
   })
   .strict()
   .superRefine((m, ctx) => {
     if (!m.id.startsWith(`${m.kind}-`)) {
       ctx.addIssue({ code: 'custom', path: ['id'], message: `must start with its kind, "${m.kind}-"` });
     }
+    const scope = new Set(m.dataScope.resourceTypes);
+    m.triggers.forEach((t, i) => {
+      if (t.resourceType && !scope.has(t.resourceType)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['triggers', i, 'resourceType'],
+          message: `${t.resourceType} is outside dataScope.resourceTypes (${[...scope].join(', ')})`,
+        });
+      }
+      if (t.after === m.id) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['triggers', i, 'after'],
+          message: 'a plugin cannot follow itself',
+        });
+      }
+    });
+    m.inputs.forEach((f, i) => {
+      const outside = resourceTypesRead(f.source).filter((type) => !scope.has(type));
+      if (outside.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'source'],
+          message: `"${f.name}" reads ${outside.join(' and ')}, outside dataScope.resourceTypes (${[...scope].join(', ')})`,
+        });
+      }
+    });
+    const seen = new Set<string>();
+    m.inputs.forEach((f, i) => {
+      if (seen.has(f.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'name'],
+          message: `"${f.name}" is declared twice`,
+        });
+      }
+      seen.add(f.name);
+      if (f.required && f.default !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'default'],
+          message: `"${f.name}" is required, so its default would never be used: set "required": false`,
+        });
+      }
+      if (f.otherwise !== undefined && !f.map) {
+        ctx.addIssue({ code: 'custom', path: ['inputs', i, 'otherwise'], message: 'needs a map' });
+      }
+    });
     const names = new Set(m.inputs.map((f) => f.name));
     m.model.inputs.forEach((t, i) =>
       t.features.forEach((f, j) => {
@@ -192,7 +286,28 @@ export const manifestSchema = z
     });
   });
 
+/** The FHIR resource types an input source reads from the record. */
+export function resourceTypesRead(source: z.output<typeof inputSource>): string[] {
+  switch (source.from) {
+    case 'patient':
+    case 'age':
+      return ['Patient'];
+    case 'observation':
+      return ['Observation'];
+    case 'condition':
+      return ['Condition'];
+    case 'medication':
+      return ['MedicationStatement', 'MedicationRequest'];
+    case 'plugin':
+      return [];
+  }
+}
+
 export type PluginManifest = z.output<typeof manifestSchema>;
+/** The manifest as written in plugin.json (defaults not yet applied). */
+export type PluginManifestInput = z.input<typeof manifestSchema>;
+export type Trigger = PluginManifest['triggers'][number];
+export type DataScope = PluginManifest['dataScope'];
 export type FeatureSpec = PluginManifest['inputs'][number];
 export type InputSource = FeatureSpec['source'];
 export type OutputSpec = PluginManifest['outputs'][number];

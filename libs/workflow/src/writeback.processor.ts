@@ -3,19 +3,17 @@ import { Inject, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { PluginRunEntity, PluginRunRepository, WriteBackRepository } from '@aegle/audit';
+import { EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
 import {
   buildDevice,
-  buildObservation,
   buildProvenance,
-  EhrClient,
-  EhrClients,
-  EhrRequestError,
   MODEL_IDENTIFIER_SYSTEM,
   modelIdentifier,
+  modelIdentityOf,
   ModelIdentity,
   RESULT_IDENTIFIER_SYSTEM,
-  resultKey,
-} from '@aegle/fhir';
+  resultObservation,
+} from '@aegle/plugin-sdk';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
 import { RunOutputs } from './run-outputs';
@@ -42,7 +40,8 @@ export class WritebackProcessor extends WorkerHost {
 
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>): Promise<void> {
     const run = await this.runs.get(job.data.runId);
-    if (!run || run.outcome !== 'succeeded' || !run.patientRef) return;
+    // Shadow runs are audited only: nothing of theirs reaches the EHR.
+    if (!run || run.outcome !== 'succeeded' || !run.patientRef || run.mode === 'shadow') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin) throw new UnrecoverableError('the plugin version is no longer loaded');
     const attempt = job.attemptsMade + 1;
@@ -76,47 +75,23 @@ export class WritebackProcessor extends WorkerHost {
   ): Promise<void> {
     const outputs = run.outputs as RunOutputs;
     const manifest = plugin.manifest;
-    const model: ModelIdentity = {
-      pluginId: manifest.id,
-      version: manifest.version,
-      title: manifest.title,
-      publisher: manifest.publisher,
-      modelSha256: manifest.model.sha256,
-    };
+    const model = modelIdentityOf(manifest);
     const device = await this.ensureDevice(client, model);
     const recorded = new Date().toISOString();
 
     for (const finding of outputs.findings) {
-      const spec = manifest.outputs.find(
-        (o) => o.tensor === finding.tensor && o.code.code === finding.code.code,
-      );
-      if (!spec) continue;
-      const identifier = resultKey({
+      const result = resultObservation(manifest, finding, {
         sourceId: run.sourceId,
-        pluginId: manifest.id,
-        version: manifest.version,
         focus: outputs.focus,
-        output: `${finding.code.system}|${finding.code.code}`,
-      });
-      const observation = buildObservation({
-        identifier,
-        status: manifest.policy.observationStatus,
-        code: spec.code,
-        category: spec.category,
         subject: run.patientRef!,
         encounter: outputs.encounter,
         effective: outputs.effective,
         issued: recorded,
-        value: finding.value,
-        unit: spec.unit,
-        unitDisplay: spec.unitDisplay,
-        interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
-        referenceRange: spec.referenceRange,
         derivedFrom: outputs.sources,
         device,
-        method: spec.method,
-        model,
       });
+      if (!result) continue;
+      const { identifier, observation } = result;
       const written = await client.createIfNoneExist(
         observation,
         `identifier=${RESULT_IDENTIFIER_SYSTEM}|${identifier}`,

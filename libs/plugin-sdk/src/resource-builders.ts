@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PluginManifest } from './manifest';
 
 /** Aegle's namespace for its identifiers and code systems. */
 export const AEGLE_FHIR_BASE = 'https://fhir.aegle.dev';
@@ -184,4 +185,77 @@ export function buildProvenance(input: {
     ],
     entity: input.sources.map((reference) => ({ role: 'source' as const, what: { reference } })),
   };
+}
+
+/** Where and about what a plugin's findings are written: the run's context. */
+export interface ResultContext {
+  sourceId: string;
+  /** Reference of the event's focus (version-specific when known). */
+  focus: string;
+  subject: string;
+  encounter?: string;
+  effective?: string;
+  issued: string;
+  derivedFrom: string[];
+  /** Reference of the model's Device. */
+  device: string;
+}
+
+/** A finding as a run stores it (see {@link Finding}), enough to build its Observation later. */
+export interface StoredFinding {
+  tensor: string;
+  code: { system: string; code: string; display?: string };
+  value: number;
+  band?: { text: string; interpretation?: { system: string; code: string; display?: string } };
+}
+
+/** The model identity of a manifest, as the Device and the Observations name it. */
+export function modelIdentityOf(manifest: PluginManifest): ModelIdentity {
+  return {
+    pluginId: manifest.id,
+    version: manifest.version,
+    title: manifest.title,
+    publisher: manifest.publisher,
+    modelSha256: manifest.model.sha256,
+  };
+}
+
+/**
+ * The Observation one finding becomes, with its deterministic identifier: the engine writes it, the
+ * offline harness prints it — one implementation, so what a vendor tests is what the EHR receives.
+ */
+export function resultObservation(
+  manifest: PluginManifest,
+  finding: StoredFinding,
+  context: ResultContext,
+): { identifier: string; observation: fhir4.Observation } | undefined {
+  const spec = manifest.outputs.find((o) => o.tensor === finding.tensor && o.code.code === finding.code.code);
+  if (!spec) return undefined;
+  const identifier = resultKey({
+    sourceId: context.sourceId,
+    pluginId: manifest.id,
+    version: manifest.version,
+    focus: context.focus,
+    output: `${finding.code.system}|${finding.code.code}`,
+  });
+  const observation = buildObservation({
+    identifier,
+    status: manifest.policy.observationStatus,
+    code: spec.code,
+    category: spec.category,
+    subject: context.subject,
+    encounter: context.encounter,
+    effective: context.effective,
+    issued: context.issued,
+    value: finding.value,
+    unit: spec.unit,
+    unitDisplay: spec.unitDisplay,
+    interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
+    referenceRange: spec.referenceRange,
+    derivedFrom: context.derivedFrom,
+    device: context.device,
+    method: spec.method,
+    model: modelIdentityOf(manifest),
+  });
+  return { identifier, observation };
 }

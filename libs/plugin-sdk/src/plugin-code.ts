@@ -76,14 +76,22 @@ export function pluginCodeFile(dir: string): string | undefined {
 export async function loadPluginCode(dir: string): Promise<PluginCode | undefined> {
   const file = pluginCodeFile(dir);
   if (!file) return undefined;
+  const loaded = await importWithSdk(file);
+  if (!isPluginCode(loaded)) {
+    throw new Error(`${file.slice(dir.length + 1)} must export default definePlugin({ … })`);
+  }
+  return loaded;
+}
+
+/**
+ * Imports a TypeScript or JavaScript file of a plugin (its code, its model build script) as it is,
+ * with `@aegle/plugin-sdk` resolved to this SDK.
+ */
+export async function importWithSdk<T = unknown>(file: string): Promise<T> {
   const jiti = createJiti(__filename, {
     alias: { '@aegle/plugin-sdk': join(__dirname, 'index') },
     moduleCache: false,
     fsCache: false,
   });
-  const loaded = await jiti.import<unknown>(file, { default: true });
-  if (!isPluginCode(loaded)) {
-    throw new Error(`${file.slice(dir.length + 1)} must export default definePlugin({ … })`);
-  }
-  return loaded;
+  return jiti.import<T>(file, { default: true });
 }

@@ -88,10 +88,16 @@ export async function loadPluginCode(dir: string): Promise<PluginCode | undefine
  * with `@aegle/plugin-sdk` resolved to this SDK.
  */
 export async function importWithSdk<T = unknown>(file: string): Promise<T> {
+  // The plugin gets this very SDK instance (not a second copy): same classes, same brand.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('./index') as Record<string, unknown>;
   const jiti = createJiti(__filename, {
-    alias: { '@aegle/plugin-sdk': join(__dirname, 'index') },
+    virtualModules: { '@aegle/plugin-sdk': sdk },
     moduleCache: false,
-    fsCache: false,
+    interopDefault: true,
   });
-  return jiti.import<T>(file, { default: true });
+  // The synchronous loader: it works wherever the plugin runs (the engine, the CLI, a test
+  // runner's sandbox), where the asynchronous one needs native dynamic import.
+  const loaded = jiti(file) as { default?: unknown };
+  return (loaded?.default ?? loaded) as T;
 }

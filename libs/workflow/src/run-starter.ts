@@ -32,7 +32,10 @@ export class RunStarter {
         mode,
         ...(triggeredBy ? { triggeredBy } : {}),
       });
-      await this.runQueue.add('run', { runId }, { jobId: runId });
+      // Only a run still to do is queued: one already finished (a replay, or a chain that comes back
+      // round to it) is left alone.
+      const run = await this.runs.get(runId);
+      if (run?.outcome === 'pending') await this.runQueue.add('run', { runId }, { jobId: runId });
     }
   }
 }

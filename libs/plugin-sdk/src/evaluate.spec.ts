@@ -203,7 +203,7 @@ export default definePlugin({
       type: 'collection',
       entry: [
         { resource: { resourceType: 'Patient', id: 'p1' } },
-        ...resources.map((resource) => ({ resource })),
+        ...resources.map((resource) => ({ resource: resource as fhir4.FhirResource })),
       ],
     });
 

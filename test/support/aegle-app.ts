@@ -58,6 +58,10 @@ export interface RunningAegle {
 export async function startAegle(options: {
   sources: TestSource[];
   pluginDirs?: string[];
+  /** Rollout, limits and npm packages of plugins (see libs/config). */
+  plugins?: Partial<Omit<AegleConfig['plugins'], 'dirs'>>;
+  /** Where the config file would be: npm plugin packages resolve from its folder. */
+  configPath?: string;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
@@ -67,6 +71,7 @@ export async function startAegle(options: {
       REDIS_URL: TEST_REDIS_URL,
       AEGLE_QUEUE_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+      ...(options.configPath ? { AEGLE_CONFIG: options.configPath } : {}),
     },
     {
       sources: options.sources.map((s) => ({
@@ -78,7 +83,7 @@ export async function startAegle(options: {
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
       })),
-      plugins: { dirs: options.pluginDirs ?? ['plugins'] },
+      plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
     },
   );
   const app = await createApp(config);

@@ -100,14 +100,16 @@ export class RunProcessor extends WorkerHost {
       );
     } catch (error) {
       if (error instanceof EhrRequestError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
+      // Plugin code may throw from its own realm (jiti), so no instanceof Error here.
+      const message = (error as { message?: unknown })?.message;
+      const text = typeof message === 'string' ? message : String(error);
       this.logger.warn(
         { runId: run.id, plugin: plugin.key, timeout: error instanceof RunTimeoutError },
         'plugin run failed',
       );
       return this.runs.complete(run.id, {
         outcome: 'failed',
-        reason: error instanceof RunTimeoutError ? `the plugin ${message}` : `the plugin threw: ${message}`,
+        reason: error instanceof RunTimeoutError ? `the plugin ${text}` : `the plugin threw: ${text}`,
         patientRef,
         latencyMs: performance.now() - started,
       });

@@ -9,6 +9,7 @@ import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from '.
 import { pluginVariant, removeFolder } from './support/plugin-fixtures';
 
 const TOKEN = 'lifecycle-inbound-token';
+const ADMIN = 'lifecycle-admin-token';
 const PCE = 'prognosis-ascvd-pce';
 const PART_2 = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: '42CFRPart2' };
 
@@ -42,7 +43,15 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
       pluginDir,
       'followup',
       variant('prognosis-ascvd-followup', (m) => {
-        m.triggers = [{ after: PCE }];
+        m.triggers = [{ after: PCE }, { after: 'prognosis-loop' }];
+      }),
+    );
+    // A cycle (followup → loop → followup): each plugin version still runs once per event.
+    await pluginVariant(
+      pluginDir,
+      'loop',
+      variant('prognosis-loop', (m) => {
+        m.triggers = [{ after: 'prognosis-ascvd-followup' }];
       }),
     );
     await pluginVariant(pluginDir, 'hangs', variant('prognosis-hangs', fromCode), {
@@ -76,6 +85,7 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
       sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
       pluginDirs: [pluginDir],
       configPath: join(root, 'aegle.config.yaml'),
+      adminToken: ADMIN,
       plugins: {
         packages: ['@acme/aegle-plugin-demo', '@acme/not-installed'],
         rollout: { [PCE]: { live: '1.0.0', shadow: ['1.1.0'] } },
@@ -133,6 +143,7 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
       'prognosis-ascvd-pce@1.0.0',
       'prognosis-ascvd-pce@1.1.0',
       'prognosis-hangs@1.0.0',
+      'prognosis-loop@1.0.0',
       'prognosis-throws@1.0.0',
     ]);
     expect(registry.rejections()).toEqual([
@@ -145,6 +156,24 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
         problems: [expect.stringMatching(/^model\.sha256 is f{64} but model\.onnx hashes to [a-f0-9]{64}: /)],
       },
     ]);
+  });
+
+  it('shows operators the registry on the admin API, and only with the admin token', async () => {
+    expect((await fetch(`${aegle.url}/admin/plugins`)).status).toBe(401);
+    const response = await fetch(`${aegle.url}/admin/plugins`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      loaded: Array<{ id: string; version: string; timeoutMs: number }>;
+      rejected: unknown[];
+      rollout: unknown;
+    };
+    expect(body.loaded).toContainEqual(
+      expect.objectContaining({ id: 'prognosis-hangs', version: '1.0.0', timeoutMs: 300 }),
+    );
+    expect(body.rejected).toHaveLength(2);
+    expect(body.rollout).toEqual({ [PCE]: { live: '1.0.0', shadow: ['1.1.0'] } });
   });
 
   it('runs live, shadow and chained versions; isolates a plugin that hangs and one that throws', async () => {
@@ -182,7 +211,11 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
       writes: 0,
     });
     expect(by('prognosis-acme-demo')).toMatchObject({ mode: 'live', outcome: 'succeeded', writes: 1 });
-    expect(runs).toHaveLength(6);
+    expect(by('prognosis-loop')).toMatchObject({
+      outcome: 'succeeded',
+      triggered_by: by('prognosis-ascvd-followup').id,
+    });
+    expect(runs).toHaveLength(7);
 
     // One PCE result in the EHR: the shadow version's never reached it.
     expect(await observations('life-1', 'http://loinc.org|79423-0')).toHaveLength(1);

@@ -62,6 +62,7 @@ export async function startAegle(options: {
   plugins?: Partial<Omit<AegleConfig['plugins'], 'dirs'>>;
   /** Where the config file would be: npm plugin packages resolve from its folder. */
   configPath?: string;
+  adminToken?: string;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
@@ -72,6 +73,7 @@ export async function startAegle(options: {
       AEGLE_QUEUE_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       ...(options.configPath ? { AEGLE_CONFIG: options.configPath } : {}),
+      ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
     },
     {
       sources: options.sources.map((s) => ({

@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
+import { PluginsAdminModule } from './plugins/plugins-admin.module';
 
 @Module({})
 export class AppModule {
@@ -21,6 +22,7 @@ export class AppModule {
         IntakeModule,
         HealthModule,
         MetricsModule,
+        PluginsAdminModule,
       ],
     };
   }

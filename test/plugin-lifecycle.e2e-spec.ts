@@ -25,6 +25,9 @@ const fromCode = (m: PluginManifestInput) => {
   m.inputs[8] = { name: 'africanAmerican', source: { from: 'plugin' } };
 };
 
+// Real services on a shared, busy machine: each step waits on queues, never on sleeps.
+jest.setTimeout(30_000);
+
 describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data scope, reload', () => {
   let root: string;
   let pluginDir: string;
@@ -89,10 +92,10 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
       plugins: {
         packages: ['@acme/aegle-plugin-demo', '@acme/not-installed'],
         rollout: { [PCE]: { live: '1.0.0', shadow: ['1.1.0'] } },
-        limits: { 'prognosis-hangs': { timeoutMs: 300 } },
+        limits: { 'prognosis-hangs': { timeoutMs: 300, maxConcurrency: 1 } },
       },
     });
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await aegle?.close();
@@ -225,6 +228,25 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
         'https://example.org/fhir/CodeSystem/aegle-tests|prognosis-ascvd-followup',
       ),
     ).toHaveLength(1);
+  });
+
+  it('holds a plugin to its concurrency limit while the others run freely', async () => {
+    const ids = ['life-5', 'life-6', 'life-7'];
+    const foci = await Promise.all(ids.map((id) => seedPatient(id)));
+    await Promise.all(foci.map((focus) => notify(focus)));
+    await aegle.waitForIdle();
+    const runs = (await Promise.all(ids.map((id) => runsOf(id)))).flat();
+    const hangs = runs.filter((r: { plugin_id: string }) => r.plugin_id === 'prognosis-hangs');
+    expect(hangs.map((r: { outcome: string }) => r.outcome)).toEqual(['failed', 'failed', 'failed']);
+    // One at a time: each timed-out run ended at least a timeout after the previous one.
+    const ends = hangs
+      .map((r: { finished_at: Date }) => r.finished_at.getTime())
+      .sort((a: number, b: number) => a - b);
+    for (let i = 1; i < ends.length; i += 1) expect(ends[i] - ends[i - 1]).toBeGreaterThanOrEqual(250);
+    const pce = runs.filter(
+      (r: { plugin_id: string; mode: string }) => r.plugin_id === PCE && r.mode === 'live',
+    );
+    expect(pce.map((r: { outcome: string }) => r.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
   });
 
   it('never gives an event whose focus carries a 42 CFR Part 2 label to plugins not allowed it', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ describe('validatePlugin: what Aegle checks at load, offline', () => {
       m.model.sha256 = '0'.repeat(64);
     });
     const actual = readFileSync(join(PCE_DIR, 'model.onnx'));
-    const sha = require('node:crypto').createHash('sha256').update(actual).digest('hex') as string;
+    const sha = createHash('sha256').update(actual).digest('hex');
     expect(await validatePlugin(dir)).toEqual({
       valid: false,
       problems: [

@@ -35,12 +35,15 @@ const resourceType = z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resour
  */
 const trigger = z
   .object({
-    /** FHIR resource type of the notification's focus that starts this plugin. */
-    resourceType: resourceType.optional(),
-    /** FHIRPath evaluated on the focus resource; the plugin runs when it is true. */
-    criteria: fhirPath.optional(),
-    /** Id of a plugin whose successful (live) result on the same event starts this one. */
-    after: pluginId.optional(),
+    resourceType: resourceType
+      .optional()
+      .describe("FHIR resource type of the notification's focus that starts this plugin."),
+    criteria: fhirPath
+      .optional()
+      .describe('FHIRPath evaluated on the focus resource; the plugin runs when it is true.'),
+    after: pluginId
+      .optional()
+      .describe('Id of a plugin whose successful (live) result on the same event starts this one.'),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -59,8 +62,10 @@ const trigger = z
 /** The data a plugin may read: anything else never reaches it. */
 const dataScope = z
   .object({
-    /** FHIR resource types the plugin reads (its triggers' and inputs' types must be among them). */
-    resourceTypes: z.array(resourceType).min(1),
+    resourceTypes: z
+      .array(resourceType)
+      .min(1)
+      .describe("FHIR resource types the plugin reads (its triggers' and inputs' types must be among them)."),
     /**
      * Restricted security labels (`system|code`) the plugin may see, e.g.
      * `http://terminology.hl7.org/CodeSystem/v3-ActCode|42CFRPart2`. Data carrying a restricted
@@ -81,8 +86,7 @@ const inputSource = z.discriminatedUnion('from', [
       from: z.literal('observation'),
       codes: z.array(systemCode).min(1),
       lookback: lookback.optional(),
-      /** FHIRPath on the Observation to the value; default `value`. */
-      path: fhirPath.optional(),
+      path: fhirPath.optional().describe('FHIRPath on the Observation to the value; default "value".'),
     })
     .strict(),
   /** 1 when the patient has an active Condition with one of these codes (or names), else 0. */
@@ -106,24 +110,35 @@ const feature = z
     name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier'),
     description: z.string().optional(),
     source: inputSource,
-    /** UCUM unit the model expects; quantities in other units are converted. */
-    unit: z.string().optional(),
-    /** g/mol, to convert between molar and mass concentrations (e.g. 386.65 for cholesterol). */
-    molarMass: z.number().positive().optional(),
-    /** Coded or string values to numbers; keys are `system|code`, a code or a string. */
-    map: z.record(z.string(), z.number()).optional(),
-    /** Number used when a value exists but matches no key of `map`. */
-    otherwise: z.number().optional(),
+    unit: z
+      .string()
+      .optional()
+      .describe('UCUM unit the model expects; quantities in other units are converted.'),
+    molarMass: z
+      .number()
+      .positive()
+      .optional()
+      .describe('g/mol, to convert between molar and mass concentrations (e.g. 386.65 for cholesterol).'),
+    map: z
+      .record(z.string(), z.number())
+      .optional()
+      .describe('Coded or string values to numbers; keys are "system|code", a code or a string.'),
+    otherwise: z.number().optional().describe('Number used when a value exists but matches no key of "map".'),
     required: z.boolean().default(true),
-    /** Used when the value is missing and the feature is not required. */
-    default: z.number().optional(),
+    default: z
+      .number()
+      .optional()
+      .describe('Used when the value is missing and the feature is not required.'),
     /**
      * What the skip reason says when this required input is missing, e.g. "the pharmacogenetic
      * algorithm cannot run without a CYP2C9 genotype"; the default names the search that found nothing.
      */
     ifMissing: z.string().min(1).optional(),
-    /** The range the model was validated in; outside it the plugin does not run. */
-    valid: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
+    valid: z
+      .object({ min: z.number().optional(), max: z.number().optional() })
+      .strict()
+      .optional()
+      .describe('The range the model was validated in; outside it the plugin does not run.'),
   })
   .strict();
 
@@ -142,8 +157,12 @@ const model = z
   .object({
     file: z.string().min(1),
     sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be the lower-case hex sha256 of the model file'),
-    /** Where the model may run: `prefer-gpu` falls back to CPU with a warning, `require-gpu` refuses to. */
-    execution: z.enum(['cpu', 'prefer-gpu', 'require-gpu']).default('cpu'),
+    execution: z
+      .enum(['cpu', 'prefer-gpu', 'require-gpu'])
+      .default('cpu')
+      .describe(
+        'Where the model may run: "prefer-gpu" falls back to CPU with a warning, "require-gpu" refuses to.',
+      ),
     inputs: z.array(tensor.extend({ features: z.array(z.string()).min(1) }).strict()).min(1),
     outputs: z.array(tensor).min(1),
   })
@@ -151,10 +170,8 @@ const model = z
 
 const band = z
   .object({
-    /** Inclusive lower bound of the band, in the output's unit. */
-    min: z.number().optional(),
-    /** Exclusive upper bound. */
-    max: z.number().optional(),
+    min: z.number().optional().describe("Inclusive lower bound of the band, in the output's unit."),
+    max: z.number().optional().describe('Exclusive upper bound.'),
     text: z.string().min(1),
     interpretation: coding.optional(),
   })
@@ -165,46 +182,65 @@ const output = z
     tensor: z.string().min(1),
     code: coding,
     category: coding.optional(),
-    /** UCUM unit of the Observation value. */
-    unit: z.string().min(1),
-    /** Human-readable unit; defaults to `unit`. */
-    unitDisplay: z.string().optional(),
-    /** Multiplier from the tensor's value to the Observation's (e.g. 100 for a fraction → %). */
-    scale: z.number().default(1),
+    unit: z.string().min(1).describe('UCUM unit of the Observation value.'),
+    unitDisplay: z.string().optional().describe('Human-readable unit; defaults to "unit".'),
+    scale: z
+      .number()
+      .default(1)
+      .describe("Multiplier from the tensor's value to the Observation's (e.g. 100 for a fraction → %)."),
     decimals: z.number().int().min(0).max(10).optional(),
     bands: z.array(band).optional(),
     referenceRange: z
       .object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() })
       .strict()
       .optional(),
-    /** Method text shown with the result, e.g. the equation's name. */
-    method: z.string().optional(),
+    method: z.string().optional().describe("Method text shown with the result, e.g. the equation's name."),
   })
   .strict();
 
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
-    id: pluginId,
-    version: semver,
+    id: pluginId.describe('<kind>-<name> in kebab-case; stable across versions.'),
+    version: semver.describe(
+      'Semantic version of this plugin (model and manifest); versions run side by side.',
+    ),
     kind: z.enum(['diagnosis', 'treatment', 'prognosis']),
     title: z.string().min(1),
     description: z.string().optional(),
     publisher: z.string().min(1),
-    modelCard: z.string().min(1),
-    sdk: semverRange,
-    triggers: z.array(trigger).min(1),
-    dataScope,
-    inputs: z.array(feature).min(1),
-    model,
-    outputs: z.array(output).min(1),
+    modelCard: z.string().min(1).describe('Path of the model card (intended use, validation, limitations).'),
+    sdk: semverRange.describe('Range of plugin-contract (SDK) versions this plugin works with, e.g. ^0.1.0.'),
+    triggers: z
+      .array(trigger)
+      .min(1)
+      .describe("What starts a run: a focus resource (type and FHIRPath) or another plugin's result."),
+    dataScope: dataScope.describe(
+      'The FHIR resource types and restricted security labels the plugin may read.',
+    ),
+    inputs: z
+      .array(feature)
+      .min(1)
+      .describe('One entry per model feature: where it comes from, its unit, whether required.'),
+    model: model.describe('The ONNX file, its sha256, tensors and where it may run.'),
+    outputs: z.array(output).min(1).describe('How output tensors become FHIR Observations.'),
     policy: z
       .object({
         observationStatus: z.enum(['preliminary', 'final', 'registered']).default('preliminary'),
         /** A run taking longer is stopped and recorded as failed. */
-        timeoutMs: z.number().int().positive().max(600_000).default(10_000),
-        /** Runs of this plugin version at once in one Aegle process; more wait their turn. */
-        maxConcurrency: z.number().int().positive().default(4),
+        timeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(600_000)
+          .default(10_000)
+          .describe('A run taking longer is stopped and recorded as failed.'),
+        maxConcurrency: z
+          .number()
+          .int()
+          .positive()
+          .default(4)
+          .describe('Runs of this plugin version at once in one Aegle process; more wait their turn.'),
       })
       .strict()
       .default({ observationStatus: 'preliminary', timeoutMs: 10_000, maxConcurrency: 4 }),

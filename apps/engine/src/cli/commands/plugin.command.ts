@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runGoldenCases, runPlugin, validatePlugin } from '@aegle/plugin-sdk';
@@ -15,8 +16,10 @@ const stdio: CliOutput = {
   err: (text) => process.stderr.write(`${text}\n`),
 };
 
-/** The SDK's folder, where plugin.schema.json and golden.schema.json live. */
-const SDK_ROOT = resolve(__dirname, '..', '..', '..', '..', '..', 'libs', 'plugin-sdk');
+/** The SDK's folder, where plugin.schema.json and golden.schema.json live (from source, or from dist/). */
+const SDK_ROOT = [5, 6]
+  .map((up) => resolve(__dirname, ...Array<string>(up).fill('..'), 'libs', 'plugin-sdk'))
+  .find((dir) => existsSync(join(dir, 'plugin.schema.json')))!;
 
 /** `aegle plugin new | validate | run | test`: vendors' tools, all offline. */
 export function registerPluginCommands(program: Command, io: CliOutput = stdio): void {

@@ -11,6 +11,9 @@ const HBA1C = 0.5;
 
 const KINDS = ['diagnosis', 'treatment', 'prognosis'] as const;
 
+/** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
+const SDK_PACKAGE = ['@aegle', 'plugin-sdk'].join('/');
+
 export interface ScaffoldResult {
   dir: string;
   files: string[];
@@ -138,7 +141,7 @@ function buildScript(id: string): string {
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '@aegle/plugin-sdk';
+import { OnnxGraphBuilder } from '${SDK_PACKAGE}';
 
 /** p = sigmoid(${INTERCEPT} + ${AGE}·age + ${HBA1C}·hba1c): an example, not a clinical model. */
 export function buildModel(): Uint8Array {
@@ -244,7 +247,7 @@ Known failure modes, out-of-range inputs (the plugin skips them), drift, what a 
 
 function testFile(id: string): string {
   return `import { join } from 'node:path';
-import { runGoldenCases, validatePlugin } from '@aegle/plugin-sdk';
+import { runGoldenCases, validatePlugin } from '${SDK_PACKAGE}';
 
 const dir = join(__dirname, '..');
 

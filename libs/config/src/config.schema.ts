@@ -80,7 +80,9 @@ const limitsSchema = z
   })
   .strict();
 
-const pluginIdKey = z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9-]+$/, 'must be a plugin id');
+const pluginIdKey = z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9-]+$/);
+const notPluginId = (issue: { code?: string }) =>
+  issue.code === 'invalid_key' ? 'is not a plugin id (<kind>-<name>, e.g. prognosis-ascvd-pce)' : undefined;
 
 export const pluginsSchema = z
   .object({
@@ -88,8 +90,8 @@ export const pluginsSchema = z
     dirs: z.array(z.string().min(1)).default(['plugins']),
     /** npm packages that are plugins (a plugin.json at the package root), resolved from the config's folder. */
     packages: z.array(z.string().min(1)).default([]),
-    rollout: z.record(pluginIdKey, rolloutSchema).default({}),
-    limits: z.record(pluginIdKey, limitsSchema).default({}),
+    rollout: z.record(pluginIdKey, rolloutSchema, { error: notPluginId }).default({}),
+    limits: z.record(pluginIdKey, limitsSchema, { error: notPluginId }).default({}),
   })
   .strict()
   .default({ dirs: ['plugins'], packages: [], rollout: {}, limits: {} });

@@ -1,5 +1,9 @@
 // Lint rules that state the architecture: dependencies point one way (apps → workflow → fhir,
 // inference, audit, plugin-sdk → config), and each outside system has exactly one door.
+// libs/plugin-sdk is what vendors install: it imports no other lib (not even config), and it owns
+// the FHIR result builders (Observation, Device, Provenance) that the engine and the offline
+// harness share. Its harness opens models through its own door (harness/onnx-model.ts), since a
+// vendor's machine has no engine.
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
@@ -59,6 +63,31 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    files: ['libs/plugin-sdk/src/**/*.ts'],
+    ignores: ['libs/plugin-sdk/src/harness/onnx-model.ts', '**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            only('fhir-kit-client', 'libs/fhir'),
+            only('onnxruntime-node', 'libs/inference (and the harness door, harness/onnx-model.ts)'),
+          ],
+          patterns: [
+            {
+              group: ['@aegle/*', '!@aegle/config', '../../*/src', '../../*/src/*'],
+              message: 'libs/plugin-sdk is published to vendors: it imports only libs/config.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['libs/plugin-sdk/src/harness/onnx-model.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     files: ['libs/config/src/**/*.ts'],

@@ -62,6 +62,10 @@ export interface RunningAegle {
 export async function startAegle(options: {
   sources: TestSource[];
   pluginDirs?: string[];
+  /** Rollout, limits and npm packages of plugins (see libs/config). */
+  plugins?: Partial<Omit<AegleConfig['plugins'], 'dirs'>>;
+  /** Where the config file would be: npm plugin packages resolve from its folder. */
+  configPath?: string;
   adminToken?: string;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
@@ -72,6 +76,7 @@ export async function startAegle(options: {
       REDIS_URL: TEST_REDIS_URL,
       AEGLE_QUEUE_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+      ...(options.configPath ? { AEGLE_CONFIG: options.configPath } : {}),
       ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
     },
     {
@@ -85,7 +90,7 @@ export async function startAegle(options: {
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
       })),
-      plugins: { dirs: options.pluginDirs ?? ['plugins'] },
+      plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
     },
   );
   const app = await createApp(config);

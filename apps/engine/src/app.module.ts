@@ -8,6 +8,7 @@ import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
+import { PluginsAdminModule } from './plugins/plugins-admin.module';
 
 @Module({})
 export class AppModule {
@@ -23,6 +24,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         DeadLettersModule,
+        PluginsAdminModule,
       ],
     };
   }

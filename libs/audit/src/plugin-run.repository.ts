@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { PluginRunEntity, RunOutcome } from './entities';
+import { PluginRunEntity, RunMode, RunOutcome } from './entities';
 
 export interface RunIdentity {
   eventId: string;
@@ -8,6 +8,8 @@ export interface RunIdentity {
   pluginId: string;
   pluginVersion: string;
   modelSha256: string;
+  mode?: RunMode;
+  triggeredBy?: string;
 }
 
 export interface RunCompletion {

@@ -121,6 +121,52 @@ export const sourceSchema = z
   })
   .strict();
 
+const version = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, 'must be a version such as 1.2.0');
+
+/** Which versions of one plugin run, and how (see README, "Plugins: versions, shadow and canary"). */
+const rolloutSchema = z
+  .object({
+    /** The version whose results are written to the EHR; default the highest version loaded. */
+    live: version.optional(),
+    /** A version that takes over from `live` for a share of patients (chosen by patient, stably). */
+    canary: z
+      .object({ version, percent: z.number().min(0).max(100) })
+      .strict()
+      .optional(),
+    /** Versions that run on every matching event and are audited, but never write to the EHR. */
+    shadow: z.array(version).default([]),
+  })
+  .strict()
+  .refine((r) => !r.canary || r.canary.version !== r.live, {
+    message: 'canary.version must differ from live',
+  });
+
+/** Per-plugin limits that override the manifest's policy. */
+const limitsSchema = z
+  .object({
+    timeoutMs: z.number().int().positive().max(600_000).optional(),
+    maxConcurrency: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const pluginIdKey = z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9-]+$/);
+const notPluginId = (issue: { code?: string }) =>
+  issue.code === 'invalid_key' ? 'is not a plugin id (<kind>-<name>, e.g. prognosis-ascvd-pce)' : undefined;
+
+export const pluginsSchema = z
+  .object({
+    /** Folders whose sub-folders are plugins (each with a plugin.json). */
+    dirs: z.array(z.string().min(1)).default(['plugins']),
+    /** npm packages that are plugins (a plugin.json at the package root), resolved from the config's folder. */
+    packages: z.array(z.string().min(1)).default([]),
+    rollout: z.record(pluginIdKey, rolloutSchema, { error: notPluginId }).default({}),
+    limits: z.record(pluginIdKey, limitsSchema, { error: notPluginId }).default({}),
+  })
+  .strict()
+  .default({ dirs: ['plugins'], packages: [], rollout: {}, limits: {} });
+
 export const fileSchema = z
   .object({
     sources: z
@@ -129,12 +175,7 @@ export const fileSchema = z
       .refine((sources) => new Set(sources.map((s) => s.id)).size === sources.length, {
         message: 'source ids must be unique',
       }),
-    plugins: z
-      .object({
-        dirs: z.array(z.string().min(1)).default(['plugins']),
-      })
-      .strict()
-      .default({ dirs: ['plugins'] }),
+    plugins: pluginsSchema,
     intake: z
       .object({
         maxBodyBytes: z

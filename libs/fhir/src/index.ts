@@ -3,6 +3,5 @@ export * from './references';
 export * from './notification';
 export * from './ehr-client';
 export * from './ehr-clients';
-export * from './resource-builders';
 export * from './operation-outcome.filter';
 export * from './outbound-auth';

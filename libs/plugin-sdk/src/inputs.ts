@@ -34,6 +34,8 @@ export type GatherResult =
 
 interface Extracted {
   raw: unknown[];
+  /** Why nothing was found, when the default description would mislead. */
+  note?: string;
   source?: FeatureProvenance;
   /** A value that needs no further conversion (presence flags, age). */
   number?: number;
@@ -96,7 +98,12 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
         const raw = evaluate(observation, source.path ?? 'value');
         if (raw.length > 0) return { raw, source: provenanceOf(observation, observationTime(observation)) };
       }
-      return { raw: [] };
+      return found.length > 0
+        ? {
+            raw: [],
+            note: `${found.length} Observation(s) with code ${source.codes.join(' or ')} but none with a value at ${source.path ?? 'value'}`,
+          }
+        : { raw: [] };
     }
     case 'member': {
       const members = (await data.members()).filter((o) => conceptMatches(o.code, source.codes));
@@ -124,6 +131,8 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
       );
       return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match.resource) };
     }
+    case 'plugin':
+      return { raw: [] };
   }
 }
 
@@ -193,6 +202,7 @@ function describeSource(source: InputSource): string {
       return `the report has no member Observation with code ${source.codes.join(' or ')}`;
     case 'condition':
     case 'medication':
+    case 'plugin':
       return 'not found';
   }
 }
@@ -206,16 +216,15 @@ export async function gatherInputs(
   data: PatientData,
   now: Date,
 ): Promise<GatherResult> {
-  const extracted = await Promise.all(manifest.inputs.map((spec) => extract(spec.source, data, now)));
+  const declared = manifest.inputs.filter((spec) => spec.source.from !== 'plugin');
+  const extracted = await Promise.all(declared.map((spec) => extract(spec.source, data, now)));
   const features: Record<string, FeatureValue> = {};
   const reasons: string[] = [];
 
-  manifest.inputs.forEach((spec, i) => {
+  declared.forEach((spec, i) => {
     const found = extracted[i];
     const { value, unit, display, problem } =
-      found.raw.length > 0
-        ? toNumber(spec, found)
-        : { problem: spec.whenMissing ?? describeSource(spec.source) };
+      found.raw.length > 0 ? toNumber(spec, found) : { problem: found.note ?? describeSource(spec.source) };
     if (value === undefined || !Number.isFinite(value)) {
       if (!spec.required && spec.default !== undefined) {
         features[spec.name] = {
@@ -225,7 +234,7 @@ export async function gatherInputs(
           display: 'not recorded',
         };
       } else {
-        reasons.push(`${spec.name}: ${problem ?? 'missing'}`);
+        reasons.push(`${spec.name}: ${(found.raw.length === 0 && spec.ifMissing) || problem || 'missing'}`);
       }
       return;
     }

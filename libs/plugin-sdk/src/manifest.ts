@@ -4,7 +4,10 @@ import { z } from 'zod';
 /** Version of the plugin contract this SDK implements; plugins declare a semver range of it. */
 export const SDK_VERSION = '0.1.0';
 
-const semver = z.string().refine((v) => validSemver(v) !== null, 'must be a semantic version such as 1.2.0');
+const semver = z
+  .string()
+  .refine((v) => validSemver(v) !== null, 'must be a semantic version such as 1.2.0')
+  .meta({ pattern: '^\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$' });
 const semverRange = z.string().refine((v) => validRange(v) !== null, 'must be a semver range such as ^0.1.0');
 const fhirPath = z.string().min(1);
 /** `system|code`; a trailing `*` matches every code with that prefix (for hierarchies such as ATC or ICD-10). */
@@ -21,12 +24,54 @@ const coding = z
   .object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() })
   .strict();
 
+const pluginId = z
+  .string()
+  .regex(/^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/, 'must be <kind>-<name> in kebab-case');
+const resourceType = z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resource type such as Observation');
+
+/**
+ * What starts a run: a notification whose focus has this resource type (and, when given, makes the
+ * FHIRPath `criteria` true), or a successful run of another plugin on the same event (`after`).
+ */
 const trigger = z
   .object({
-    /** FHIR resource type of the notification's focus that starts this plugin. */
-    resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/),
-    /** FHIRPath evaluated on the focus resource; the plugin runs when it is true. */
-    criteria: fhirPath.optional(),
+    resourceType: resourceType
+      .optional()
+      .describe("FHIR resource type of the notification's focus that starts this plugin."),
+    criteria: fhirPath
+      .optional()
+      .describe('FHIRPath evaluated on the focus resource; the plugin runs when it is true.'),
+    after: pluginId
+      .optional()
+      .describe('Id of a plugin whose successful (live) result on the same event starts this one.'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.resourceType === !t.after) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of resourceType or after' });
+    }
+    if (t.after && t.criteria) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['criteria'],
+        message: 'applies to a resourceType trigger only, not to after',
+      });
+    }
+  });
+
+/** The data a plugin may read: anything else never reaches it. */
+const dataScope = z
+  .object({
+    resourceTypes: z
+      .array(resourceType)
+      .min(1)
+      .describe("FHIR resource types the plugin reads (its triggers' and inputs' types must be among them)."),
+    /**
+     * Restricted security labels (`system|code`) the plugin may see, e.g.
+     * `http://terminology.hl7.org/CodeSystem/v3-ActCode|42CFRPart2`. Data carrying a restricted
+     * label not listed here is never given to the plugin: the run is skipped with the reason.
+     */
+    securityLabels: z.array(systemCode).default([]),
   })
   .strict();
 
@@ -41,8 +86,7 @@ const inputSource = z.discriminatedUnion('from', [
       from: z.literal('observation'),
       codes: z.array(systemCode).min(1),
       lookback: lookback.optional(),
-      /** FHIRPath on the Observation to the value; default `value`. */
-      path: fhirPath.optional(),
+      path: fhirPath.optional().describe('FHIRPath on the Observation to the value; default "value".'),
     })
     .strict(),
   /**
@@ -69,6 +113,8 @@ const inputSource = z.discriminatedUnion('from', [
   z
     .object({ from: z.literal('medication'), codes: z.array(systemCode).min(1), names: names.optional() })
     .strict(),
+  /** Computed by the plugin's own `extract()` (index.ts), for what the manifest cannot say. */
+  z.object({ from: z.literal('plugin') }).strict(),
 ]);
 
 const feature = z
@@ -76,21 +122,35 @@ const feature = z
     name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier'),
     description: z.string().optional(),
     source: inputSource,
-    /** UCUM unit the model expects; quantities in other units are converted. */
-    unit: z.string().optional(),
-    /** g/mol, to convert between molar and mass concentrations (e.g. 386.65 for cholesterol). */
-    molarMass: z.number().positive().optional(),
-    /** Coded or string values to numbers; keys are `system|code`, a code or a string. */
-    map: z.record(z.string(), z.number()).optional(),
-    /** Number used when a value exists but matches no key of `map`. */
-    otherwise: z.number().optional(),
+    unit: z
+      .string()
+      .optional()
+      .describe('UCUM unit the model expects; quantities in other units are converted.'),
+    molarMass: z
+      .number()
+      .positive()
+      .optional()
+      .describe('g/mol, to convert between molar and mass concentrations (e.g. 386.65 for cholesterol).'),
+    map: z
+      .record(z.string(), z.number())
+      .optional()
+      .describe('Coded or string values to numbers; keys are "system|code", a code or a string.'),
+    otherwise: z.number().optional().describe('Number used when a value exists but matches no key of "map".'),
     required: z.boolean().default(true),
-    /** The reason recorded when a required value is missing, in the clinician's terms. */
-    whenMissing: z.string().min(1).optional(),
-    /** Used when the value is missing and the feature is not required. */
-    default: z.number().optional(),
-    /** The range the model was validated in; outside it the plugin does not run. */
-    valid: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
+    default: z
+      .number()
+      .optional()
+      .describe('Used when the value is missing and the feature is not required.'),
+    /**
+     * What the skip reason says when this required input is missing, e.g. "the pharmacogenetic
+     * algorithm cannot run without a CYP2C9 genotype"; the default names the search that found nothing.
+     */
+    ifMissing: z.string().min(1).optional(),
+    valid: z
+      .object({ min: z.number().optional(), max: z.number().optional() })
+      .strict()
+      .optional()
+      .describe('The range the model was validated in; outside it the plugin does not run.'),
   })
   .strict();
 
@@ -109,8 +169,12 @@ const model = z
   .object({
     file: z.string().min(1),
     sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be the lower-case hex sha256 of the model file'),
-    /** Where the model may run: `prefer-gpu` falls back to CPU with a warning, `require-gpu` refuses to. */
-    execution: z.enum(['cpu', 'prefer-gpu', 'require-gpu']).default('cpu'),
+    execution: z
+      .enum(['cpu', 'prefer-gpu', 'require-gpu'])
+      .default('cpu')
+      .describe(
+        'Where the model may run: "prefer-gpu" falls back to CPU with a warning, "require-gpu" refuses to.',
+      ),
     inputs: z.array(tensor.extend({ features: z.array(z.string()).min(1) }).strict()).min(1),
     outputs: z.array(tensor).min(1),
   })
@@ -118,10 +182,8 @@ const model = z
 
 const band = z
   .object({
-    /** Inclusive lower bound of the band, in the output's unit. */
-    min: z.number().optional(),
-    /** Exclusive upper bound. */
-    max: z.number().optional(),
+    min: z.number().optional().describe("Inclusive lower bound of the band, in the output's unit."),
+    max: z.number().optional().describe('Exclusive upper bound.'),
     text: z.string().min(1),
     interpretation: coding.optional(),
   })
@@ -137,61 +199,129 @@ const output = z
      */
     component: coding.optional(),
     category: coding.optional(),
-    /** UCUM unit of the Observation value. */
-    unit: z.string().min(1),
-    /** Human-readable unit; defaults to `unit`. */
-    unitDisplay: z.string().optional(),
-    /** Multiplier from the tensor's value to the Observation's (e.g. 100 for a fraction → %). */
-    scale: z.number().default(1),
+    unit: z.string().min(1).describe('UCUM unit of the Observation value.'),
+    unitDisplay: z.string().optional().describe('Human-readable unit; defaults to "unit".'),
+    scale: z
+      .number()
+      .default(1)
+      .describe("Multiplier from the tensor's value to the Observation's (e.g. 100 for a fraction → %)."),
     decimals: z.number().int().min(0).max(10).optional(),
     bands: z.array(band).optional(),
     referenceRange: z
       .object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() })
       .strict()
       .optional(),
-    /**
-     * Text added to the result's notes; `{feature}` placeholders are replaced by what the model
-     * was given (a coded value's display, a number, yes/no), e.g. the genotypes that drove a dose.
-     */
-    note: z.string().min(1).optional(),
-    /** Method text shown with the result, e.g. the equation's name. */
-    method: z.string().optional(),
+    note: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Text added to the result's notes; {feature} placeholders are replaced by what the model was given (a coded value's display, a number, yes/no), e.g. the genotypes that drove a dose.",
+      ),
+    method: z.string().optional().describe("Method text shown with the result, e.g. the equation's name."),
   })
   .strict();
 
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
-    id: z
-      .string()
-      .regex(
-        /^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/,
-        'must be <kind>-<name> in kebab-case',
-      ),
-    version: semver,
+    id: pluginId.describe('<kind>-<name> in kebab-case; stable across versions.'),
+    version: semver.describe(
+      'Semantic version of this plugin (model and manifest); versions run side by side.',
+    ),
     kind: z.enum(['diagnosis', 'treatment', 'prognosis']),
     title: z.string().min(1),
     description: z.string().optional(),
     publisher: z.string().min(1),
-    modelCard: z.string().min(1),
-    sdk: semverRange,
-    triggers: z.array(trigger).min(1),
-    inputs: z.array(feature).min(1),
-    model,
-    outputs: z.array(output).min(1),
+    modelCard: z.string().min(1).describe('Path of the model card (intended use, validation, limitations).'),
+    sdk: semverRange.describe('Range of plugin-contract (SDK) versions this plugin works with, e.g. ^0.1.0.'),
+    triggers: z
+      .array(trigger)
+      .min(1)
+      .describe("What starts a run: a focus resource (type and FHIRPath) or another plugin's result."),
+    dataScope: dataScope.describe(
+      'The FHIR resource types and restricted security labels the plugin may read.',
+    ),
+    inputs: z
+      .array(feature)
+      .min(1)
+      .describe('One entry per model feature: where it comes from, its unit, whether required.'),
+    model: model.describe('The ONNX file, its sha256, tensors and where it may run.'),
+    outputs: z.array(output).min(1).describe('How output tensors become FHIR Observations.'),
     policy: z
       .object({
         observationStatus: z.enum(['preliminary', 'final', 'registered']).default('preliminary'),
-        timeoutMs: z.number().int().positive().default(10_000),
+        /** A run taking longer is stopped and recorded as failed. */
+        timeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(600_000)
+          .default(10_000)
+          .describe('A run taking longer is stopped and recorded as failed.'),
+        maxConcurrency: z
+          .number()
+          .int()
+          .positive()
+          .default(4)
+          .describe('Runs of this plugin version at once in one Aegle process; more wait their turn.'),
       })
       .strict()
-      .default({ observationStatus: 'preliminary', timeoutMs: 10_000 }),
+      .default({ observationStatus: 'preliminary', timeoutMs: 10_000, maxConcurrency: 4 }),
   })
   .strict()
   .superRefine((m, ctx) => {
     if (!m.id.startsWith(`${m.kind}-`)) {
       ctx.addIssue({ code: 'custom', path: ['id'], message: `must start with its kind, "${m.kind}-"` });
     }
+    const scope = new Set(m.dataScope.resourceTypes);
+    m.triggers.forEach((t, i) => {
+      if (t.resourceType && !scope.has(t.resourceType)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['triggers', i, 'resourceType'],
+          message: `${t.resourceType} is outside dataScope.resourceTypes (${[...scope].join(', ')})`,
+        });
+      }
+      if (t.after === m.id) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['triggers', i, 'after'],
+          message: 'a plugin cannot follow itself',
+        });
+      }
+    });
+    m.inputs.forEach((f, i) => {
+      const outside = resourceTypesRead(f.source).filter((type) => !scope.has(type));
+      if (outside.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'source'],
+          message: `"${f.name}" reads ${outside.join(' and ')}, outside dataScope.resourceTypes (${[...scope].join(', ')})`,
+        });
+      }
+    });
+    const seen = new Set<string>();
+    m.inputs.forEach((f, i) => {
+      if (seen.has(f.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'name'],
+          message: `"${f.name}" is declared twice`,
+        });
+      }
+      seen.add(f.name);
+      if (f.required && f.default !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', i, 'default'],
+          message: `"${f.name}" is required, so its default would never be used: set "required": false`,
+        });
+      }
+      if (f.otherwise !== undefined && !f.map) {
+        ctx.addIssue({ code: 'custom', path: ['inputs', i, 'otherwise'], message: 'needs a map' });
+      }
+    });
     const names = new Set(m.inputs.map((f) => f.name));
     m.model.inputs.forEach((t, i) =>
       t.features.forEach((f, j) => {
@@ -216,7 +346,29 @@ export const manifestSchema = z
     });
   });
 
+/** The FHIR resource types an input source reads from the record. */
+export function resourceTypesRead(source: z.output<typeof inputSource>): string[] {
+  switch (source.from) {
+    case 'patient':
+    case 'age':
+      return ['Patient'];
+    case 'observation':
+    case 'member':
+      return ['Observation'];
+    case 'condition':
+      return ['Condition'];
+    case 'medication':
+      return ['MedicationStatement', 'MedicationRequest'];
+    case 'plugin':
+      return [];
+  }
+}
+
 export type PluginManifest = z.output<typeof manifestSchema>;
+/** The manifest as written in plugin.json (defaults not yet applied). */
+export type PluginManifestInput = z.input<typeof manifestSchema>;
+export type Trigger = PluginManifest['triggers'][number];
+export type DataScope = PluginManifest['dataScope'];
 export type FeatureSpec = PluginManifest['inputs'][number];
 export type InputSource = FeatureSpec['source'];
 export type OutputSpec = PluginManifest['outputs'][number];

@@ -6,3 +6,5 @@ export * from './plugin-registry';
 export * from './redis-connection';
 export * from './run-outputs';
 export * from './dead-letters.service';
+export * from './rollout';
+export * from './plugin-slots';

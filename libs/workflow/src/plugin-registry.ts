@@ -1,70 +1,87 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import fhirpath from 'fhirpath';
-import r4Model from 'fhirpath/fhir-context/r4';
-import { satisfies } from 'semver';
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { InferenceRuntime, TensorMetadata, ExecutionProvider } from '@aegle/inference';
-import { manifestSchema, PluginManifest, SDK_VERSION } from '@aegle/plugin-sdk';
+import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
+import {
+  checkModelMetadata,
+  CompiledTrigger,
+  follows,
+  PluginCode,
+  PluginManifest,
+  PluginRejection,
+  readPluginFolder,
+  triggersOn,
+} from '@aegle/plugin-sdk';
+import { RunMode, selectVersions } from './rollout';
 
-type Compiled = (resource: unknown) => unknown[];
-
-/** A plugin that passed every check at load and whose model is ready to run. */
+/** A plugin version that passed every check at load and whose model is ready to run. */
 export interface LoadedPlugin {
   manifest: PluginManifest;
   dir: string;
   /** The inference runtime's key: `id@version`. */
   key: string;
   provider: ExecutionProvider;
-  triggers: Array<{ resourceType: string; criteria?: Compiled }>;
+  triggers: CompiledTrigger[];
+  code?: PluginCode;
 }
 
 export interface RejectedPlugin {
   dir: string;
+  /** `id@version` when the manifest could be read that far. */
+  plugin?: string;
   problems: string[];
 }
 
-/** A plugin folder that must not load, with every reason why. */
-class PluginRejection extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-  }
+/** One run to start: a plugin version and whether its result is written (live, canary) or only audited. */
+export interface SelectedRun {
+  plugin: LoadedPlugin;
+  mode: RunMode;
 }
 
+type PluginsConfig = AegleConfig['plugins'];
+
 /**
- * Discovers plugins in the configured folders, validates each (manifest schema, SDK range, model
- * sha256, the model's own tensor metadata against the manifest) and loads its model. A broken
- * plugin is rejected with a message naming it; the rest of Aegle starts anyway.
+ * Discovers plugins in the configured folders and npm packages, validates each (the SDK's checks:
+ * manifest schema, SDK range, sha256, FHIRPath, code; then the model's own tensor metadata) and
+ * loads its model. Several versions of a plugin load side by side; the rollout config says which
+ * run. A broken plugin is rejected with a message naming it; the rest of Aegle starts anyway.
+ * {@link reload} adds new versions and applies a new rollout without stopping anything.
  */
 @Injectable()
 export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(PluginRegistry.name);
-  private readonly plugins = new Map<string, LoadedPlugin>();
-  private readonly rejected: RejectedPlugin[] = [];
+  private plugins = new Map<string, LoadedPlugin>();
+  private rejected: RejectedPlugin[] = [];
+  private settings: PluginsConfig;
+  private reloading?: Promise<void>;
 
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly runtime: InferenceRuntime,
-  ) {}
+  ) {
+    this.settings = config.plugins;
+  }
 
   async onModuleInit(): Promise<void> {
-    for (const dir of await this.discover()) {
-      try {
-        const plugin = await this.load(dir);
-        this.plugins.set(plugin.key, plugin);
-        this.logger.log({ plugin: plugin.key, provider: plugin.provider }, 'plugin loaded');
-      } catch (error) {
-        const problems = error instanceof PluginRejection ? error.problems : [(error as Error).message];
-        this.rejected.push({ dir, problems });
-        this.logger.error({ dir, problems }, 'plugin rejected');
-      }
-    }
+    await this.reload();
   }
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.plugins.keys()].map((key) => this.runtime.unload(key)));
+  }
+
+  /**
+   * Loads plugin versions not loaded yet and applies the (new) plugins config. Versions already
+   * loaded keep serving throughout, so in-flight runs finish and a new version goes live at once.
+   */
+  reload(settings: PluginsConfig = this.settings): Promise<void> {
+    const previous = this.reloading ?? Promise.resolve();
+    const next = previous.then(() => this.doReload(settings));
+    this.reloading = next.finally(() => {
+      if (this.reloading === next) this.reloading = undefined;
+    });
+    return next;
   }
 
   all(): LoadedPlugin[] {
@@ -79,127 +96,135 @@ export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
     return [...this.rejected];
   }
 
-  /** Plugins whose triggers fire for this focus resource. */
-  matching(resource: fhir4.Resource): LoadedPlugin[] {
-    return this.all().filter((plugin) =>
-      plugin.triggers.some(
-        (t) => t.resourceType === resource.resourceType && (!t.criteria || isTrue(t.criteria(resource))),
-      ),
+  /** The rollout and limits in force. */
+  current(): PluginsConfig {
+    return this.settings;
+  }
+
+  /** The runs this focus resource starts for this patient: versions chosen by rollout, then by trigger. */
+  forFocus(resource: fhir4.Resource, patientKey: string): SelectedRun[] {
+    return this.select(patientKey).filter((s) => triggersOn(s.plugin.triggers, resource));
+  }
+
+  /** The runs a successful run of `pluginId` chains into, for this patient. */
+  after(pluginId: string, patientKey: string): SelectedRun[] {
+    return this.select(patientKey).filter((s) => follows(s.plugin.triggers, pluginId));
+  }
+
+  /** The timeout and concurrency limit of a plugin version: config overrides, else its manifest. */
+  limitsOf(plugin: LoadedPlugin): { timeoutMs: number; maxConcurrency: number } {
+    const override = this.settings.limits[plugin.manifest.id];
+    return {
+      timeoutMs: override?.timeoutMs ?? plugin.manifest.policy.timeoutMs,
+      maxConcurrency: override?.maxConcurrency ?? plugin.manifest.policy.maxConcurrency,
+    };
+  }
+
+  private select(patientKey: string): SelectedRun[] {
+    const versions = new Map<string, string[]>();
+    for (const p of this.plugins.values()) {
+      versions.set(p.manifest.id, [...(versions.get(p.manifest.id) ?? []), p.manifest.version]);
+    }
+    return [...versions].flatMap(([id, loaded]) =>
+      selectVersions(id, loaded, this.settings.rollout[id], patientKey).map(({ version, mode }) => ({
+        plugin: this.get(id, version)!,
+        mode,
+      })),
     );
   }
 
-  private async discover(): Promise<string[]> {
+  private async doReload(settings: PluginsConfig): Promise<void> {
+    const plugins = new Map(this.plugins);
+    const rejected: RejectedPlugin[] = [];
+    const dirs = await this.discover(settings, rejected);
+    const loadedDirs = new Map([...plugins.values()].map((p) => [p.dir, p.key]));
+    for (const dir of dirs) {
+      if (loadedDirs.has(dir)) continue;
+      try {
+        const plugin = await this.load(dir, plugins);
+        plugins.set(plugin.key, plugin);
+        this.logger.log({ plugin: plugin.key, provider: plugin.provider }, 'plugin loaded');
+      } catch (error) {
+        const problems = error instanceof PluginRejection ? error.problems : [(error as Error).message];
+        const plugin = (error as { plugin?: string }).plugin;
+        rejected.push({ dir, ...(plugin ? { plugin } : {}), problems });
+        this.logger.error({ dir, plugin, problems }, `plugin ${plugin ?? dir} rejected`);
+      }
+    }
+    for (const [id, rollout] of Object.entries(settings.rollout)) {
+      for (const version of [rollout.live, rollout.canary?.version, ...rollout.shadow]) {
+        if (version && !plugins.has(`${id}@${version}`)) {
+          this.logger.warn(
+            { plugin: `${id}@${version}` },
+            'the rollout names a plugin version that is not loaded',
+          );
+        }
+      }
+    }
+    // One swap: routing sees the old set or the new one, never half of each.
+    this.plugins = plugins;
+    this.rejected = rejected;
+    this.settings = settings;
+  }
+
+  /** Plugin folders: sub-folders of each configured folder with a plugin.json, then npm packages. */
+  private async discover(settings: PluginsConfig, rejected: RejectedPlugin[]): Promise<string[]> {
     const found: string[] = [];
-    for (const root of this.config.plugins.dirs.map((d) => resolve(d))) {
+    for (const root of settings.dirs.map((d) => resolve(d))) {
       const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
       for (const entry of entries) {
         if (!entry.isDirectory()) continue;
         const dir = join(root, entry.name);
-        const hasManifest = await readFile(join(dir, 'plugin.json')).then(
-          () => true,
-          () => false,
-        );
-        if (hasManifest) found.push(dir);
+        if (await isFile(join(dir, 'plugin.json'))) found.push(dir);
       }
     }
-    return found.sort();
+    const from = [dirname(this.config.configPath), process.cwd()];
+    for (const name of settings.packages) {
+      try {
+        found.push(dirname(require.resolve(`${name}/plugin.json`, { paths: from })));
+      } catch {
+        rejected.push({
+          dir: name,
+          problems: [`npm package ${name} is not installed or has no plugin.json at its root`],
+        });
+        this.logger.error({ package: name }, `plugin package ${name} rejected`);
+      }
+    }
+    return [...new Set(found)].sort();
   }
 
-  private async load(dir: string): Promise<LoadedPlugin> {
-    const manifest = await readManifest(dir);
-    const bytes = await readFile(join(dir, manifest.model.file)).catch(() => {
-      throw new PluginRejection([`model file ${manifest.model.file} cannot be read`]);
-    });
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sha256 !== manifest.model.sha256) {
-      throw new PluginRejection([
-        `model.sha256 is ${manifest.model.sha256} but ${manifest.model.file} hashes to ${sha256}`,
-      ]);
-    }
-    const triggers = manifest.triggers.map((t, i) => ({
-      resourceType: t.resourceType,
-      criteria: compile(t.criteria, `triggers.${i}.criteria`),
-    }));
-    const key = `${manifest.id}@${manifest.version}`;
-    const loaded = await this.runtime.load(key, bytes, { execution: manifest.model.execution });
-    const problems = [
-      ...compareTensors('model.inputs', manifest.model.inputs, loaded.inputs),
-      ...compareTensors('model.outputs', manifest.model.outputs, loaded.outputs),
-      ...manifest.model.inputs.flatMap((t, i) => {
-        const size = loaded.inputs.find((m) => m.name === t.name)?.shape.at(-1);
-        return typeof size === 'number' && size !== t.features.length
-          ? [`model.inputs.${i}.features lists ${t.features.length} features but the model takes ${size}`]
-          : [];
-      }),
-    ];
+  private async load(dir: string, plugins: Map<string, LoadedPlugin>): Promise<LoadedPlugin> {
+    const folder = await readPluginFolder(dir);
+    const named = (problems: string[]) =>
+      Object.assign(new PluginRejection(problems), { plugin: folder.key });
+    const twin = plugins.get(folder.key);
+    if (twin) throw named([`${folder.key} is already loaded from ${twin.dir}; each version must be unique`]);
+    const loaded = await this.runtime
+      .load(folder.key, folder.modelBytes, { execution: folder.manifest.model.execution })
+      .catch((error: Error) => {
+        throw named([
+          `model.file: ${folder.manifest.model.file} cannot be loaded: ${error.message.split('\n')[0]}`,
+        ]);
+      });
+    const problems = checkModelMetadata(folder.manifest, loaded);
     if (problems.length > 0) {
-      await this.runtime.unload(key);
-      throw new PluginRejection(problems);
+      await this.runtime.unload(folder.key);
+      throw named(problems);
     }
-    return { manifest, dir, key, provider: loaded.provider, triggers };
+    return {
+      manifest: folder.manifest,
+      dir,
+      key: folder.key,
+      provider: loaded.provider,
+      triggers: folder.triggers,
+      ...(folder.code ? { code: folder.code } : {}),
+    };
   }
 }
 
-async function readManifest(dir: string): Promise<PluginManifest> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8'));
-  } catch (error) {
-    throw new PluginRejection([`plugin.json is not valid JSON: ${(error as Error).message}`]);
-  }
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new PluginRejection(
-      parsed.error.issues.map((i) => `plugin.json ${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
-  }
-  if (!satisfies(SDK_VERSION, parsed.data.sdk)) {
-    throw new PluginRejection([
-      `plugin.json sdk: needs SDK ${parsed.data.sdk}, this Aegle provides ${SDK_VERSION}`,
-    ]);
-  }
-  return parsed.data;
-}
-
-function compile(expression: string | undefined, where: string): Compiled | undefined {
-  if (!expression) return undefined;
-  try {
-    return fhirpath.compile(expression, r4Model) as Compiled;
-  } catch (error) {
-    throw new PluginRejection([`${where}: invalid FHIRPath: ${(error as Error).message}`]);
-  }
-}
-
-function isTrue(result: unknown[]): boolean {
-  return result.length > 0 && result.every((v) => v === true);
-}
-
-/** Names, element types and fixed dimensions must agree with the model's own metadata. */
-function compareTensors(
-  where: string,
-  declared: Array<{ name: string; type: string; shape: Array<number | string> }>,
-  actual: TensorMetadata[],
-): string[] {
-  const problems: string[] = [];
-  declared.forEach((tensor, i) => {
-    const real = actual.find((a) => a.name === tensor.name);
-    if (!real) {
-      problems.push(
-        `${where}.${i}: the model has no tensor "${tensor.name}" (it has ${actual.map((a) => a.name).join(', ')})`,
-      );
-      return;
-    }
-    if (real.type !== tensor.type)
-      problems.push(`${where}.${i}: "${tensor.name}" is ${real.type} in the model, not ${tensor.type}`);
-    const fixed = (d: number | string) => (typeof d === 'number' && d > 0 ? d : 'dynamic');
-    if (
-      real.shape.length !== tensor.shape.length ||
-      real.shape.some((d, j) => fixed(d) !== fixed(tensor.shape[j]))
-    ) {
-      problems.push(
-        `${where}.${i}: "${tensor.name}" has shape [${real.shape.join(', ')}] in the model, not [${tensor.shape.join(', ')}]`,
-      );
-    }
-  });
-  return problems;
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

@@ -1,4 +1,4 @@
-import { buildObservation, ModelIdentity, SUPERSEDED_BY_EXTENSION } from '@aegle/fhir';
+import { buildObservation, ModelIdentity, SUPERSEDED_BY_EXTENSION } from '@aegle/plugin-sdk';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 
 const model: ModelIdentity = {

@@ -6,7 +6,7 @@ import {
   RESULT_IDENTIFIER_SYSTEM,
   SUPERSEDED_BY_EXTENSION,
   supersedeObservation,
-} from '@aegle/fhir';
+} from '@aegle/plugin-sdk';
 
 /** What one result's transaction wrote, read back from the transaction-response Bundle. */
 export interface ResultWritten {

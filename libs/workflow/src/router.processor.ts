@@ -1,22 +1,26 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { Job, Queue } from 'bullmq';
-import { EventRepository, PluginRunRepository } from '@aegle/audit';
+import { Job } from 'bullmq';
+import { EventRepository } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
+import { patientIdOf } from './patient-of';
 import { PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
+import { RunStarter } from './run-starter';
 
-/** Matches each event against the plugins' triggers and starts one run per matching plugin. */
+/**
+ * Matches each event against the triggers of the plugin versions its patient is rolled out to
+ * (live or canary, and shadow) and starts one run per match.
+ */
 @Processor(QUEUES.events, { concurrency: 16 })
 export class RouterProcessor extends WorkerHost {
   private readonly logger = new Logger(RouterProcessor.name);
 
   constructor(
     private readonly events: EventRepository,
-    private readonly runs: PluginRunRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
-    @InjectQueue(QUEUES.runs) private readonly runQueue: Queue,
+    private readonly starter: RunStarter,
   ) {
     super();
   }
@@ -35,17 +39,9 @@ export class RouterProcessor extends WorkerHost {
     if (!focus)
       return this.events.setStatus(event.id, 'routed', 'the focus resource no longer exists in the EHR');
 
-    const matched = this.plugins.matching(focus);
-    for (const plugin of matched) {
-      const runId = await this.runs.open({
-        eventId: event.id,
-        sourceId: event.sourceId,
-        pluginId: plugin.manifest.id,
-        pluginVersion: plugin.manifest.version,
-        modelSha256: plugin.manifest.model.sha256,
-      });
-      await this.runQueue.add('run', { runId }, { jobId: runId });
-    }
+    const patientKey = patientIdOf(focus) ?? `${event.focusType}/${event.focusId}`;
+    const matched = this.plugins.forFocus(focus, patientKey);
+    await this.starter.start(event, matched);
     await this.events.setStatus(
       event.id,
       'routed',

@@ -1,20 +1,28 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { Job, Queue } from 'bullmq';
+import { DelayedError, Job, Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { EventRepository, PluginRunRepository } from '@aegle/audit';
-import { EhrClients } from '@aegle/fhir';
-import { InferenceRuntime } from '@aegle/inference';
-import { FeatureValue, gatherInputs, interpretOutputs } from '@aegle/plugin-sdk';
+import { EventEntity, EventRepository, PluginRunEntity, PluginRunRepository } from '@aegle/audit';
+import { EhrClients, EhrRequestError } from '@aegle/fhir';
+import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
+import { Evaluation, evaluatePlugin, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
-import { PluginRegistry } from './plugin-registry';
+import { LoadedPlugin, PluginRegistry } from './plugin-registry';
+import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, QUEUES } from './queues';
 import { RunOutputs } from './run-outputs';
+import { RunStarter } from './run-starter';
+
+/** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
+const SLOT_RETRY_MS = 50;
 
 /**
- * One plugin run: gather the inputs from the EHR, run the model, interpret its outputs. Missing
- * or out-of-range data is a skip with a reason, not an error; only EHR faults are retried.
+ * One plugin run: gather the inputs from the EHR, run the plugin (its code and its model) within its
+ * timeout and concurrency limit, interpret its outputs. Missing, out-of-range or restricted data is
+ * a skip with a reason; a throw or a timeout is a failed run that touches nothing else; only EHR
+ * faults are retried. A live or canary result is written back and starts the runs chained after it;
+ * a shadow result is only audited.
  */
 @Processor(QUEUES.runs, { concurrency: 32 })
 export class RunProcessor extends WorkerHost {
@@ -26,15 +34,17 @@ export class RunProcessor extends WorkerHost {
     private readonly plugins: PluginRegistry,
     private readonly runtime: InferenceRuntime,
     private readonly ehr: EhrClients,
+    private readonly slots: PluginSlots,
+    private readonly starter: RunStarter,
     @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
   ) {
     super();
   }
 
-  async process(job: Job<JobPayload<typeof QUEUES.runs>>): Promise<void> {
+  async process(job: Job<JobPayload<typeof QUEUES.runs>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run) return;
-    if (run.outcome === 'succeeded') return this.enqueueWriteback(run.id);
+    if (run.outcome === 'succeeded') return this.afterSuccess(run);
     if (run.outcome !== 'pending') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin)
@@ -42,6 +52,21 @@ export class RunProcessor extends WorkerHost {
         outcome: 'failed',
         reason: 'the plugin version is no longer loaded',
       });
+    const limits = this.plugins.limitsOf(plugin);
+    const release = this.slots.tryAcquire(plugin.key, limits.maxConcurrency);
+    if (!release) {
+      // At its concurrency limit: wait outside the worker, so other plugins' runs go on.
+      await job.moveToDelayed(Date.now() + SLOT_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    try {
+      await this.execute(run, plugin, limits.timeoutMs);
+    } finally {
+      release();
+    }
+  }
+
+  private async execute(run: PluginRunEntity, plugin: LoadedPlugin, timeoutMs: number): Promise<void> {
     const event = await this.events.get(run.eventId);
     const client = this.ehr.for(run.sourceId);
     const focus =
@@ -57,33 +82,52 @@ export class RunProcessor extends WorkerHost {
     const patientRef = `Patient/${patientId}`;
     const started = performance.now();
     const now = new Date();
-    const gathered = await gatherInputs(plugin.manifest, new EhrPatientData(client, patientId, focus), now);
-    if (gathered.status === 'insufficient') {
+    let provider: ExecutionProvider | undefined;
+    let evaluation: Evaluation;
+    try {
+      evaluation = await withTimeout(
+        evaluatePlugin(plugin, new EhrPatientData(client, patientId, focus), {
+          now,
+          focus,
+          upstream: await this.upstreamOf(run),
+          infer: async (row) => {
+            const result = await this.runtime.run(plugin.key, row);
+            provider = result.provider;
+            return result.outputs;
+          },
+        }),
+        timeoutMs,
+      );
+    } catch (error) {
+      if (error instanceof EhrRequestError) throw error;
+      // Plugin code may throw from its own realm (jiti), so no instanceof Error here.
+      const message = (error as { message?: unknown })?.message;
+      const text = typeof message === 'string' ? message : String(error);
+      this.logger.warn(
+        { runId: run.id, plugin: plugin.key, timeout: error instanceof RunTimeoutError },
+        'plugin run failed',
+      );
+      return this.runs.complete(run.id, {
+        outcome: 'failed',
+        reason: error instanceof RunTimeoutError ? `the plugin ${text}` : `the plugin threw: ${text}`,
+        patientRef,
+        latencyMs: performance.now() - started,
+      });
+    }
+    if (evaluation.status === 'skipped') {
       return this.runs.complete(run.id, {
         outcome: 'skipped',
-        reason: `insufficient data: ${gathered.reasons.join('; ')}`,
+        reason: evaluation.reason,
         patientRef,
-        inputs: gathered.features,
+        inputs: describeInputs(evaluation.features),
         latencyMs: performance.now() - started,
       });
     }
 
-    const row = Object.fromEntries(
-      plugin.manifest.model.inputs.map((tensor) => [
-        tensor.name,
-        tensor.features.map((name) => gathered.features[name].value),
-      ]),
-    );
-    const result = await this.runtime.run(plugin.key, row);
-    const findings = interpretOutputs(
-      plugin.manifest,
-      Object.fromEntries(Object.entries(result.outputs).map(([name, values]) => [name, values[0]])),
-      gathered.features,
-    );
     const focusRef = `${event.focusType}/${event.focusId}${event.focusVersion ? `/_history/${event.focusVersion}` : ''}`;
     const outputs: RunOutputs = {
-      raw: result.outputs,
-      findings: findings.map((f) => ({
+      raw: evaluation.raw,
+      findings: evaluation.findings.map((f) => ({
         tensor: f.output.tensor,
         code: f.output.code,
         value: f.value,
@@ -91,25 +135,49 @@ export class RunProcessor extends WorkerHost {
         ...(f.band ? { band: f.band } : {}),
         ...(f.note ? { note: f.note } : {}),
       })),
-      effective: gathered.effective ?? now.toISOString(),
-      sources: gathered.sources.map((s) => s.reference),
+      effective: evaluation.effective ?? now.toISOString(),
+      sources: evaluation.sources.map((s) => s.reference),
       focus: focusRef,
       encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
     };
     await this.runs.complete(run.id, {
       outcome: 'succeeded',
+      ...(run.mode === 'shadow' ? { reason: 'shadow mode: audited, not written to the EHR' } : {}),
       patientRef,
-      inputs: describeInputs(gathered.features),
+      inputs: describeInputs(evaluation.features),
       outputs,
-      executionProvider: result.provider,
+      ...(provider ? { executionProvider: provider } : {}),
       latencyMs: performance.now() - started,
     });
-    this.logger.debug({ runId: run.id, plugin: plugin.key }, 'plugin run succeeded');
-    await this.enqueueWriteback(run.id);
+    this.logger.debug({ runId: run.id, plugin: plugin.key, mode: run.mode }, 'plugin run succeeded');
+    await this.afterSuccess({ ...run, patientRef }, event);
   }
 
-  private async enqueueWriteback(runId: string): Promise<void> {
-    await this.writebackQueue.add('write', { runId }, { jobId: runId });
+  /** A written result (live or canary) goes to the EHR and starts the plugins chained after it. */
+  private async afterSuccess(run: PluginRunEntity, event?: EventEntity | null): Promise<void> {
+    if (run.mode === 'shadow') return;
+    await this.writebackQueue.add('write', { runId: run.id }, { jobId: run.id });
+    const patientKey = run.patientRef?.slice('Patient/'.length);
+    const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
+    if (chained.length === 0) return;
+    const source = event ?? (await this.events.get(run.eventId));
+    if (source) await this.starter.start(source, chained, run.id);
+  }
+
+  /** For a chained run: what the upstream run found, handed to the plugin's extract(). */
+  private async upstreamOf(run: PluginRunEntity): Promise<ExtractContext['upstream']> {
+    if (!run.triggeredBy) return undefined;
+    const upstream = await this.runs.get(run.triggeredBy);
+    if (!upstream) return undefined;
+    const outputs = upstream.outputs as RunOutputs | null;
+    return {
+      pluginId: upstream.pluginId,
+      version: upstream.pluginVersion,
+      findings: (outputs?.findings ?? []).map((f) => ({
+        code: `${f.code.system}|${f.code.code}`,
+        value: f.value,
+      })),
+    };
   }
 }
 

@@ -10,7 +10,9 @@ import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
 import { redisConnection } from './redis-connection';
 import { RouterProcessor } from './router.processor';
+import { PluginSlots } from './plugin-slots';
 import { RunProcessor } from './run.processor';
+import { RunStarter } from './run-starter';
 import { WritebackProcessor } from './writeback.processor';
 
 /** Retried with exponential backoff; finished jobs are trimmed, the audit trail keeps the record. */
@@ -49,6 +51,8 @@ const defaultJobOptions = {
   providers: [
     EhrClients,
     PluginRegistry,
+    PluginSlots,
+    RunStarter,
     EventEnqueuer,
     IntakeService,
     RouterProcessor,

@@ -8,23 +8,19 @@ import {
   PluginRunRepository,
   WriteBackRepository,
 } from '@aegle/audit';
+import { EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
 import {
   buildDevice,
-  buildObservation,
-  ComponentDraft,
-  EhrClient,
-  EhrClients,
-  EhrRequestError,
   MODEL_IDENTIFIER_SYSTEM,
   modelIdentifier,
+  modelIdentityOf,
   ModelIdentity,
   PLUGIN_TAG_SYSTEM,
-  resultKey,
-} from '@aegle/fhir';
+  resultObservations,
+} from '@aegle/plugin-sdk';
 import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
 import { CircuitBreaker } from './circuit-breaker';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
-import { groupFindings, ResultGroup } from './result-groups';
 import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 import { retryDelayMs, writebackBackoff } from './retry-policy';
@@ -57,7 +53,8 @@ export class WritebackProcessor extends WorkerHost {
 
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
-    if (!run || run.outcome !== 'succeeded' || !run.patientRef) return;
+    // Shadow runs are audited only: nothing of theirs reaches the EHR.
+    if (!run || run.outcome !== 'succeeded' || !run.patientRef || run.mode === 'shadow') return;
     const source = this.ehr.source(run.sourceId);
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!source || !plugin) {
@@ -122,59 +119,22 @@ export class WritebackProcessor extends WorkerHost {
   ): Promise<void> {
     const outputs = run.outputs as RunOutputs;
     const manifest = plugin.manifest;
-    const model: ModelIdentity = {
-      pluginId: manifest.id,
-      version: manifest.version,
-      title: manifest.title,
-      publisher: manifest.publisher,
-      modelSha256: manifest.model.sha256,
-      ...(/^https?:\/\//.test(manifest.modelCard) ? { modelCardUrl: manifest.modelCard } : {}),
-    };
+    const model = modelIdentityOf(manifest);
     const device = await this.ensureDevice(client, model);
     const now = new Date().toISOString();
     const mode = source.writeBack.supersedeByPlugin[manifest.id] ?? source.writeBack.supersede;
 
-    for (const group of groupFindings(outputs.findings, manifest.outputs)) {
-      const { spec } = group;
-      const identifier = resultKey({
-        sourceId: run.sourceId,
-        pluginId: manifest.id,
-        version: manifest.version,
-        focus: outputs.focus,
-        output: `${spec.code.system}|${spec.code.code}`,
-      });
-      const single = group.findings.length === 1 && !spec.component ? group.findings[0].finding : undefined;
-      const components: ComponentDraft[] | undefined = single
-        ? undefined
-        : group.findings.map(({ finding, spec: part }) => ({
-            code: part.component ?? part.code,
-            value: finding.value,
-            unit: part.unit,
-            unitDisplay: part.unitDisplay,
-            interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
-            referenceRange: part.referenceRange,
-          }));
-      const observation = buildObservation({
-        identifier,
-        status: manifest.policy.observationStatus,
-        code: spec.code,
-        category: spec.category,
-        subject: run.patientRef!,
-        encounter: outputs.encounter,
-        effective: outputs.effective,
-        issued: now,
-        value: single?.value,
-        unit: spec.unit,
-        unitDisplay: spec.unitDisplay,
-        interpretation: single?.band && { text: single.band.text, coding: single.band.interpretation },
-        referenceRange: single ? spec.referenceRange : undefined,
-        components,
-        derivedFrom: outputs.sources,
-        device,
-        method: spec.method,
-        note: notesOf(group),
-        model,
-      });
+    const results = resultObservations(manifest, outputs.findings, {
+      sourceId: run.sourceId,
+      focus: outputs.focus,
+      subject: run.patientRef!,
+      encounter: outputs.encounter,
+      effective: outputs.effective,
+      issued: now,
+      derivedFrom: outputs.sources,
+      device,
+    });
+    for (const { identifier, spec, observation } of results) {
       const earlier =
         mode === 'none'
           ? []
@@ -304,10 +264,4 @@ export class WritebackProcessor extends WorkerHost {
     this.deviceIds.set(cacheKey, reference);
     return reference;
   }
-}
-
-/** The plugin's own notes for the findings of one Observation, each once. */
-function notesOf(group: ResultGroup): string | undefined {
-  const notes = new Set(group.findings.map(({ finding }) => finding.note).filter((n): n is string => !!n));
-  return notes.size > 0 ? [...notes].join('\n') : undefined;
 }

@@ -8,7 +8,7 @@ import { WriteBackEntity } from './write-back.entity';
 export { EventEntity, NotificationEntity, PluginRunEntity, WriteBackEntity };
 export { AdminActionEntity, DeadLetterEntity };
 export type { EventStatus } from './event.entity';
-export type { RunOutcome } from './plugin-run.entity';
+export type { RunMode, RunOutcome } from './plugin-run.entity';
 export type { WriteBackOutcome } from './write-back.entity';
 export type { DeadLetterStatus } from './dead-letter.entity';
 

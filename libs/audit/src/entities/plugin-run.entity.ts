@@ -1,6 +1,8 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 export type RunOutcome = 'pending' | 'succeeded' | 'skipped' | 'failed';
+/** `live` and `canary` results are written to the EHR; `shadow` results are only audited. */
+export type RunMode = 'live' | 'canary' | 'shadow';
 
 /** One plugin's run on one event: the exact inputs, the model, the outputs and what came of it. */
 @Entity('plugin_run')
@@ -20,6 +22,9 @@ export class PluginRunEntity {
   @Column({ type: 'jsonb', nullable: true }) outputs!: object | null;
   @Column({ name: 'latency_ms', type: 'double precision', nullable: true }) latencyMs!: number | null;
   @Column({ type: 'text', default: 'pending' }) outcome!: RunOutcome;
+  @Column({ type: 'text', default: 'live' }) mode!: RunMode;
+  /** The upstream run whose result started this one (an `after` trigger). */
+  @Column({ name: 'triggered_by', type: 'uuid', nullable: true }) triggeredBy!: string | null;
   @Column({ type: 'text', nullable: true }) reason!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;

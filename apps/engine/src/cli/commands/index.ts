@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { registerDeadLetterCommands } from './dead-letters';
+import { registerPluginCommands } from './plugin.command';
 
 /** Each command group lives in its own file here and registers itself on the program. */
 export function registerCommands(program: Command): void {
   registerDeadLetterCommands(program);
+  registerPluginCommands(program);
 }

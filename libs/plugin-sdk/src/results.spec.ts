@@ -1,5 +1,5 @@
-import { OutputSpec } from '@aegle/plugin-sdk';
-import { groupFindings } from './result-groups';
+import { OutputSpec } from './manifest';
+import { groupFindings } from './results';
 
 const code = { system: 'http://example.org/cs', code: 'fna' };
 const spec = (tensor: string, extra: Partial<OutputSpec> = {}): OutputSpec => ({

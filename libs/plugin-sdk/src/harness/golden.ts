@@ -1,0 +1,145 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readPluginFolder } from '../loader';
+import { PluginRunResult, runPlugin } from './run-plugin';
+
+const expectedObservation = z
+  .object({
+    /** `system|code` of the Observation. */
+    code: z.string().regex(/^[^|\s]+\|[^|\s]+$/, 'must be system|code'),
+    value: z.number(),
+    /** Largest accepted difference from `value`; default half the last declared decimal. */
+    tolerance: z.number().nonnegative().optional(),
+    unit: z.string().optional(),
+    /** The interpretation's text, exactly. */
+    interpretation: z.string().optional(),
+  })
+  .strict();
+
+/** One golden case: an input Bundle and what the plugin must make of it. */
+export const goldenCaseSchema = z
+  .object({
+    $schema: z.string().optional(),
+    description: z.string().min(1),
+    /** The time the run happens at, so ages and look-back windows never drift. */
+    now: z.iso.datetime({ offset: true }),
+    /** `Type/id` of the event's focus in the bundle; default the Patient. */
+    focus: z.string().optional(),
+    bundle: z.looseObject({ resourceType: z.literal('Bundle') }),
+    expect: z.union([
+      z.object({ observations: z.array(expectedObservation) }).strict(),
+      z.object({ skip: z.string().min(1).describe('text the skip reason must contain') }).strict(),
+    ]),
+  })
+  .strict();
+
+export type GoldenCase = z.output<typeof goldenCaseSchema>;
+
+export interface GoldenResult {
+  file: string;
+  description?: string;
+  passed: boolean;
+  problems: string[];
+  actual?: PluginRunResult;
+}
+
+/** Runs every `golden/*.json` case of a plugin folder; each passes or lists what differed. */
+export async function runGoldenCases(dir: string): Promise<GoldenResult[]> {
+  const goldenDir = join(dir, 'golden');
+  const files = (await readdir(goldenDir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  if (files.length === 0) return [];
+  const folder = await readPluginFolder(dir);
+  const results: GoldenResult[] = [];
+  for (const file of files) {
+    const path = join('golden', file);
+    let golden: GoldenCase;
+    try {
+      const parsed = goldenCaseSchema.safeParse(JSON.parse(await readFile(join(dir, path), 'utf8')));
+      if (!parsed.success) {
+        results.push({
+          file: path,
+          passed: false,
+          problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+        });
+        continue;
+      }
+      golden = parsed.data;
+    } catch (error) {
+      results.push({ file: path, passed: false, problems: [`not valid JSON: ${(error as Error).message}`] });
+      continue;
+    }
+    let actual: PluginRunResult;
+    try {
+      actual = await runPlugin(folder, golden.bundle as unknown as fhir4.Bundle, {
+        now: golden.now,
+        ...(golden.focus ? { focus: golden.focus } : {}),
+      });
+    } catch (error) {
+      results.push({
+        file: path,
+        description: golden.description,
+        passed: false,
+        problems: [`the run failed: ${(error as Error).message}`],
+      });
+      continue;
+    }
+    const problems = compare(golden, actual, folder.manifest.outputs);
+    results.push({
+      file: path,
+      description: golden.description,
+      passed: problems.length === 0,
+      problems,
+      actual,
+    });
+  }
+  return results;
+}
+
+function compare(
+  golden: GoldenCase,
+  actual: PluginRunResult,
+  outputs: Array<{ code: { system: string; code: string }; decimals?: number }>,
+): string[] {
+  if ('skip' in golden.expect) {
+    if (actual.status !== 'skipped')
+      return [
+        `expected a skip (${golden.expect.skip}) but the plugin produced ${actual.observations.length} Observation(s)`,
+      ];
+    return actual.reason.includes(golden.expect.skip)
+      ? []
+      : [`the skip reason "${actual.reason}" does not contain "${golden.expect.skip}"`];
+  }
+  if (actual.status === 'skipped') return [`expected Observations but the plugin skipped: ${actual.reason}`];
+  const problems: string[] = [];
+  const expected = golden.expect.observations;
+  if (actual.observations.length !== expected.length) {
+    problems.push(`expected ${expected.length} Observation(s), got ${actual.observations.length}`);
+  }
+  for (const want of expected) {
+    const [system, code] = want.code.split('|');
+    const got = actual.observations.find((o) =>
+      o.code.coding?.some((c) => c.system === system && c.code === code),
+    );
+    if (!got) {
+      problems.push(`no Observation with code ${want.code}`);
+      continue;
+    }
+    const decimals = outputs.find((o) => o.code.system === system && o.code.code === code)?.decimals;
+    const tolerance = want.tolerance ?? (decimals !== undefined ? 0.5 * 10 ** -decimals : 1e-9);
+    const value = got.valueQuantity?.value;
+    if (value === undefined || Math.abs(value - want.value) > tolerance) {
+      problems.push(`${want.code}: value ${value} is not ${want.value} ± ${tolerance}`);
+    }
+    if (want.unit !== undefined && got.valueQuantity?.code !== want.unit) {
+      problems.push(`${want.code}: unit ${got.valueQuantity?.code} is not ${want.unit}`);
+    }
+    const text = got.interpretation?.[0]?.text;
+    if (want.interpretation !== undefined && text !== want.interpretation) {
+      problems.push(`${want.code}: interpretation "${text}" is not "${want.interpretation}"`);
+    }
+  }
+  return problems;
+}

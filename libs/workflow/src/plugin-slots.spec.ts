@@ -1,0 +1,24 @@
+import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
+
+describe('plugin isolation', () => {
+  it('gives a plugin version at most its limit of slots, independently of other plugins', () => {
+    const slots = new PluginSlots();
+    const a1 = slots.tryAcquire('a@1', 2);
+    const a2 = slots.tryAcquire('a@1', 2);
+    expect(a1 && a2).toBeDefined();
+    expect(slots.tryAcquire('a@1', 2)).toBeUndefined();
+    expect(slots.tryAcquire('b@1', 2)).toBeDefined();
+    a1!();
+    a1!(); // releasing twice frees one slot only
+    expect(slots.inUse('a@1')).toBe(1);
+    expect(slots.tryAcquire('a@1', 2)).toBeDefined();
+  });
+
+  it('stops waiting on work that never settles', async () => {
+    await expect(withTimeout(new Promise(() => undefined), 20)).rejects.toThrow(
+      new RunTimeoutError('timed out after 20 ms'),
+    );
+    await expect(withTimeout(Promise.resolve(7), 1000)).resolves.toBe(7);
+    await expect(withTimeout(Promise.reject(new Error('boom')), 1000)).rejects.toThrow('boom');
+  });
+});

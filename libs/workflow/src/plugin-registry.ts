@@ -121,7 +121,8 @@ export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
       criteria: compile(t.criteria, `triggers.${i}.criteria`),
     }));
     const key = `${manifest.id}@${manifest.version}`;
-    const loaded = await this.runtime.load(key, bytes, { execution: manifest.model.execution });
+    const { execution, batching, concurrency } = manifest.model;
+    const loaded = await this.runtime.load(key, bytes, { execution, batching, concurrency });
     const problems = [
       ...compareTensors('model.inputs', manifest.model.inputs, loaded.inputs),
       ...compareTensors('model.outputs', manifest.model.outputs, loaded.outputs),

@@ -28,7 +28,9 @@ const FLOOR_OVERHEAD_US = 50;
 const config = loadConfig(
   {},
   {
-    sources: [{ id: 'bench', fhirBaseUrl: 'http://127.0.0.1/fhir', inbound: { bearerToken: 'bench-only-token' } }],
+    sources: [
+      { id: 'bench', fhirBaseUrl: 'http://127.0.0.1/fhir', inbound: { bearerToken: 'bench-only-token' } },
+    ],
   },
 );
 const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -42,9 +44,28 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
 /** Value ranges of each model's columns, so every generated row is one the model accepts. */
 const COLUMNS: Record<string, Array<[min: number, max: number]>> = {
   // age, total cholesterol, HDL, systolic BP, then five yes/no flags
-  'prognosis-ascvd-pce': [[40, 79], [130, 320], [20, 100], [90, 200], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1]],
+  'prognosis-ascvd-pce': [
+    [40, 79],
+    [130, 320],
+    [20, 100],
+    [90, 200],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+  ],
   // age, height, weight, VKORC1 (0–3), CYP2C9 (0–6), race (0–3), inducer, amiodarone
-  'treatment-warfarin-iwpc': [[20, 90], [150, 190], [50, 120], [0, 3], [0, 6], [0, 3], [0, 1], [0, 1]],
+  'treatment-warfarin-iwpc': [
+    [20, 90],
+    [150, 190],
+    [50, 120],
+    [0, 3],
+    [0, 6],
+    [0, 3],
+    [0, 1],
+    [0, 1],
+  ],
   // thirty cytology measurements
   'diagnosis-breast-fna-wdbc': Array.from({ length: 30 }, (): [number, number] => [0, 30]),
 };
@@ -90,7 +111,9 @@ async function timed(rowsPerCall: number, once: () => Promise<unknown>): Promise
 
 async function rawRate(session: ort.InferenceSession, model: Model, n: number): Promise<number> {
   const width = model.rows[0].length;
-  const feeds = { features: new ort.Tensor('float64', Float64Array.from(model.rows.slice(0, n).flat()), [n, width]) };
+  const feeds = {
+    features: new ort.Tensor('float64', Float64Array.from(model.rows.slice(0, n).flat()), [n, width]),
+  };
   return timed(n, () => session.run(feeds));
 }
 
@@ -124,9 +147,7 @@ async function main(): Promise<void> {
     `onnxruntime-node ${ort.env.versions.node ?? ''} · CPU · ${ROUNDS} rounds × ${ROUND_MS} ms · ` +
       `Aegle batching ${JSON.stringify(config.inference.batching)}, concurrency ${config.inference.concurrency}`,
   );
-  console.log(
-    'model                          N    raw rows/s   Aegle rows/s   ratio   overhead µs/request',
-  );
+  console.log('model                          N    raw rows/s   Aegle rows/s   ratio   overhead µs/request');
   for (const model of referenceModels()) {
     const session = await ort.InferenceSession.create(model.bytes, sessionOptions);
     await runtime.load(model.name, model.bytes, { execution: 'cpu' });
@@ -147,7 +168,8 @@ async function main(): Promise<void> {
           `${median(aegle).toFixed(0).padStart(14)} ${ratio.toFixed(2).padStart(7)}   ` +
           (n === 1 ? overhead.toFixed(1).padStart(8) : ''),
       );
-      if (n === 64 && ratio < FLOOR_RATIO_AT_64) failures.push(`${model.name}: ratio ${ratio.toFixed(2)} at N = 64`);
+      if (n === 64 && ratio < FLOOR_RATIO_AT_64)
+        failures.push(`${model.name}: ratio ${ratio.toFixed(2)} at N = 64`);
       if (n === 1 && overhead >= FLOOR_OVERHEAD_US)
         failures.push(`${model.name}: ${overhead.toFixed(1)} µs overhead per request at N = 1`);
     }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GpuUnavailableError } from './errors';
 
@@ -16,12 +16,21 @@ export interface CreatedSession {
 }
 
 /**
- * Where onnxruntime-node looks for its CUDA provider library. npm installs the CPU binaries only;
- * docs/gpu.md says how a GPU host adds this file.
+ * The CUDA provider libraries onnxruntime-node loads from beside its binding. npm installs the CPU
+ * binaries only; docs/gpu.md says how a GPU host adds these files.
  */
-export function cudaProviderLibrary(): string {
-  const root = dirname(require.resolve('onnxruntime-node'));
-  return join(root, '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+export function cudaProviderLibraries(): string[] {
+  const bin = join(
+    dirname(require.resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
+  return ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'].map((file) =>
+    join(bin, file),
+  );
 }
 
 /**
@@ -40,13 +49,12 @@ export async function createSession(
       const session = await ort.InferenceSession.create(bytes, {
         ...options,
         executionProviders: [{ name: 'cuda', deviceId: cudaDeviceId }],
-        // Our own warning names the reason; onnxruntime's native error line would only repeat it.
-        logSeverityLevel: 4,
       });
       return { session, provider: 'cuda' };
     } catch (error) {
       fallbackReason = whyNoCuda(error);
-      if (policy === 'require-gpu') throw new GpuUnavailableError(`CUDA is required but unavailable: ${fallbackReason}`);
+      if (policy === 'require-gpu')
+        throw new GpuUnavailableError(`CUDA is required but unavailable: ${fallbackReason}`);
     }
   }
   const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] });
@@ -55,8 +63,8 @@ export async function createSession(
 
 function whyNoCuda(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-  const library = cudaProviderLibrary();
-  return existsSync(library)
+  const missing = cudaProviderLibraries().filter((file) => !existsSync(file));
+  return missing.length === 0
     ? message
-    : `${message} (${library} is not installed: see docs/gpu.md)`;
+    : `${message}: ${missing.map((file) => basename(file)).join(' and ')} not installed (see docs/gpu.md)`;
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import {
   inferenceBatchSize,
@@ -92,7 +92,11 @@ export class InferenceRuntime implements OnModuleDestroy {
   /** Loads run one at a time, so each RSS measurement belongs to one session. */
   private loading: Promise<unknown> = Promise.resolve();
 
-  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {}
+  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {
+    // onnxruntime's own lines go to stderr, outside our JSON logs, and may quote input values;
+    // every failure reaches its caller (and a CUDA fallback our warning) instead.
+    ort.env.logLevel = 'fatal';
+  }
 
   /**
    * Creates and warms up a session for `key` (plugin id@version). If `key` is loaded already, the
@@ -174,7 +178,7 @@ export class InferenceRuntime implements OnModuleDestroy {
         intraOpNumThreads: settings.intraOpThreads,
         interOpNumThreads: settings.interOpThreads,
         executionMode: 'sequential',
-        logSeverityLevel: 3,
+        logSeverityLevel: 4,
       },
       settings.cudaDeviceId,
     );

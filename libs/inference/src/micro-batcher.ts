@@ -105,12 +105,12 @@ export class MicroBatcher<I, O> {
   private async execute(batch: Pending<I, O>[]): Promise<void> {
     try {
       const outputs = await this.runBatch(batch.map((p) => p.input));
-      this.release();
       for (let i = 0; i < batch.length; i++) batch[i].resolve(outputs[i]);
+      this.release();
     } catch (error) {
       if (batch.length === 1) {
-        this.release();
         batch[0].reject(error);
+        this.release();
         return;
       }
       // Find the culprit: each row alone, in this run's slot, so the others still get their answer.

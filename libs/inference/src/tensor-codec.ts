@@ -89,7 +89,10 @@ export class TensorCodec {
    * Copies the rows into `buffers` (from `allocate`) and returns the feeds, which view those
    * buffers: they must not be reused until the run that reads them has finished.
    */
-  pack(rows: readonly RowInputs[], buffers: FeedBuffers = this.allocate(rows.length)): Record<string, ort.Tensor> {
+  pack(
+    rows: readonly RowInputs[],
+    buffers: FeedBuffers = this.allocate(rows.length),
+  ): Record<string, ort.Tensor> {
     const n = rows.length;
     const feeds: Record<string, ort.Tensor> = {};
     for (let i = 0; i < this.inputs.length; i++) {

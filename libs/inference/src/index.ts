@@ -4,3 +4,4 @@ export * from './inference-runtime';
 export * from './inference.module';
 export * from './micro-batcher';
 export type { ElementType, RowInputs, RowOutputs, TensorMetadata } from './tensor-codec';
+export * from './node-placement';

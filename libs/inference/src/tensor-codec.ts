@@ -128,10 +128,14 @@ export class TensorCodec {
       if (!Number.isInteger(size)) {
         throw new Error(`output "${name}" has ${data.length} values, not a multiple of the ${n} rows`);
       }
-      for (let r = 0; r < n; r++) {
-        const values = new Array<number>(size);
-        for (let j = 0; j < size; j++) values[j] = Number(data[r * size + j]);
-        rows[r][name] = values;
+      if (size === 1) {
+        for (let r = 0; r < n; r++) rows[r][name] = [Number(data[r])];
+      } else {
+        for (let r = 0; r < n; r++) {
+          const values = new Array<number>(size);
+          for (let j = 0; j < size; j++) values[j] = Number(data[r * size + j]);
+          rows[r][name] = values;
+        }
       }
     }
     return rows;

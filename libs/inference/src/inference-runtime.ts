@@ -271,10 +271,8 @@ export class InferenceRuntime implements OnModuleDestroy {
       }
       model.metrics.seconds.observe((performance.now() - started) / 1000);
       model.metrics.batchSize.observe(n);
-      const outputs = model.codec.split(results, n);
       const provider = model.provider;
-      const answers: RunResult[] = new Array(n);
-      for (let r = 0; r < n; r++) answers[r] = { outputs: outputs[r], provider };
+      const answers = model.codec.split(results, n, (outputs): RunResult => ({ outputs, provider }));
       model.metrics.ok.inc(n);
       return answers;
     } catch (error) {

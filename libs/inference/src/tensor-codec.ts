@@ -119,9 +119,11 @@ export class TensorCodec {
     return feeds;
   }
 
-  split(results: ort.InferenceSession.OnnxValueMapType, n: number): RowOutputs[] {
+  /** Each row's share of the outputs, wrapped by `answer` (so the caller allocates nothing more per row). */
+  split<A>(results: ort.InferenceSession.OnnxValueMapType, n: number, answer: (outputs: RowOutputs) => A): A[] {
     const rows: RowOutputs[] = new Array(n);
-    for (let r = 0; r < n; r++) rows[r] = {};
+    const answers: A[] = new Array(n);
+    for (let r = 0; r < n; r++) answers[r] = answer((rows[r] = {}));
     for (const name of this.outputNames) {
       const data = results[name].data as ArrayLike<number | bigint>;
       const size = data.length / n;
@@ -138,7 +140,7 @@ export class TensorCodec {
         }
       }
     }
-    return rows;
+    return answers;
   }
 }
 

@@ -16,7 +16,9 @@ const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow|telemetry)$': '<rootDir>/libs/$1/src',
 };
 const common = {
-  transform: { '^.+\\.ts$': swc },
+  // jose ships ESM only; Jest's CommonJS runtime needs it compiled like our own code.
+  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleNameMapper,
   testEnvironment: '<rootDir>/test/support/node-environment.js',
 };

@@ -1,47 +1,31 @@
 import { DataSource } from 'typeorm';
 import { pooledCohortRisk } from '../plugins/prognosis-ascvd-pce/model/pce-reference';
-import { startAegle, RunningAegle } from './support/aegle-app';
-import { startFhirServer, TestFhirServer } from './support/fhir-server';
+import { RunningAegle } from './support/aegle-app';
+import { TestFhirServer } from './support/fhir-server';
+import { Loop, startLoop } from './support/loop';
 import { validateR4 } from './support/fhir-validation';
 import { json } from './support/http';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
-const TOKEN = 'e2e-inbound-token';
 const PCE_CODE = '79423-0';
 
 describe('the whole loop: notification in, Observation out, audited', () => {
+  let loop: Loop;
   let ehr: TestFhirServer;
   let aegle: RunningAegle;
   let db: DataSource;
 
   beforeAll(async () => {
-    ehr = await startFhirServer();
-    aegle = await startAegle({ sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }] });
+    loop = await startLoop();
+    ({ ehr, aegle } = loop);
     db = aegle.db;
   });
 
-  afterAll(async () => {
-    await aegle?.close();
-    await ehr?.close();
-  });
+  afterAll(() => loop?.close());
 
-  const notify = (body: unknown, init: { token?: string; contentType?: string; source?: string } = {}) =>
-    fetch(`${aegle.url}/fhir/notify/${init.source ?? 'test-ehr'}`, {
-      method: 'POST',
-      headers: {
-        'content-type': init.contentType ?? 'application/fhir+json',
-        authorization: `Bearer ${init.token ?? TOKEN}`,
-      },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-
-  async function riskObservations(patientId: string): Promise<fhir4.Observation[]> {
-    const response = await fetch(
-      `${ehr.baseUrl}/Observation?subject=Patient/${patientId}&code=http://loinc.org|${PCE_CODE}`,
-    );
-    const bundle = (await response.json()) as fhir4.Bundle;
-    return (bundle.entry ?? []).map((e) => e.resource as fhir4.Observation);
-  }
+  const notify: Loop['notify'] = (body, init) => loop.notify(body, init);
+  const riskObservations = (patientId: string) =>
+    loop.observations(patientId, `http://loinc.org|${PCE_CODE}`);
 
   it('writes the 10-year ASCVD risk to the EHR for a complete patient, with its audit trail', async () => {
     const [, cholesterol, hdl, bp] = await ehr.seed([

@@ -42,6 +42,10 @@ export interface TestSource {
   fhirBaseUrl: string;
   bearerToken?: string;
   hmacSecret?: string;
+  /** Outbound auth as in the config file; default none. */
+  auth?: Record<string, unknown>;
+  /** Write-back settings as in the config file (e.g. short backoff for tests). */
+  writeBack?: Record<string, unknown>;
 }
 
 export interface RunningAegle {
@@ -58,6 +62,7 @@ export interface RunningAegle {
 export async function startAegle(options: {
   sources: TestSource[];
   pluginDirs?: string[];
+  adminToken?: string;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
@@ -67,12 +72,14 @@ export async function startAegle(options: {
       REDIS_URL: TEST_REDIS_URL,
       AEGLE_QUEUE_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+      ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
     },
     {
       sources: options.sources.map((s) => ({
         id: s.id,
         fhirBaseUrl: s.fhirBaseUrl,
-        auth: { type: 'none' },
+        auth: s.auth ?? { type: 'none' },
+        ...(s.writeBack ? { writeBack: s.writeBack } : {}),
         inbound: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),

@@ -354,6 +354,7 @@ function normalizeSearch(
     // but Medplum only matches the literal `Type/id`; spell out every allowed target type.
     const targets = modifier ? [modifier] : (param.target ?? []);
     const refs = value.split(',').flatMap((v) => {
+      if (v.startsWith('urn:uuid:')) return [v]; // Spec: a transaction's placeholder, resolved by the router
       const ref = v.startsWith(`${baseUrl}/`) ? v.slice(baseUrl.length + 1) : v;
       return ref.includes('/') ? [ref] : targets.map((t) => `${t}/${ref}`);
     });

@@ -3,3 +3,4 @@ export * from './event.repository';
 export * from './plugin-run.repository';
 export * from './write-back.repository';
 export * from './audit.module';
+export * from './dead-letter.repository';

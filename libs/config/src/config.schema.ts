@@ -23,10 +23,80 @@ const sourceId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (it appears in a URL)');
 
+const httpsUrl = z.url({ protocol: /^https?$/ });
+
+/** How Aegle authenticates to a source's FHIR API. */
 const outboundAuth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
   z.object({ type: z.literal('bearer'), token: secret }).strict(),
+  /** OAuth 2.0 client credentials with a client secret (HTTP Basic at the token endpoint). */
+  z
+    .object({
+      type: z.literal('oauth2-client-credentials'),
+      tokenUrl: httpsUrl,
+      clientId: z.string().min(1),
+      clientSecret: secret,
+      scope: z.string().min(1).optional(),
+    })
+    .strict(),
+  /**
+   * SMART Backend Services: the token endpoint is discovered from the FHIR base's
+   * `.well-known/smart-configuration` (unless `tokenUrl` is set), and Aegle proves who it is with a
+   * JWT signed by its private key (PEM PKCS#8 or a JWK as JSON, usually `${ENV}`-interpolated).
+   */
+  z
+    .object({
+      type: z.literal('smart-backend-services'),
+      clientId: z.string().min(1),
+      privateKey: z
+        .string()
+        .min(1)
+        .transform((value) => new Secret(value)),
+      algorithm: z.enum(['RS384', 'ES384']).default('RS384'),
+      /** The `kid` of the key in the JWK Set registered with the EHR. */
+      keyId: z.string().min(1).optional(),
+      scope: z
+        .string()
+        .min(1)
+        .default('system/*.rs system/Observation.cu system/Device.c system/Provenance.c'),
+      tokenUrl: httpsUrl.optional(),
+    })
+    .strict(),
 ]);
+
+/** What becomes of an earlier Aegle Observation when newer inputs give a new result. */
+const supersedeMode = z.enum(['amended', 'cancelled', 'replaces', 'none']);
+
+/** Write-back delivery: retries, circuit breaker and superseding, per source. */
+const writeBack = z
+  .object({
+    /** How long a result keeps being retried before it becomes a dead letter. Default 24 h. */
+    retryHorizonMs: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 3600_000),
+    /** First retry delay; it doubles each attempt (with jitter) up to `backoffMaxMs`. */
+    backoffBaseMs: z.number().int().positive().default(1_000),
+    backoffMaxMs: z
+      .number()
+      .int()
+      .positive()
+      .default(15 * 60_000),
+    /** Consecutive retryable failures that open the source's circuit breaker. */
+    breakerThreshold: z.number().int().positive().default(5),
+    /** How long an open breaker holds jobs back before one probe request is let through. */
+    breakerCooldownMs: z.number().int().positive().default(30_000),
+    /**
+     * Write each result with its Provenance and supersessions as one transaction Bundle (atomic).
+     * Off for EHRs that accept no transactions: the same conditional writes go one by one.
+     */
+    transactions: z.boolean().default(true),
+    /** Default for every plugin; `supersedeByPlugin` overrides it per plugin id. */
+    supersede: supersedeMode.default('amended'),
+    supersedeByPlugin: z.record(z.string(), supersedeMode).default({}),
+  })
+  .strict();
 
 const inbound = z
   .object({
@@ -47,6 +117,7 @@ export const sourceSchema = z
     inbound,
     /** How long one request to the EHR may take. */
     requestTimeoutMs: z.number().int().positive().default(10_000),
+    writeBack: writeBack.default(() => writeBack.parse({})),
   })
   .strict();
 
@@ -133,6 +204,8 @@ export const envSchema = z.object({
 
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type OutboundAuth = z.output<typeof outboundAuth>;
+export type WriteBackConfig = z.output<typeof writeBack>;
+export type SupersedeMode = z.output<typeof supersedeMode>;
 export type InferenceConfig = z.output<typeof inferenceSchema>;
 type FileConfig = z.output<typeof fileSchema>;
 

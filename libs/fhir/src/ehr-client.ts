@@ -1,5 +1,6 @@
 import Client from 'fhir-kit-client';
-import { OutboundAuth, SourceConfig } from '@aegle/config';
+import { SourceConfig } from '@aegle/config';
+import { AccessTokenProvider, accessTokenProvider, TokenRequestError } from './outbound-auth';
 
 /** What went wrong talking to an EHR, in the terms a retry policy needs. */
 export class EhrRequestError extends Error {
@@ -13,9 +14,22 @@ export class EhrRequestError extends Error {
     this.name = 'EhrRequestError';
   }
 
-  /** Network errors, timeouts, 408, 429 and 5xx are worth another try; other 4xx are not. */
-  get retryable(): boolean {
+  /** Network errors, timeouts, 408, 429 and 5xx: the EHR is unwell or busy. */
+  get transient(): boolean {
     return this.status === undefined || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+
+  /**
+   * 409 and 412: someone changed what we read (a version-checked update lost a race). Another try
+   * re-reads and succeeds; it says nothing about the EHR's health.
+   */
+  get conflict(): boolean {
+    return this.status === 409 || this.status === 412;
+  }
+
+  /** Transient faults and conflicts are worth another try; other 4xx are not. */
+  get retryable(): boolean {
+    return this.transient || this.conflict;
   }
 }
 
@@ -37,13 +51,19 @@ export interface EhrClient {
   ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
+  /** Runs a transaction Bundle: every entry succeeds, or none does. */
+  transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
+  /** Updates a resource; with `ifMatch` (an ETag) only if nobody changed it since it was read. */
+  update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T>;
 }
 
+/** fhir-kit-client's error object; it puts the RESPONSE headers under `config.headers`. */
 interface KitError {
   response?: { status?: number; data?: unknown };
   config?: { headers?: { get?(name: string): string | null } };
 }
 
+/** Retry-After as delay-seconds or an HTTP date, in milliseconds. */
 function retryAfter(error: KitError): number | undefined {
   const header = error.config?.headers?.get?.('retry-after');
   if (!header) return undefined;
@@ -56,6 +76,10 @@ function retryAfter(error: KitError): number | undefined {
 /** Normalises fhir-kit-client's plain-object errors and fetch's network errors into one type. */
 function toEhrError(operation: string, error: unknown): EhrRequestError {
   if (error instanceof EhrRequestError) return error;
+  if (error instanceof TokenRequestError) {
+    // The EHR's token endpoint: its 5xx and network faults are retried, its refusals are not.
+    return new EhrRequestError(error.status, undefined, `${operation} not attempted: ${error.message}`);
+  }
   const kit = error as KitError;
   const status = kit?.response?.status;
   if (status !== undefined) {
@@ -67,81 +91,119 @@ function toEhrError(operation: string, error: unknown): EhrRequestError {
   return new EhrRequestError(undefined, undefined, `${operation} failed: ${reason}`);
 }
 
-function authHeaders(auth: OutboundAuth): Record<string, string> {
-  switch (auth.type) {
-    case 'none':
-      return {};
-    case 'bearer':
-      return { authorization: `Bearer ${auth.token.reveal()}` };
-  }
-}
-
-/** {@link EhrClient} over fhir-kit-client. */
+/** {@link EhrClient} over fhir-kit-client, authenticated as the source's config says. */
 export class FhirKitEhrClient implements EhrClient {
   readonly sourceId: string;
   private readonly client: Client;
+  private readonly tokens: AccessTokenProvider;
 
   constructor(private readonly source: SourceConfig) {
     this.sourceId = source.id;
-    this.client = new Client({ baseUrl: source.fhirBaseUrl, customHeaders: authHeaders(source.auth) });
+    this.client = new Client({ baseUrl: source.fhirBaseUrl });
+    this.tokens = accessTokenProvider(source.auth, source.fhirBaseUrl, source.requestTimeoutMs);
   }
 
-  async read<T extends fhir4.Resource>(
+  read<T extends fhir4.Resource>(
     resourceType: string,
     id: string,
     versionId?: string,
   ): Promise<T | undefined> {
-    try {
-      const options = this.requestOptions();
-      const resource = versionId
-        ? await this.client.vread({ resourceType, id, version: versionId, options })
-        : await this.client.read({ resourceType, id, options });
-      return resource as T;
-    } catch (error) {
-      const failure = toEhrError(`read ${resourceType}`, error);
-      if (failure.status === 404 || failure.status === 410) return undefined;
-      throw failure;
-    }
+    return this.send(`read ${resourceType}`, async (options) => {
+      try {
+        const resource = versionId
+          ? await this.client.vread({ resourceType, id, version: versionId, options })
+          : await this.client.read({ resourceType, id, options });
+        return resource as T;
+      } catch (error) {
+        const failure = toEhrError(`read ${resourceType}`, error);
+        if (failure.status === 404 || failure.status === 410) return undefined;
+        throw failure;
+      }
+    });
   }
 
-  async search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]> {
-    try {
+  search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]> {
+    return this.send(`search ${resourceType}`, async (options) => {
       const bundle = (await this.client.search({
         resourceType,
         searchParams: params,
-        options: this.requestOptions(),
+        options,
       })) as fhir4.Bundle;
       return (bundle.entry ?? [])
         .filter((entry) => entry.search?.mode !== 'include' && entry.search?.mode !== 'outcome')
         .map((entry) => entry.resource as T)
         .filter((resource) => resource?.resourceType === resourceType);
-    } catch (error) {
-      throw toEhrError(`search ${resourceType}`, error);
-    }
+    });
   }
 
-  async createIfNoneExist<T extends fhir4.Resource>(
-    resource: T,
-    ifNoneExist: string,
-  ): Promise<CreateResult<T>> {
-    try {
-      const options = {
-        ...this.requestOptions(),
-        headers: { 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
-      };
+  createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
+    return this.send(`create ${resource.resourceType}`, async (options) => {
       const response = await this.client.create({
         resourceType: resource.resourceType,
         body: resource,
-        options,
+        options: {
+          ...options,
+          headers: { ...options.headers, 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
+        },
       });
       const status = (Client.httpFor(response) as { response?: { status: number } }).response?.status;
       return { resource: response as T, created: status !== 200 };
-    } catch (error) {
-      throw toEhrError(`create ${resource.resourceType}`, error);
+    });
+  }
+
+  transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle> {
+    return this.send('transaction', async (options) => {
+      const response = await this.client.transaction({
+        body: { ...bundle, type: 'transaction' as const },
+        options: { ...options, headers: { ...options.headers, prefer: 'return=representation' } },
+      });
+      return response as fhir4.Bundle;
+    });
+  }
+
+  update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T> {
+    return this.send(`update ${resource.resourceType}`, async (options) => {
+      const response = await this.client.update({
+        resourceType: resource.resourceType,
+        id: resource.id,
+        body: resource,
+        options: { ...options, headers: { ...options.headers, ...(ifMatch ? { 'if-match': ifMatch } : {}) } },
+      });
+      return response as T;
+    });
+  }
+
+  /**
+   * One request with the source's credentials. A 401 with a token that can be renewed gets one
+   * fresh token and one more try; every failure leaves as an {@link EhrRequestError}.
+   */
+  private async send<R>(operation: string, request: (options: RequestOptions) => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      let options: RequestOptions | undefined;
+      try {
+        options = await this.requestOptions();
+        return await request(options);
+      } catch (error) {
+        const failure = toEhrError(operation, error);
+        if (failure.status === 401 && this.tokens.refreshable && attempt === 1 && options) {
+          this.tokens.invalidate(options.headers.authorization);
+          continue;
+        }
+        throw failure;
+      }
     }
   }
 
-  private requestOptions(): { signal: AbortSignal } {
-    return { signal: AbortSignal.timeout(this.source.requestTimeoutMs) };
+  private async requestOptions(): Promise<RequestOptions> {
+    const authorization = await this.tokens.authorization();
+    return {
+      signal: AbortSignal.timeout(this.source.requestTimeoutMs),
+      headers: authorization ? { authorization } : {},
+    };
   }
+}
+
+interface RequestOptions {
+  signal: AbortSignal;
+  headers: Record<string, string>;
 }

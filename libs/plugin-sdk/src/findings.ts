@@ -8,6 +8,8 @@ export interface Finding {
   /** In the Observation's unit, rounded to the declared decimals. */
   value: number;
   band?: Band;
+  /** The output's note with the inputs filled in. */
+  note?: string;
 }
 
 export function bandFor(output: OutputSpec, value: number): Band | undefined {
@@ -16,8 +18,23 @@ export function bandFor(output: OutputSpec, value: number): Band | undefined {
   );
 }
 
+/** Fills `{feature}` placeholders with what the model was given. */
+export function renderNote(
+  template: string,
+  features: Record<string, { display?: string; value: number }>,
+): string {
+  return template.replace(
+    /\{([a-zA-Z][a-zA-Z0-9]*)\}/g,
+    (match, name: string) => features[name]?.display ?? String(features[name]?.value ?? match),
+  );
+}
+
 /** Maps one request's model outputs (first element of each output tensor row) to findings. */
-export function interpretOutputs(manifest: PluginManifest, outputs: Record<string, number>): Finding[] {
+export function interpretOutputs(
+  manifest: PluginManifest,
+  outputs: Record<string, number>,
+  features: Record<string, { display?: string; value: number }> = {},
+): Finding[] {
   return manifest.outputs.map((output) => {
     const raw = outputs[output.tensor];
     if (raw === undefined || !Number.isFinite(raw)) {
@@ -27,6 +44,7 @@ export function interpretOutputs(manifest: PluginManifest, outputs: Record<strin
     const factor = 10 ** (output.decimals ?? 6);
     const value = Math.round(scaled * factor) / factor;
     const band = bandFor(output, value);
-    return { output, value, ...(band ? { band } : {}) };
+    const note = output.note && renderNote(output.note, features);
+    return { output, value, ...(band ? { band } : {}), ...(note ? { note } : {}) };
   });
 }

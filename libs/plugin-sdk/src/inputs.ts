@@ -15,6 +15,8 @@ export interface FeatureProvenance {
 export interface FeatureValue {
   name: string;
   value: number;
+  /** What the value means in the record's terms: a coded value's display, yes/no for a presence. */
+  display?: string;
   unit?: string;
   /** Absent for defaults and for facts that are absences (no active diabetes Condition). */
   source?: FeatureProvenance;
@@ -96,6 +98,14 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
       }
       return { raw: [] };
     }
+    case 'member': {
+      const members = (await data.members()).filter((o) => conceptMatches(o.code, source.codes));
+      for (const observation of members) {
+        const raw = evaluate(observation, source.path ?? 'value');
+        if (raw.length > 0) return { raw, source: provenanceOf(observation, observationTime(observation)) };
+      }
+      return { raw: [] };
+    }
     case 'condition': {
       const match = (await data.activeConditions()).find(
         (c) => conceptMatches(c.code, source.codes) || conceptNamed(c.code, source.names),
@@ -123,21 +133,37 @@ function mapKeys(value: unknown): string[] {
   const object = value as fhir4.CodeableConcept & fhir4.Coding;
   if (object?.coding) codings.push(...object.coding);
   if (object?.code) codings.push(object);
-  return codings
-    .flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code])
-    .filter((k): k is string => !!k);
+  const keys = codings.flatMap((c) => [c.system && c.code ? `${c.system}|${c.code}` : undefined, c.code]);
+  return [...keys, object?.text?.trim()].filter((k): k is string => !!k);
+}
+
+/** The words a clinician would use for a coded value. */
+function displayOf(value: unknown, matchedKey: string): string {
+  const object = value as fhir4.CodeableConcept & fhir4.Coding;
+  const coding =
+    object?.coding?.find((c) => matchedKey === c.code || matchedKey === `${c.system}|${c.code}`) ??
+    (object?.code ? object : undefined);
+  return object?.text?.trim() || coding?.display || coding?.code || matchedKey;
 }
 
 /** Turns what was extracted into the model's number, or says why it cannot. */
 function toNumber(
   spec: FeatureSpec,
   extracted: Extracted,
-): { value?: number; unit?: string; problem?: string } {
-  if (extracted.number !== undefined) return { value: extracted.number };
+): { value?: number; unit?: string; display?: string; problem?: string } {
+  if (extracted.number !== undefined) {
+    const presence = spec.source.from === 'condition' || spec.source.from === 'medication';
+    return {
+      value: extracted.number,
+      display: presence ? (extracted.number ? 'yes' : 'no') : String(extracted.number),
+    };
+  }
   const value = extracted.raw[0];
   if (spec.map) {
-    for (const key of mapKeys(value)) if (key in spec.map) return { value: spec.map[key] };
-    if (spec.otherwise !== undefined) return { value: spec.otherwise };
+    for (const key of mapKeys(value))
+      if (key in spec.map) return { value: spec.map[key], display: displayOf(value, key) };
+    if (spec.otherwise !== undefined)
+      return { value: spec.otherwise, display: displayOf(value, mapKeys(value)[0] ?? 'other') };
     return { problem: 'its value is not one the model knows' };
   }
   if (typeof value === 'number') return { value };
@@ -163,6 +189,8 @@ function describeSource(source: InputSource): string {
       return 'no birth date on the Patient';
     case 'patient':
       return 'not recorded on the Patient';
+    case 'member':
+      return `the report has no member Observation with code ${source.codes.join(' or ')}`;
     case 'condition':
     case 'medication':
       return 'not found';
@@ -184,11 +212,18 @@ export async function gatherInputs(
 
   manifest.inputs.forEach((spec, i) => {
     const found = extracted[i];
-    const { value, unit, problem } =
-      found.raw.length > 0 ? toNumber(spec, found) : { problem: describeSource(spec.source) };
+    const { value, unit, display, problem } =
+      found.raw.length > 0
+        ? toNumber(spec, found)
+        : { problem: spec.whenMissing ?? describeSource(spec.source) };
     if (value === undefined || !Number.isFinite(value)) {
       if (!spec.required && spec.default !== undefined) {
-        features[spec.name] = { name: spec.name, value: spec.default, defaulted: true };
+        features[spec.name] = {
+          name: spec.name,
+          value: spec.default,
+          defaulted: true,
+          display: 'not recorded',
+        };
       } else {
         reasons.push(`${spec.name}: ${problem ?? 'missing'}`);
       }
@@ -204,6 +239,7 @@ export async function gatherInputs(
       name: spec.name,
       value,
       ...(unit ? { unit } : {}),
+      display: display ?? `${round(value)}${unit ? ` ${unit}` : ''}`,
       ...(found.source ? { source: found.source } : {}),
     };
   });

@@ -45,6 +45,18 @@ const inputSource = z.discriminatedUnion('from', [
       path: fhirPath.optional(),
     })
     .strict(),
+  /**
+   * An Observation the focus resource groups (DiagnosticReport.result or Observation.hasMember)
+   * with one of these codes: the members of the very report that triggered the run.
+   */
+  z
+    .object({
+      from: z.literal('member'),
+      codes: z.array(systemCode).min(1),
+      /** FHIRPath on the member Observation to the value; default `value`. */
+      path: fhirPath.optional(),
+    })
+    .strict(),
   /** 1 when the patient has an active Condition with one of these codes (or names), else 0. */
   z
     .object({ from: z.literal('condition'), codes: z.array(systemCode).min(1), names: names.optional() })
@@ -73,6 +85,8 @@ const feature = z
     /** Number used when a value exists but matches no key of `map`. */
     otherwise: z.number().optional(),
     required: z.boolean().default(true),
+    /** The reason recorded when a required value is missing, in the clinician's terms. */
+    whenMissing: z.string().min(1).optional(),
     /** Used when the value is missing and the feature is not required. */
     default: z.number().optional(),
     /** The range the model was validated in; outside it the plugin does not run. */
@@ -131,6 +145,11 @@ const output = z
   .object({
     tensor: z.string().min(1),
     code: coding,
+    /**
+     * Set when several outputs share one `code`: each becomes a component (coded so) of a single
+     * Observation instead of an Observation of its own.
+     */
+    component: coding.optional(),
     category: coding.optional(),
     /** UCUM unit of the Observation value. */
     unit: z.string().min(1),
@@ -144,6 +163,11 @@ const output = z
       .object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() })
       .strict()
       .optional(),
+    /**
+     * Text added to the result's notes; `{feature}` placeholders are replaced by what the model
+     * was given (a coded value's display, a number, yes/no), e.g. the genotypes that drove a dose.
+     */
+    note: z.string().min(1).optional(),
     /** Method text shown with the result, e.g. the equation's name. */
     method: z.string().optional(),
   })

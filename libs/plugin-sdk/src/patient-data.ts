@@ -16,4 +16,6 @@ export interface PatientData {
   observations(codes: readonly string[], since?: Date): Promise<fhir4.Observation[]>;
   activeConditions(): Promise<fhir4.Condition[]>;
   activeMedications(): Promise<ActiveMedication[]>;
+  /** Observations the focus resource groups (DiagnosticReport.result, Observation.hasMember). */
+  members(): Promise<fhir4.Observation[]>;
 }

@@ -51,6 +51,27 @@ export const queueDepth = new Gauge({
   registers: [registry],
 });
 
+export const writeBackBreakerState = new Gauge({
+  name: 'aegle_writeback_breaker_state',
+  help: "Each source's write-back circuit breaker: 1 for its current state (closed, open, half-open)",
+  labelNames: ['source', 'state'] as const,
+  registers: [registry],
+});
+
+export const deadLettersTotal = new Counter({
+  name: 'aegle_dead_letters_total',
+  help: 'Write-backs that became dead letters, by source and reason (refused, horizon)',
+  labelNames: ['source', 'reason'] as const,
+  registers: [registry],
+});
+
+export const writeBackBreakerTransitionsTotal = new Counter({
+  name: 'aegle_writeback_breaker_transitions_total',
+  help: "Changes of a source's write-back circuit breaker, by the state entered (open, half-open, closed)",
+  labelNames: ['source', 'to'] as const,
+  registers: [registry],
+});
+
 export const inferenceRequestsTotal = new Counter({
   name: 'aegle_inference_requests_total',
   help: 'Single-row inference requests by model, execution provider that ran them, and outcome (ok, failed, invalid)',

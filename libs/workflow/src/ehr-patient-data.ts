@@ -11,6 +11,8 @@ export class EhrPatientData implements PatientData {
   constructor(
     private readonly client: EhrClient,
     private readonly patientId: string,
+    /** The resource that triggered the run; its members are read on demand. */
+    private readonly focus?: fhir4.Resource,
   ) {}
 
   patient(): Promise<fhir4.Patient | undefined> {
@@ -57,6 +59,29 @@ export class EhrPatientData implements PatientData {
     });
   }
 
+  members(): Promise<fhir4.Observation[]> {
+    return this.once('members', async () => {
+      const references = memberReferences(this.focus);
+      const ids = references
+        .map((r) => parseReference(r))
+        .filter((k) => k?.resourceType === 'Observation')
+        .map((k) => k!.id);
+      const found: fhir4.Observation[] = [];
+      // One search per 50 members instead of one read each.
+      for (let i = 0; i < ids.length; i += 50) {
+        found.push(
+          ...(await this.client.search<fhir4.Observation>('Observation', {
+            _id: ids.slice(i, i + 50).join(','),
+            _count: 50,
+          })),
+        );
+      }
+      return found.filter(
+        (o) => !UNUSABLE_STATUS.has(o.status) && o.subject?.reference === `Patient/${this.patientId}`,
+      );
+    });
+  }
+
   /** Medication codes live on the resource or on a referenced (or contained) Medication. */
   private async resolveMedication(
     resource: fhir4.MedicationStatement | fhir4.MedicationRequest,
@@ -92,4 +117,14 @@ function timeOf(o: fhir4.Observation): number {
 
 function newestFirst(a: fhir4.Observation, b: fhir4.Observation): number {
   return timeOf(b) - timeOf(a);
+}
+
+function memberReferences(focus: fhir4.Resource | undefined): string[] {
+  if (focus?.resourceType === 'DiagnosticReport')
+    return ((focus as fhir4.DiagnosticReport).result ?? []).flatMap((r) =>
+      r.reference ? [r.reference] : [],
+    );
+  if (focus?.resourceType === 'Observation')
+    return ((focus as fhir4.Observation).hasMember ?? []).flatMap((r) => (r.reference ? [r.reference] : []));
+  return [];
 }

@@ -5,3 +5,4 @@ export * from './event-enqueuer';
 export * from './plugin-registry';
 export * from './redis-connection';
 export * from './run-outputs';
+export * from './dead-letters.service';

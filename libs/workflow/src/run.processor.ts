@@ -57,7 +57,7 @@ export class RunProcessor extends WorkerHost {
     const patientRef = `Patient/${patientId}`;
     const started = performance.now();
     const now = new Date();
-    const gathered = await gatherInputs(plugin.manifest, new EhrPatientData(client, patientId), now);
+    const gathered = await gatherInputs(plugin.manifest, new EhrPatientData(client, patientId, focus), now);
     if (gathered.status === 'insufficient') {
       return this.runs.complete(run.id, {
         outcome: 'skipped',
@@ -78,6 +78,7 @@ export class RunProcessor extends WorkerHost {
     const findings = interpretOutputs(
       plugin.manifest,
       Object.fromEntries(Object.entries(result.outputs).map(([name, values]) => [name, values[0]])),
+      gathered.features,
     );
     const focusRef = `${event.focusType}/${event.focusId}${event.focusVersion ? `/_history/${event.focusVersion}` : ''}`;
     const outputs: RunOutputs = {
@@ -88,6 +89,7 @@ export class RunProcessor extends WorkerHost {
         value: f.value,
         unit: f.output.unit,
         ...(f.band ? { band: f.band } : {}),
+        ...(f.note ? { note: f.note } : {}),
       })),
       effective: gathered.effective ?? now.toISOString(),
       sources: gathered.sources.map((s) => s.reference),

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
+import { DeadLettersService } from './dead-letters.service';
 import { EventEnqueuer } from './event-enqueuer';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
@@ -33,7 +34,15 @@ const defaultJobOptions = {
     BullModule.registerQueue(
       { name: QUEUES.events },
       { name: QUEUES.runs },
-      { name: QUEUES.writeback, defaultJobOptions: { ...defaultJobOptions, attempts: 20 } },
+      {
+        name: QUEUES.writeback,
+        // Write-back is bounded by each source's retry horizon, not a count (see WritebackProcessor).
+        defaultJobOptions: {
+          ...defaultJobOptions,
+          attempts: Number.MAX_SAFE_INTEGER,
+          backoff: { type: 'writeback' },
+        },
+      },
     ),
     InferenceModule,
   ],
@@ -45,7 +54,8 @@ const defaultJobOptions = {
     RouterProcessor,
     RunProcessor,
     WritebackProcessor,
+    DeadLettersService,
   ],
-  exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
+  exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule, DeadLettersService],
 })
 export class WorkflowModule {}

@@ -1,57 +1,97 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
-import { Job, UnrecoverableError } from 'bullmq';
-import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { PluginRunEntity, PluginRunRepository, WriteBackRepository } from '@aegle/audit';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
+import {
+  DeadLetterRepository,
+  PluginRunEntity,
+  PluginRunRepository,
+  WriteBackRepository,
+} from '@aegle/audit';
 import {
   buildDevice,
   buildObservation,
-  buildProvenance,
+  ComponentDraft,
   EhrClient,
   EhrClients,
   EhrRequestError,
   MODEL_IDENTIFIER_SYSTEM,
   modelIdentifier,
   ModelIdentity,
-  RESULT_IDENTIFIER_SYSTEM,
+  PLUGIN_TAG_SYSTEM,
   resultKey,
 } from '@aegle/fhir';
+import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
+import { CircuitBreaker } from './circuit-breaker';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
+import { groupFindings, ResultGroup } from './result-groups';
 import { JobPayload, QUEUES } from './queues';
+import { liveEarlierResults, resultTransaction } from './result-transaction';
+import { retryDelayMs, writebackBackoff } from './retry-policy';
+import { writeSequentially } from './sequential-writes';
 import { RunOutputs } from './run-outputs';
 
 /**
- * Writes a run's results to the EHR: the model's Device (once), one Observation per finding and its
- * Provenance, each by conditional create on a deterministic identifier so retries and replays
- * never write twice. EHR faults are retried with backoff; a refusal is a dead letter.
+ * Writes a run's results to the EHR: the model's Device (once), then per result one transaction
+ * with the Observation, its Provenance and the supersession of earlier results, all conditional on
+ * deterministic identifiers so retries, duplicates and replays never write twice. EHR faults are
+ * retried with backoff and jitter until the source's horizon; refusals become dead letters at once.
+ * A source that keeps failing opens its circuit breaker and its jobs wait instead of retrying.
  */
-@Processor(QUEUES.writeback, { concurrency: 16 })
+@Processor(QUEUES.writeback, { concurrency: 16, settings: { backoffStrategy: writebackBackoff } })
 export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
   private readonly deviceIds = new Map<string, string>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
 
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly runs: PluginRunRepository,
     private readonly writeBacks: WriteBackRepository,
+    private readonly deadLetters: DeadLetterRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
   ) {
     super();
   }
 
-  async process(job: Job<JobPayload<typeof QUEUES.writeback>>): Promise<void> {
+  async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run || run.outcome !== 'succeeded' || !run.patientRef) return;
+    const source = this.ehr.source(run.sourceId);
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
-    if (!plugin) throw new UnrecoverableError('the plugin version is no longer loaded');
+    if (!source || !plugin) {
+      const reason = source ? 'the plugin version is no longer loaded' : 'the source is no longer configured';
+      await this.deadLetter(run, job, { status: undefined, outcome: undefined, message: reason }, 'refused');
+      throw new UnrecoverableError(reason);
+    }
+
+    const breaker = this.breakerFor(source);
+    const wait = breaker.admit();
+    if (wait > 0) {
+      // The EHR is resting: wait without spending an attempt (the horizon still counts wall time).
+      await job.moveToDelayed(Date.now() + wait + Math.round(Math.random() * wait * 0.1), token);
+      throw new DelayedError();
+    }
+
     const attempt = job.attemptsMade + 1;
     const client = this.ehr.for(run.sourceId);
     try {
-      await this.write(run, plugin, client, attempt);
+      await this.write(run, plugin, source, client, attempt);
+      breaker.succeeded();
     } catch (error) {
-      if (!(error instanceof EhrRequestError)) throw error;
-      const dead = !error.retryable || attempt >= (job.opts.attempts ?? 1);
+      const failure =
+        error instanceof EhrRequestError
+          ? error
+          : new EhrRequestError(undefined, undefined, `write-back failed: ${(error as Error).message}`);
+      if (error instanceof EhrRequestError && error.transient) breaker.failed();
+      else breaker.released();
+      const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
+      const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;
+      if (!failure.retryable || outOfTime) {
+        await this.deadLetter(run, job, failure, failure.retryable ? 'horizon' : 'refused');
+        throw new UnrecoverableError(failure.message);
+      }
       await this.writeBacks.record({
         runId: run.id,
         sourceId: run.sourceId,
@@ -59,18 +99,24 @@ export class WritebackProcessor extends WorkerHost {
         resourceId: null,
         identifier: '',
         attempt,
-        httpStatus: error.status ?? null,
-        outcome: dead ? 'dead' : 'retrying',
-        response: error.outcome ?? { message: error.message },
+        httpStatus: failure.status ?? null,
+        outcome: 'retrying',
+        response: failure.outcome ?? { message: failure.message },
       });
-      if (!error.retryable) throw new UnrecoverableError(error.message);
-      throw error;
+      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: 'retrying' });
+      this.logger.warn(
+        { runId: run.id, source: run.sourceId, status: failure.status, attempt, retryInMs: delay },
+        'write-back failed; will retry',
+      );
+      throw Object.assign(failure, { retryDelayMs: delay });
     }
+    await this.deadLetters.resolve(run.id);
   }
 
   private async write(
     run: PluginRunEntity,
     plugin: LoadedPlugin,
+    source: SourceConfig,
     client: EhrClient,
     attempt: number,
   ): Promise<void> {
@@ -82,22 +128,32 @@ export class WritebackProcessor extends WorkerHost {
       title: manifest.title,
       publisher: manifest.publisher,
       modelSha256: manifest.model.sha256,
+      ...(/^https?:\/\//.test(manifest.modelCard) ? { modelCardUrl: manifest.modelCard } : {}),
     };
     const device = await this.ensureDevice(client, model);
-    const recorded = new Date().toISOString();
+    const now = new Date().toISOString();
+    const mode = source.writeBack.supersedeByPlugin[manifest.id] ?? source.writeBack.supersede;
 
-    for (const finding of outputs.findings) {
-      const spec = manifest.outputs.find(
-        (o) => o.tensor === finding.tensor && o.code.code === finding.code.code,
-      );
-      if (!spec) continue;
+    for (const group of groupFindings(outputs.findings, manifest.outputs)) {
+      const { spec } = group;
       const identifier = resultKey({
         sourceId: run.sourceId,
         pluginId: manifest.id,
         version: manifest.version,
         focus: outputs.focus,
-        output: `${finding.code.system}|${finding.code.code}`,
+        output: `${spec.code.system}|${spec.code.code}`,
       });
+      const single = group.findings.length === 1 && !spec.component ? group.findings[0].finding : undefined;
+      const components: ComponentDraft[] | undefined = single
+        ? undefined
+        : group.findings.map(({ finding, spec: part }) => ({
+            code: part.component ?? part.code,
+            value: finding.value,
+            unit: part.unit,
+            unitDisplay: part.unitDisplay,
+            interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
+            referenceRange: part.referenceRange,
+          }));
       const observation = buildObservation({
         identifier,
         status: manifest.policy.observationStatus,
@@ -106,45 +162,133 @@ export class WritebackProcessor extends WorkerHost {
         subject: run.patientRef!,
         encounter: outputs.encounter,
         effective: outputs.effective,
-        issued: recorded,
-        value: finding.value,
+        issued: now,
+        value: single?.value,
         unit: spec.unit,
         unitDisplay: spec.unitDisplay,
-        interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
-        referenceRange: spec.referenceRange,
+        interpretation: single?.band && { text: single.band.text, coding: single.band.interpretation },
+        referenceRange: single ? spec.referenceRange : undefined,
+        components,
         derivedFrom: outputs.sources,
         device,
         method: spec.method,
+        note: notesOf(group),
         model,
       });
-      const written = await client.createIfNoneExist(
+      const earlier =
+        mode === 'none'
+          ? []
+          : liveEarlierResults(
+              // Only subject and code in the search, which every EHR supports; the plugin tag is
+              // checked here.
+              (
+                await client.search<fhir4.Observation>('Observation', {
+                  subject: run.patientRef!,
+                  code: `${spec.code.system}|${spec.code.code}`,
+                  _count: 100,
+                })
+              ).filter((o) =>
+                o.meta?.tag?.some((t) => t.system === PLUGIN_TAG_SYSTEM && t.code === manifest.id),
+              ),
+              identifier,
+            );
+      const transaction = resultTransaction({
         observation,
-        `identifier=${RESULT_IDENTIFIER_SYSTEM}|${identifier}`,
-      );
-      const target = `Observation/${written.resource.id}`;
-      await client.createIfNoneExist(
-        buildProvenance({
-          target,
-          recorded,
+        identifier,
+        provenance: {
+          recorded: now,
           device,
           organization: this.config.organization.name,
           sources: outputs.sources,
-        }),
-        `target=${target}`,
+        },
+        earlier,
+        mode,
+        now,
+      });
+      const written = transaction.read(
+        source.writeBack.transactions
+          ? await client.transaction(transaction.bundle)
+          : await writeSequentially(client, transaction.bundle),
       );
       await this.writeBacks.record({
         runId: run.id,
         sourceId: run.sourceId,
         resourceType: 'Observation',
-        resourceId: written.resource.id ?? null,
+        resourceId: written.observationId,
         identifier,
         attempt,
         httpStatus: written.created ? 201 : 200,
         outcome: written.created ? 'created' : 'exists',
         response: null,
       });
+      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: written.created ? 'created' : 'exists' });
+      for (const id of written.superseded) {
+        await this.writeBacks.record({
+          runId: run.id,
+          sourceId: run.sourceId,
+          resourceType: 'Observation',
+          resourceId: id,
+          identifier,
+          attempt,
+          httpStatus: 200,
+          outcome: 'superseded',
+          response: { mode, by: `Observation/${written.observationId}` },
+        });
+      }
     }
     this.logger.debug({ runId: run.id, plugin: plugin.key }, 'results written back');
+  }
+
+  private async deadLetter(
+    run: PluginRunEntity,
+    job: Job,
+    failure: Pick<EhrRequestError, 'status' | 'outcome' | 'message'>,
+    reason: 'refused' | 'horizon',
+  ): Promise<void> {
+    const attempt = job.attemptsMade + 1;
+    await this.writeBacks.record({
+      runId: run.id,
+      sourceId: run.sourceId,
+      resourceType: 'Observation',
+      resourceId: null,
+      identifier: '',
+      attempt,
+      httpStatus: failure.status ?? null,
+      outcome: 'dead',
+      response: failure.outcome ?? { message: failure.message },
+    });
+    await this.deadLetters.open({
+      runId: run.id,
+      sourceId: run.sourceId,
+      pluginId: run.pluginId,
+      pluginVersion: run.pluginVersion,
+      httpStatus: failure.status ?? null,
+      reason:
+        reason === 'horizon'
+          ? `gave up after the retry horizon: ${failure.message}`
+          : `refused: ${failure.message}`,
+      outcome: failure.outcome ?? null,
+      attempts: attempt,
+    });
+    writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: 'dead' });
+    deadLettersTotal.inc({ source: run.sourceId, reason });
+    this.logger.error(
+      { runId: run.id, source: run.sourceId, status: failure.status, reason },
+      'write-back is a dead letter',
+    );
+  }
+
+  private breakerFor(source: SourceConfig): CircuitBreaker {
+    let breaker = this.breakers.get(source.id);
+    if (!breaker) {
+      breaker = new CircuitBreaker(
+        source.id,
+        source.writeBack.breakerThreshold,
+        source.writeBack.breakerCooldownMs,
+      );
+      this.breakers.set(source.id, breaker);
+    }
+    return breaker;
   }
 
   /** The model's Device on this EHR, created once (conditional on its identifier) and remembered. */
@@ -160,4 +304,10 @@ export class WritebackProcessor extends WorkerHost {
     this.deviceIds.set(cacheKey, reference);
     return reference;
   }
+}
+
+/** The plugin's own notes for the findings of one Observation, each once. */
+function notesOf(group: ResultGroup): string | undefined {
+  const notes = new Set(group.findings.map(({ finding }) => finding.note).filter((n): n is string => !!n));
+  return notes.size > 0 ? [...notes].join('\n') : undefined;
 }

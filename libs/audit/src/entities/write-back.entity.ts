@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type WriteBackOutcome = 'created' | 'exists' | 'retrying' | 'dead';
+export type WriteBackOutcome = 'created' | 'exists' | 'superseded' | 'retrying' | 'dead';
 
 /** One attempt to write one resource to the EHR. */
 @Entity('write_back')

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
+import { registerDeadLetterCommands } from './dead-letters';
 
 /** Each command group lives in its own file here and registers itself on the program. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerDeadLetterCommands(program);
 }

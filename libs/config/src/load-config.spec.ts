@@ -1,0 +1,73 @@
+import { ConfigError, loadConfig } from './load-config';
+
+const validFile = {
+  sources: [
+    { id: 'ehr-a', fhirBaseUrl: 'http://127.0.0.1:8080/fhir/', inbound: { bearerToken: 'a-long-token' } },
+  ],
+};
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults and normalises the FHIR base URL', () => {
+    const config = loadConfig({}, validFile);
+    expect(config).toMatchObject({
+      port: 3000,
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'aegle',
+      plugins: { dirs: ['plugins'] },
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.sources[0]).toMatchObject({
+      fhirBaseUrl: 'http://127.0.0.1:8080/fhir',
+      auth: { type: 'none' },
+    });
+  });
+
+  it('lists every bad value at once, from the environment and the file', () => {
+    const problems = problemsOf(() =>
+      loadConfig(
+        { PORT: 'eighty', REDIS_URL: 'http://nope', DATABASE_URL: 'mysql://x' },
+        { sources: [{ id: 'Bad Id', fhirBaseUrl: 'ftp://x', inbound: {} }], surprise: true },
+      ),
+    );
+    const text = problems.join('\n');
+    expect(text).toMatch(/env PORT/);
+    expect(text).toMatch(/env REDIS_URL/);
+    expect(text).toMatch(/env DATABASE_URL/);
+    expect(text).toMatch(/sources\.0\.id: must be lower-case/);
+    expect(text).toMatch(/sources\.0\.fhirBaseUrl/);
+    expect(text).toMatch(/sources\.0\.inbound: needs bearerToken or hmacSecret/);
+    expect(text).toMatch(/surprise/);
+    expect(problems.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('refuses duplicate source ids', () => {
+    const problems = problemsOf(() =>
+      loadConfig({}, { sources: [validFile.sources[0], validFile.sources[0]] }),
+    );
+    expect(problems.join('\n')).toMatch(/source ids must be unique/);
+  });
+
+  it('never prints secrets', () => {
+    const config = loadConfig({ AEGLE_ADMIN_TOKEN: 'admin-secret-value' }, validFile);
+    const printed = JSON.stringify(config);
+    expect(printed).not.toContain('admin-secret-value');
+    expect(printed).not.toContain('a-long-token');
+    expect(config.adminToken?.reveal()).toBe('admin-secret-value');
+    expect(`${config.sources[0].inbound.bearerToken}`).toBe('[secret]');
+  });
+
+  it('reads a missing file as one clear problem', () => {
+    const problems = problemsOf(() => loadConfig({ AEGLE_CONFIG: '/nonexistent/aegle.yaml' }));
+    expect(problems).toEqual([expect.stringMatching(/\/nonexistent\/aegle\.yaml: ENOENT/)]);
+  });
+});

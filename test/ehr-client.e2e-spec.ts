@@ -1,0 +1,88 @@
+import { loadConfig } from '@aegle/config';
+import { EhrRequestError, FhirKitEhrClient } from '@aegle/fhir';
+import { startFhirServer, TestFhirServer } from './support/fhir-server';
+
+describe('FhirKitEhrClient: EHR faults in the terms a retry policy needs', () => {
+  let ehr: TestFhirServer;
+  let client: FhirKitEhrClient;
+
+  const clientFor = (fhirBaseUrl: string) =>
+    new FhirKitEhrClient(
+      loadConfig(
+        {},
+        { sources: [{ id: 'unit-ehr', fhirBaseUrl, inbound: { bearerToken: 'inbound-token' } }] },
+      ).sources[0],
+    );
+
+  beforeAll(async () => {
+    ehr = await startFhirServer();
+    client = clientFor(ehr.baseUrl);
+  });
+  afterEach(() => ehr.onRequest(undefined));
+  afterAll(() => ehr?.close());
+
+  async function failure(promise: Promise<unknown>): Promise<EhrRequestError> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EhrRequestError);
+    return error as EhrRequestError;
+  }
+
+  it("reads Retry-After (seconds) from the EHR's response headers", async () => {
+    ehr.failNext(1, 429, { 'Retry-After': '7' });
+    const error = await failure(client.search('Patient', {}));
+    expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 7000 });
+  });
+
+  it('reads Retry-After as an HTTP date', async () => {
+    ehr.failNext(1, 503, { 'Retry-After': new Date(Date.now() + 60_000).toUTCString() });
+    const error = await failure(client.search('Patient', {}));
+    expect(error.status).toBe(503);
+    expect(error.retryAfterMs).toBeGreaterThan(55_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('keeps the OperationOutcome of a refusal and does not retry it', async () => {
+    const error = await failure(
+      client.createIfNoneExist({ resourceType: 'Observation' } as fhir4.Observation, 'identifier=x|y'),
+    );
+    expect(error).toMatchObject({ status: 400, retryable: false });
+    expect(error.outcome?.resourceType).toBe('OperationOutcome');
+  });
+
+  it('retries a 5xx whose body is not FHIR (a proxy error page)', async () => {
+    ehr.onRequest(() => ({ status: 502, body: '<html>Bad gateway</html>' }));
+    const error = await failure(client.search('Patient', {}));
+    expect(error).toMatchObject({ status: 502, retryable: true, outcome: undefined });
+  });
+
+  it('retries a network error', async () => {
+    const down = await startFhirServer();
+    const url = down.baseUrl;
+    await down.close();
+    const error = await failure(clientFor(url).search('Patient', {}));
+    expect(error).toMatchObject({ status: undefined, retryable: true });
+  });
+
+  it('reads a missing resource as undefined', async () => {
+    expect(await client.read('Patient', 'nobody-here')).toBeUndefined();
+  });
+
+  it('runs a transaction', async () => {
+    const response = await client.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:6f1d1c8e-3a53-4a4e-9a0a-000000000001',
+          resource: { resourceType: 'Patient', gender: 'other' },
+          request: { method: 'POST', url: 'Patient' },
+        },
+      ],
+    });
+    expect(response.type).toBe('transaction-response');
+    expect(response.entry?.[0].response?.status).toMatch(/^201/);
+  });
+});

@@ -170,7 +170,7 @@ export class InferenceRuntime implements OnModuleDestroy {
       this.logger.log({ model: key, declared, execution }, 'inference.execution overrides the model policy');
     }
     const rssBefore = process.memoryUsage.rss();
-    const created = await createSession(
+    const { session, provider, fallbackReason } = await createSession(
       bytes,
       execution,
       {
@@ -182,15 +182,16 @@ export class InferenceRuntime implements OnModuleDestroy {
       },
       settings.cudaDeviceId,
     );
-    const { session, provider, fallbackReason } = created;
     if (fallbackReason) {
       this.logger.warn({ model: key, execution, reason: fallbackReason }, 'CUDA unavailable: running on CPU');
     }
+    const inputs = session.inputMetadata.map(toMetadata);
+    const outputs = session.outputMetadata.map(toMetadata);
+    let codec: TensorCodec;
+    let batching: BatchPolicy;
     try {
-      const inputs = session.inputMetadata.map(toMetadata);
-      const outputs = session.outputMetadata.map(toMetadata);
-      const codec = new TensorCodec(key, inputs, outputs);
-      const batching: BatchPolicy = {
+      codec = new TensorCodec(key, inputs, outputs);
+      batching = {
         maxBatchSize: codec.batchable
           ? (options.batching?.maxBatchSize ?? settings.batching.maxBatchSize)
           : 1,
@@ -200,45 +201,46 @@ export class InferenceRuntime implements OnModuleDestroy {
         concurrency: options.concurrency ?? settings.concurrency,
       };
       await warmUp(key, session, codec, batching.maxBatchSize);
-      const labels = { model: key, provider };
-      const model: LoadedModel = {
-        key,
-        session,
-        execution,
-        provider,
-        fallbackReason,
-        codec,
-        batching,
-        batcher: new MicroBatcher(batching, (rows) => this.runBatch(model, rows)),
-        buffers: [],
-        loadedAt: new Date(),
-        memory: {
-          modelBytes: bytes.byteLength,
-          rssAtLoadBytes: Math.max(0, process.memoryUsage.rss() - rssBefore),
-        },
-        metrics: {
-          seconds: inferenceSeconds.labels(labels),
-          batchSize: inferenceBatchSize.labels({ model: key }),
-          ok: inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' }),
-          failed: inferenceRequestsTotal.labels({ ...labels, outcome: 'failed' }),
-        },
-      };
-      const previous = this.models.get(key);
-      this.models.set(key, model);
-      if (previous) {
-        await this.retire(previous);
-        this.logger.log({ model: key, provider }, 'model swapped');
-      } else {
-        this.logger.log({ model: key, provider, batching }, 'model loaded');
-      }
-      inferenceModelInfo.set({ model: key, execution, provider }, 1);
-      inferenceSessionMemoryBytes.set({ model: key, kind: 'model' }, model.memory.modelBytes);
-      inferenceSessionMemoryBytes.set({ model: key, kind: 'rss_at_load' }, model.memory.rssAtLoadBytes);
-      return { inputs, outputs, provider, fallbackReason, batching };
     } catch (error) {
       await session.release();
       throw error;
     }
+    const labels = { model: key, provider };
+    const model: LoadedModel = {
+      key,
+      session,
+      execution,
+      provider,
+      fallbackReason,
+      codec,
+      batching,
+      batcher: new MicroBatcher(batching, (rows) => this.runBatch(model, rows)),
+      buffers: [],
+      loadedAt: new Date(),
+      memory: {
+        modelBytes: bytes.byteLength,
+        rssAtLoadBytes: Math.max(0, process.memoryUsage.rss() - rssBefore),
+      },
+      metrics: {
+        seconds: inferenceSeconds.labels(labels),
+        batchSize: inferenceBatchSize.labels({ model: key }),
+        ok: inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' }),
+        failed: inferenceRequestsTotal.labels({ ...labels, outcome: 'failed' }),
+      },
+    };
+    // The swap: new requests go to the new session from here on; the old one finishes its own.
+    const previous = this.models.get(key);
+    this.models.set(key, model);
+    if (previous) {
+      await this.retire(previous);
+      this.logger.log({ model: key, provider }, 'model swapped');
+    } else {
+      this.logger.log({ model: key, provider, batching }, 'model loaded');
+    }
+    inferenceModelInfo.set({ model: key, execution, provider }, 1);
+    inferenceSessionMemoryBytes.set({ model: key, kind: 'model' }, model.memory.modelBytes);
+    inferenceSessionMemoryBytes.set({ model: key, kind: 'rss_at_load' }, model.memory.rssAtLoadBytes);
+    return { inputs, outputs, provider, fallbackReason, batching };
   }
 
   /** Lets a model that no longer takes requests finish the ones it has, then frees its session. */

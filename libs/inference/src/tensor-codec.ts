@@ -120,7 +120,11 @@ export class TensorCodec {
   }
 
   /** Each row's share of the outputs, wrapped by `answer` (so the caller allocates nothing more per row). */
-  split<A>(results: ort.InferenceSession.OnnxValueMapType, n: number, answer: (outputs: RowOutputs) => A): A[] {
+  split<A>(
+    results: ort.InferenceSession.OnnxValueMapType,
+    n: number,
+    answer: (outputs: RowOutputs) => A,
+  ): A[] {
     const rows: RowOutputs[] = new Array(n);
     const answers: A[] = new Array(n);
     for (let r = 0; r < n; r++) answers[r] = answer((rows[r] = {}));

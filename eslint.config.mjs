@@ -126,6 +126,7 @@ export default tseslint.config(
       'plugins/*/test/**/*.ts',
       'plugins/*/model/**/*.ts',
       'scripts/**/*.ts',
+      'bench/**/*.ts',
       '**/*.spec.ts',
     ],
     rules: { 'no-restricted-imports': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

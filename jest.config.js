@@ -24,6 +24,8 @@ const common = {
 };
 
 module.exports = {
+  // End-to-end tests start real services; under load a start can take longer than Jest's 5 s default.
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,plugins,scripts}/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], slowTestThreshold: 30 },

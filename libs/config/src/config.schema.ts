@@ -167,6 +167,41 @@ export const pluginsSchema = z
   .strict()
   .default({ dirs: ['plugins'], packages: [], rollout: {}, limits: {} });
 
+/** Where a model may run; see `inference.execution`. */
+const executionPolicySchema = z.enum(['cpu', 'prefer-gpu', 'require-gpu']);
+
+/** Dynamic batching, as Triton's `max_batch_size` and `max_queue_delay_microseconds`. */
+const batchingSchema = z
+  .object({
+    /** Most requests coalesced into one `session.run`; 1 turns batching off. */
+    maxBatchSize: z.number().int().min(1).max(4096).default(64),
+    /**
+     * How long the oldest waiting request may wait for company. 0 coalesces the requests that
+     * arrive in the same event-loop turn; Node timers round larger values up to whole milliseconds.
+     */
+    maxQueueDelayMicroseconds: z.number().int().min(0).max(1_000_000).default(0),
+  })
+  .strict();
+
+const inferenceSchema = z
+  .object({
+    /** onnxruntime threads inside one operator, per session (0: one per core). */
+    intraOpThreads: z.number().int().min(0).default(1),
+    /** onnxruntime threads across independent operators, per session. */
+    interOpThreads: z.number().int().min(0).default(1),
+    graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    /** Overrides every plugin's `model.execution` (the operator knows the host); unset: each plugin decides. */
+    execution: executionPolicySchema.optional(),
+    /** CUDA device used by `prefer-gpu` and `require-gpu`. */
+    cudaDeviceId: z.number().int().min(0).default(0),
+    /** Defaults for models whose manifest does not set `model.batching`. */
+    batching: batchingSchema.prefault({}),
+    /** Default for `model.concurrency`: `session.run` calls of one model in flight at once. */
+    concurrency: z.number().int().min(1).max(64).default(1),
+  })
+  .strict()
+  .prefault({});
+
 export const fileSchema = z
   .object({
     sources: z
@@ -186,13 +221,7 @@ export const fileSchema = z
       })
       .strict()
       .default({ maxBodyBytes: 5 * 1024 * 1024 }),
-    inference: z
-      .object({
-        intraOpThreads: z.number().int().min(0).default(1),
-        graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-      })
-      .strict()
-      .default({ intraOpThreads: 1, graphOptimization: 'all' }),
+    inference: inferenceSchema,
     organization: z
       .object({ name: z.string().min(1).default('Aegle') })
       .strict()
@@ -218,6 +247,7 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type OutboundAuth = z.output<typeof outboundAuth>;
 export type WriteBackConfig = z.output<typeof writeBack>;
 export type SupersedeMode = z.output<typeof supersedeMode>;
+export type InferenceConfig = z.output<typeof inferenceSchema>;
 type FileConfig = z.output<typeof fileSchema>;
 
 /** Aegle's whole configuration, validated once at boot. */

@@ -1,3 +1,7 @@
+export * from './errors';
+export * from './execution-providers';
 export * from './inference-runtime';
 export * from './inference.module';
 export * from './micro-batcher';
+export type { ElementType, RowInputs, RowOutputs, TensorMetadata } from './tensor-codec';
+export * from './node-placement';

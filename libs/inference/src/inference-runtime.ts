@@ -1,184 +1,306 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { BatchOptions, MicroBatcher } from './micro-batcher';
+import {
+  inferenceBatchSize,
+  inferenceModelInfo,
+  inferenceRequestsTotal,
+  inferenceSeconds,
+  inferenceSessionMemoryBytes,
+} from '@aegle/telemetry';
+import { InvalidInputError, ModelNotLoadedError, ModelWarmUpError } from './errors';
+import { createSession, ExecutionPolicy, ExecutionProvider } from './execution-providers';
+import { BatchPolicy, MicroBatcher } from './micro-batcher';
+import { FeedBuffers, RowInputs, RowOutputs, TensorCodec, TensorMetadata } from './tensor-codec';
 
-export type ExecutionNeed = 'cpu' | 'prefer-gpu' | 'require-gpu';
-export type ExecutionProvider = 'cuda' | 'cpu';
-export type ElementType = 'float32' | 'float64' | 'int64';
-
-/** A tensor as the model itself declares it. */
-export interface TensorMetadata {
-  name: string;
-  type: string;
-  shape: Array<number | string>;
+/** How one model runs; what a plugin's manifest declares, over the `inference` config defaults. */
+export interface ModelOptions {
+  execution?: ExecutionPolicy;
+  batching?: { maxBatchSize?: number; maxQueueDelayMicroseconds?: number };
+  concurrency?: number;
 }
-
-export interface LoadOptions {
-  execution: ExecutionNeed;
-  batching?: Partial<BatchOptions>;
-}
-
-/** One request: for each input tensor, the numbers of one row (the batch dimension left out). */
-export type RowInputs = Record<string, number[]>;
-export type RowOutputs = Record<string, number[]>;
 
 export interface RunResult {
   outputs: RowOutputs;
+  /** The execution provider that ran this request. */
   provider: ExecutionProvider;
 }
 
-export class GpuUnavailableError extends Error {
-  override name = 'GpuUnavailableError';
+/** What a load found and decided. */
+export interface LoadedModelInfo {
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  provider: ExecutionProvider;
+  /** Why a `prefer-gpu` model runs on CPU. */
+  fallbackReason?: string;
+  batching: BatchPolicy;
+}
+
+/** A loaded model as the health and admin layers see it. */
+export interface ModelStatus {
+  key: string;
+  execution: ExecutionPolicy;
+  provider: ExecutionProvider;
+  fallbackReason?: string;
+  batchable: boolean;
+  batching: BatchPolicy;
+  /** Requests waiting for a batch, and runs in progress, right now. */
+  waiting: number;
+  running: number;
+  loadedAt: string;
+  memory: SessionMemory;
+}
+
+export interface SessionMemory {
+  /** Size of the ONNX file. */
+  modelBytes: number;
+  /** Growth of the process's resident memory while the session was created and warmed up. */
+  rssAtLoadBytes: number;
 }
 
 interface LoadedModel {
+  key: string;
   session: ort.InferenceSession;
+  execution: ExecutionPolicy;
   provider: ExecutionProvider;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-  batcher: MicroBatcher<RowInputs, RowOutputs>;
-}
-
-const TYPED: Record<ElementType, (n: number) => Float32Array | Float64Array | BigInt64Array> = {
-  float32: (n) => new Float32Array(n),
-  float64: (n) => new Float64Array(n),
-  int64: (n) => new BigInt64Array(n),
-};
-
-/** Rows are batchable when the first dimension is symbolic (or -1). */
-function isBatchable(tensors: TensorMetadata[]): boolean {
-  return tensors.every((t) => typeof t.shape[0] === 'string' || t.shape[0] === -1);
-}
-
-function rowSize(tensor: TensorMetadata): number {
-  return tensor.shape.slice(1).reduce<number>((n, d) => n * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  fallbackReason?: string;
+  codec: TensorCodec;
+  batching: BatchPolicy;
+  batcher: MicroBatcher<RowInputs, RunResult>;
+  /** Free input buffers, one per run that was in flight at once. */
+  buffers: FeedBuffers[];
+  loadedAt: Date;
+  memory: SessionMemory;
+  metrics: {
+    seconds: { observe(value: number): void };
+    batchSize: { observe(value: number): void };
+    ok: { inc(value?: number): void };
+    failed: { inc(value?: number): void };
+  };
 }
 
 /**
  * Owns the ONNX sessions: one per model version, on the execution provider its policy allows,
- * with concurrent single-row requests micro-batched into one `session.run`.
+ * warmed up at load, with concurrent single-row requests micro-batched into one `session.run`.
+ * Loading a key that is already loaded swaps models without dropping a request.
  */
 @Injectable()
 export class InferenceRuntime implements OnModuleDestroy {
   private readonly logger = new Logger(InferenceRuntime.name);
   private readonly models = new Map<string, LoadedModel>();
+  /** Loads run one at a time, so each RSS measurement belongs to one session. */
+  private loading: Promise<unknown> = Promise.resolve();
 
-  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {}
-
-  /** Loads a model under a key (plugin id@version), runs a warm-up, and returns its own tensor metadata. */
-  async load(
-    key: string,
-    bytes: Uint8Array,
-    options: LoadOptions,
-  ): Promise<{ inputs: TensorMetadata[]; outputs: TensorMetadata[]; provider: ExecutionProvider }> {
-    const { session, provider } = await this.createSession(key, bytes, options.execution);
-    const inputs = session.inputMetadata.map(toMetadata);
-    const outputs = session.outputMetadata.map(toMetadata);
-    const batchable = isBatchable([...inputs, ...outputs]);
-    const batching: BatchOptions = {
-      maxBatchSize: batchable ? (options.batching?.maxBatchSize ?? 64) : 1,
-      maxDelayMs: options.batching?.maxDelayMs ?? 0,
-    };
-    const model: LoadedModel = {
-      session,
-      provider,
-      inputs,
-      outputs,
-      batcher: new MicroBatcher(batching, (rows) => this.runBatch(model, rows)),
-    };
-    await this.runBatch(model, [
-      Object.fromEntries(inputs.map((t) => [t.name, new Array(rowSize(t)).fill(0)])),
-    ]);
-    const previous = this.models.get(key);
-    this.models.set(key, model);
-    if (previous) await previous.session.release();
-    return { inputs, outputs, provider };
+  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {
+    // onnxruntime's own lines go to stderr, outside our JSON logs, and may quote input values;
+    // every failure reaches its caller (and a CUDA fallback our warning) instead.
+    ort.env.logLevel = 'fatal';
   }
 
-  async run(key: string, row: RowInputs): Promise<RunResult> {
+  /**
+   * Creates and warms up a session for `key` (plugin id@version). If `key` is loaded already, the
+   * new session takes the new requests from the moment it is ready; the old one finishes what it
+   * has, then is released.
+   */
+  load(key: string, bytes: Uint8Array, options: ModelOptions = {}): Promise<LoadedModelInfo> {
+    const next = this.loading.then(() => this.loadNow(key, bytes, options));
+    this.loading = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs one request; it may share a `session.run` with others. */
+  run(key: string, row: RowInputs): Promise<RunResult> {
     const model = this.models.get(key);
-    if (!model) throw new Error(`model ${key} is not loaded`);
-    const outputs = await model.batcher.submit(row);
-    return { outputs, provider: model.provider };
+    if (!model) return Promise.reject(new ModelNotLoadedError(key));
+    const problem = model.codec.check(row);
+    if (problem) {
+      inferenceRequestsTotal.inc({ model: key, provider: model.provider, outcome: 'invalid' });
+      return Promise.reject(new InvalidInputError(`${key}: ${problem}`));
+    }
+    return model.batcher.submit(row);
   }
 
+  /** Stops taking requests for `key`, lets the ones in flight finish, and releases the session. */
   async unload(key: string): Promise<void> {
     const model = this.models.get(key);
+    if (!model) return;
     this.models.delete(key);
-    await model?.session.release();
+    await this.retire(model);
+    this.logger.log({ model: key }, 'model unloaded');
   }
 
-  loaded(): Array<{ key: string; provider: ExecutionProvider }> {
-    return [...this.models].map(([key, m]) => ({ key, provider: m.provider }));
+  isLoaded(key: string): boolean {
+    return this.models.has(key);
+  }
+
+  /** Every loaded model: its provider, batching, queue and memory. */
+  status(): ModelStatus[] {
+    return [...this.models.values()].map((m) => ({
+      key: m.key,
+      execution: m.execution,
+      provider: m.provider,
+      ...(m.fallbackReason ? { fallbackReason: m.fallbackReason } : {}),
+      batchable: m.codec.batchable,
+      batching: m.batching,
+      waiting: m.batcher.waiting,
+      running: m.batcher.running,
+      loadedAt: m.loadedAt.toISOString(),
+      memory: m.memory,
+    }));
+  }
+
+  /** Memory of the loaded sessions, for health and admin endpoints. */
+  memoryUsage(): { processRssBytes: number; models: Array<{ key: string } & SessionMemory> } {
+    return {
+      processRssBytes: process.memoryUsage.rss(),
+      models: [...this.models.values()].map((m) => ({ key: m.key, ...m.memory })),
+    };
   }
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.models.keys()].map((key) => this.unload(key)));
   }
 
-  private async createSession(
-    key: string,
-    bytes: Uint8Array,
-    need: ExecutionNeed,
-  ): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
-    const options: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: this.config.inference.graphOptimization,
-      intraOpNumThreads: this.config.inference.intraOpThreads,
-      interOpNumThreads: 1,
-    };
-    if (need !== 'cpu') {
-      try {
-        return {
-          session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] }),
-          provider: 'cuda',
-        };
-      } catch (error) {
-        const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-        if (need === 'require-gpu')
-          throw new GpuUnavailableError(`${key} requires a GPU, but CUDA could not load: ${reason}`);
-        this.logger.warn({ model: key, reason }, 'CUDA unavailable; running on CPU');
-      }
+  private async loadNow(key: string, bytes: Uint8Array, options: ModelOptions): Promise<LoadedModelInfo> {
+    const settings = this.config.inference;
+    const declared = options.execution ?? 'cpu';
+    const execution = settings.execution ?? declared;
+    if (execution !== declared) {
+      this.logger.log({ model: key, declared, execution }, 'inference.execution overrides the model policy');
     }
-    return {
-      session: await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] }),
-      provider: 'cpu',
+    const rssBefore = process.memoryUsage.rss();
+    const { session, provider, fallbackReason } = await createSession(
+      bytes,
+      execution,
+      {
+        graphOptimizationLevel: settings.graphOptimization,
+        intraOpNumThreads: settings.intraOpThreads,
+        interOpNumThreads: settings.interOpThreads,
+        executionMode: 'sequential',
+        logSeverityLevel: 4,
+      },
+      settings.cudaDeviceId,
+    );
+    if (fallbackReason) {
+      this.logger.warn({ model: key, execution, reason: fallbackReason }, 'CUDA unavailable: running on CPU');
+    }
+    const inputs = session.inputMetadata.map(toMetadata);
+    const outputs = session.outputMetadata.map(toMetadata);
+    let codec: TensorCodec;
+    let batching: BatchPolicy;
+    try {
+      codec = new TensorCodec(key, inputs, outputs);
+      batching = {
+        maxBatchSize: codec.batchable
+          ? (options.batching?.maxBatchSize ?? settings.batching.maxBatchSize)
+          : 1,
+        maxQueueDelayMicroseconds: codec.batchable
+          ? (options.batching?.maxQueueDelayMicroseconds ?? settings.batching.maxQueueDelayMicroseconds)
+          : 0,
+        concurrency: options.concurrency ?? settings.concurrency,
+      };
+      await warmUp(key, session, codec, batching.maxBatchSize);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+    const labels = { model: key, provider };
+    const model: LoadedModel = {
+      key,
+      session,
+      execution,
+      provider,
+      fallbackReason,
+      codec,
+      batching,
+      batcher: new MicroBatcher(batching, (rows) => this.runBatch(model, rows)),
+      buffers: [],
+      loadedAt: new Date(),
+      memory: {
+        modelBytes: bytes.byteLength,
+        rssAtLoadBytes: Math.max(0, process.memoryUsage.rss() - rssBefore),
+      },
+      metrics: {
+        seconds: inferenceSeconds.labels(labels),
+        batchSize: inferenceBatchSize.labels({ model: key }),
+        ok: inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' }),
+        failed: inferenceRequestsTotal.labels({ ...labels, outcome: 'failed' }),
+      },
     };
+    // The swap: new requests go to the new session from here on; the old one finishes its own.
+    const previous = this.models.get(key);
+    this.models.set(key, model);
+    if (previous) {
+      await this.retire(previous);
+      this.logger.log({ model: key, provider }, 'model swapped');
+    } else {
+      this.logger.log({ model: key, provider, batching }, 'model loaded');
+    }
+    inferenceModelInfo.set({ model: key, execution, provider }, 1);
+    inferenceSessionMemoryBytes.set({ model: key, kind: 'model' }, model.memory.modelBytes);
+    inferenceSessionMemoryBytes.set({ model: key, kind: 'rss_at_load' }, model.memory.rssAtLoadBytes);
+    return { inputs, outputs, provider, fallbackReason, batching };
   }
 
-  private async runBatch(model: LoadedModel, rows: RowInputs[]): Promise<RowOutputs[]> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of model.inputs) {
-      const size = rowSize(input);
-      const type = input.type as ElementType;
-      const data = TYPED[type](rows.length * size);
-      rows.forEach((row, r) => {
-        const values = row[input.name];
-        if (!values || values.length !== size)
-          throw new Error(`input ${input.name} needs ${size} values per row`);
-        values.forEach(
-          (v, j) => (data[r * size + j] = (type === 'int64' ? BigInt(Math.trunc(v)) : v) as never),
-        );
-      });
-      feeds[input.name] = new ort.Tensor(type, data, [
-        rows.length,
-        ...input.shape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1)),
-      ]);
+  /** Lets a model that no longer takes requests finish the ones it has, then frees its session. */
+  private async retire(model: LoadedModel): Promise<void> {
+    await model.batcher.drain();
+    inferenceModelInfo.remove({ model: model.key, execution: model.execution, provider: model.provider });
+    if (!this.models.has(model.key)) {
+      inferenceSessionMemoryBytes.remove({ model: model.key, kind: 'model' });
+      inferenceSessionMemoryBytes.remove({ model: model.key, kind: 'rss_at_load' });
     }
-    const results = await model.session.run(feeds);
-    return rows.map((_, r) =>
-      Object.fromEntries(
-        model.outputs.map((output) => {
-          const tensor = results[output.name];
-          const size = tensor.data.length / rows.length;
-          const slice = Array.from(
-            tensor.data.slice(r * size, (r + 1) * size) as ArrayLike<number | bigint>,
-            Number,
-          );
-          return [output.name, slice];
-        }),
-      ),
-    );
+    try {
+      await model.session.release();
+    } catch (error) {
+      this.logger.error({ model: model.key, error: (error as Error).message }, 'session release failed');
+    }
+  }
+
+  private async runBatch(model: LoadedModel, rows: RowInputs[]): Promise<RunResult[]> {
+    const n = rows.length;
+    // One set of input buffers per run in flight, reused, so a batch allocates no input memory.
+    const buffers = model.buffers.pop() ?? model.codec.allocate(model.batching.maxBatchSize);
+    try {
+      const feeds = model.codec.pack(rows, buffers);
+      const started = performance.now();
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await model.session.run(feeds);
+      } finally {
+        model.buffers.push(buffers);
+      }
+      model.metrics.seconds.observe((performance.now() - started) / 1000);
+      model.metrics.batchSize.observe(n);
+      const provider = model.provider;
+      const answers = model.codec.split(results, n, (outputs): RunResult => ({ outputs, provider }));
+      model.metrics.ok.inc(n);
+      return answers;
+    } catch (error) {
+      // A failed batch is re-run row by row; count each request once, when it fails alone.
+      if (n === 1) model.metrics.failed.inc();
+      throw error;
+    }
+  }
+}
+
+/** One run at batch size 1 and one at the largest batch, so the first real request pays no set-up. */
+async function warmUp(
+  key: string,
+  session: ort.InferenceSession,
+  codec: TensorCodec,
+  maxBatchSize: number,
+): Promise<void> {
+  const row = codec.zeroRow();
+  for (const n of new Set([1, maxBatchSize])) {
+    try {
+      await session.run(codec.pack(new Array<RowInputs>(n).fill(row)));
+    } catch (error) {
+      throw new ModelWarmUpError(
+        `${key}: the warm-up run (batch of ${n}) failed: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
   }
 }
 

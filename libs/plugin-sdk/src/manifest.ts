@@ -177,6 +177,20 @@ const model = z
       ),
     inputs: z.array(tensor.extend({ features: z.array(z.string()).min(1) }).strict()).min(1),
     outputs: z.array(tensor).min(1),
+    /**
+     * Dynamic batching, as Triton's `max_batch_size` and `max_queue_delay_microseconds`; unset
+     * values take Aegle's defaults (`inference.batching`). A model without a dynamic first
+     * dimension always runs one request at a time.
+     */
+    batching: z
+      .object({
+        maxBatchSize: z.number().int().min(1).max(4096).optional(),
+        maxQueueDelayMicroseconds: z.number().int().min(0).max(1_000_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Most `session.run` calls of this model in flight at once; unset: `inference.concurrency`. */
+    concurrency: z.number().int().min(1).max(64).optional(),
   })
   .strict();
 

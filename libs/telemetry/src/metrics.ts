@@ -71,3 +71,24 @@ export const writeBackBreakerTransitionsTotal = new Counter({
   labelNames: ['source', 'to'] as const,
   registers: [registry],
 });
+
+export const inferenceRequestsTotal = new Counter({
+  name: 'aegle_inference_requests_total',
+  help: 'Single-row inference requests by model, execution provider that ran them, and outcome (ok, failed, invalid)',
+  labelNames: ['model', 'provider', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const inferenceModelInfo = new Gauge({
+  name: 'aegle_inference_model_info',
+  help: 'Loaded models (1): the execution policy asked and the provider its session really runs on',
+  labelNames: ['model', 'execution', 'provider'] as const,
+  registers: [registry],
+});
+
+export const inferenceSessionMemoryBytes = new Gauge({
+  name: 'aegle_inference_session_memory_bytes',
+  help: 'Memory of loaded sessions by model: the model file (model) and the process RSS growth measured at load (rss_at_load)',
+  labelNames: ['model', 'kind'] as const,
+  registers: [registry],
+});

@@ -200,7 +200,11 @@ export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
     const twin = plugins.get(folder.key);
     if (twin) throw named([`${folder.key} is already loaded from ${twin.dir}; each version must be unique`]);
     const loaded = await this.runtime
-      .load(folder.key, folder.modelBytes, { execution: folder.manifest.model.execution })
+      .load(folder.key, folder.modelBytes, {
+        execution: folder.manifest.model.execution,
+        batching: folder.manifest.model.batching,
+        concurrency: folder.manifest.model.concurrency,
+      })
       .catch((error: Error) => {
         throw named([
           `model.file: ${folder.manifest.model.file} cannot be loaded: ${error.message.split('\n')[0]}`,

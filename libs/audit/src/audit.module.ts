@@ -1,13 +1,24 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AdminActionRepository } from './admin-action.repository';
+import { AuditChain, AuditRetention } from './chain';
+import { DeadLetterRepository } from './dead-letter.repository';
 import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
 import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
 import { WriteBackRepository } from './write-back.repository';
 
-const repositories = [EventRepository, PluginRunRepository, WriteBackRepository];
+const repositories = [
+  AuditChain,
+  AuditRetention,
+  EventRepository,
+  PluginRunRepository,
+  WriteBackRepository,
+  DeadLetterRepository,
+  AdminActionRepository,
+];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */
 @Global()

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AuditChain, chained, ChainedRow, returningChained } from './chain';
 import { PluginRunEntity, RunOutcome } from './entities';
+import { protectInputs } from './input-policy';
 
 export interface RunIdentity {
   eventId: string;
@@ -22,38 +25,67 @@ export interface RunCompletion {
 
 @Injectable()
 export class PluginRunRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
+  ) {}
 
   /** The run of this plugin version on this event, created once however often routing repeats. */
-  async open(identity: RunIdentity): Promise<string> {
-    const repo = this.db.getRepository(PluginRunEntity);
-    await repo.createQueryBuilder().insert().values(identity).orIgnore().execute();
-    const run = await repo.findOneByOrFail({
-      eventId: identity.eventId,
-      pluginId: identity.pluginId,
-      pluginVersion: identity.pluginVersion,
+  open(identity: RunIdentity): Promise<string> {
+    return this.chain.write(async (tx) => {
+      const inserted = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(PluginRunEntity)
+        .values(identity)
+        .orIgnore()
+        .returning(returningChained('plugin_run'))
+        .updateEntity(false)
+        .execute();
+      const rows = inserted.raw as ChainedRow[];
+      if (rows.length > 0) return { result: rows[0].id, records: chained('plugin_run', 'opened', rows) };
+      const existing = await tx.getRepository(PluginRunEntity).findOneOrFail({
+        select: { id: true },
+        where: {
+          eventId: identity.eventId,
+          pluginId: identity.pluginId,
+          pluginVersion: identity.pluginVersion,
+        },
+      });
+      return { result: existing.id, records: [] };
     });
-    return run.id;
   }
 
   get(id: string): Promise<PluginRunEntity | null> {
     return this.db.getRepository(PluginRunEntity).findOneBy({ id });
   }
 
+  /** Records the run's outcome; the inputs are stored as the PHI policy (`audit.storeInputs`) says. */
   async complete(id: string, completion: RunCompletion): Promise<void> {
-    await this.db.getRepository(PluginRunEntity).update(
-      { id },
-      {
-        outcome: completion.outcome,
-        reason: completion.reason ?? null,
-        patientRef: completion.patientRef ?? null,
-        inputs: completion.inputs ?? null,
-        outputs: completion.outputs ?? null,
-        executionProvider: completion.executionProvider ?? null,
-        latencyMs: completion.latencyMs ?? null,
-        finishedAt: () => 'now()',
-      },
-    );
+    await this.chain.write(async (tx) => {
+      const updated = await tx
+        .createQueryBuilder()
+        .update(PluginRunEntity)
+        .set({
+          outcome: completion.outcome,
+          reason: completion.reason ?? null,
+          patientRef: completion.patientRef ?? null,
+          inputs: protectInputs(completion.inputs, this.config.audit) ?? null,
+          outputs: completion.outputs ?? null,
+          executionProvider: completion.executionProvider ?? null,
+          latencyMs: completion.latencyMs ?? null,
+          finishedAt: () => 'now()',
+        })
+        .where('id = :id', { id })
+        .returning(returningChained('plugin_run'))
+        .updateEntity(false)
+        .execute();
+      return {
+        result: undefined,
+        records: chained('plugin_run', completion.outcome, updated.raw as ChainedRow[]),
+      };
+    });
   }
 
   /** Runs of one source for one patient, newest first (repository methods take their scope). */

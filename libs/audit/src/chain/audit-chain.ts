@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ChainedTable } from './chained-tables';
+import { entryHash } from './entry-hash';
+
+/** One audited change: which row, what happened to it, and the hash of its content afterwards. */
+export interface ChainedRecord {
+  type: ChainedTable;
+  id: string;
+  action: string;
+  contentSha256: string;
+}
+
+/** A unit of audited work: database writes in the given transaction, and the records they made. */
+export type AuditedWork<T> = (tx: EntityManager) => Promise<{ result: T; records: ChainedRecord[] }>;
+
+interface Pending {
+  work: AuditedWork<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Work items folded into one transaction at most. */
+const MAX_BATCH = 256;
+
+/**
+ * Appends to the hash chain in the same transaction as the domain rows it records, so a row never
+ * exists without its audit entry. Writes from concurrent callers are grouped into one transaction
+ * (one commit, one lock of the chain head) while the previous one commits: the audit costs a few
+ * statements per batch, not per row. The chain head row is locked FOR UPDATE while linking, which
+ * serialises writers in every process, so the chain never forks.
+ */
+@Injectable()
+export class AuditChain {
+  private readonly queue: Pending[] = [];
+  private draining = false;
+
+  constructor(private readonly db: DataSource) {}
+
+  /** Runs `work` in a (possibly shared) transaction and chains the records it returns. */
+  write<T>(work: AuditedWork<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /** Chains records written by the caller's own transaction (after its domain writes). */
+  async link(tx: EntityManager, records: ChainedRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const [head] = (await tx.query(
+      `SELECT seq::text AS seq, entry_hash, date_trunc('milliseconds', clock_timestamp()) AS at
+       FROM audit_chain_head WHERE id = 1 FOR UPDATE`,
+    )) as Array<{ seq: string; entry_hash: string; at: Date }>;
+    let seq = BigInt(head.seq);
+    let prev = head.entry_hash;
+    const entries = records.map((record) => {
+      seq += 1n;
+      const content = {
+        seq: seq.toString(),
+        at: head.at,
+        recordType: record.type,
+        recordId: record.id,
+        action: record.action,
+        contentSha256: record.contentSha256,
+        prevHash: prev,
+      };
+      prev = entryHash(content);
+      return { ...content, entryHash: prev };
+    });
+    await tx.query(
+      `WITH appended AS (
+         INSERT INTO audit_log (seq, at, record_type, record_id, action, content_sha256, prev_hash, entry_hash)
+         SELECT s, $2, t, i, a, c, p, h
+         FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           AS x(s, t, i, a, c, p, h)
+       )
+       UPDATE audit_chain_head SET seq = $9, entry_hash = $10 WHERE id = 1`,
+      [
+        entries.map((e) => e.seq),
+        head.at,
+        entries.map((e) => e.recordType),
+        entries.map((e) => e.recordId),
+        entries.map((e) => e.action),
+        entries.map((e) => e.contentSha256),
+        entries.map((e) => e.prevHash),
+        entries.map((e) => e.entryHash),
+        seq.toString(),
+        prev,
+      ],
+    );
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.db.transaction(async (tx) => {
+        const done: Array<{ result: unknown; records: ChainedRecord[] }> = [];
+        for (const item of batch) done.push(await item.work(tx));
+        await this.link(
+          tx,
+          done.flatMap((d) => d.records),
+        );
+        return done.map((d) => d.result);
+      });
+    } catch (error) {
+      // One bad item must not fail its neighbours: run each on its own to find it.
+      if (batch.length === 1) return batch[0].reject(error);
+      for (const item of batch) await this.flush([item]);
+      return;
+    }
+    batch.forEach((item, i) => item.resolve(results[i]));
+  }
+}

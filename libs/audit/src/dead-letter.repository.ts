@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditChain, chained, ChainedRow, returningChained } from './chain';
+import { DeadLetterEntity } from './entities';
+
+export type NewDeadLetter = Pick<
+  DeadLetterEntity,
+  'queue' | 'jobId' | 'jobName' | 'payload' | 'sourceId' | 'attempts' | 'reason'
+>;
+
+/** Jobs that gave up, and their replays: both chained. */
+@Injectable()
+export class DeadLetterRepository {
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+  ) {}
+
+  record(letter: NewDeadLetter): Promise<string> {
+    return this.chain.write(async (tx) => {
+      const saved = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(DeadLetterEntity)
+        .values(letter)
+        .returning(returningChained('dead_letter'))
+        .updateEntity(false)
+        .execute();
+      const rows = saved.raw as ChainedRow[];
+      return { result: rows[0].id, records: chained('dead_letter', 'dead', rows) };
+    });
+  }
+
+  /** Marks a dead letter replayed by `actor` as job `replayJobId`; false if it was already replayed. */
+  markReplayed(id: string, actor: string, replayJobId: string): Promise<boolean> {
+    return this.chain.write(async (tx) => {
+      const updated = await tx
+        .createQueryBuilder()
+        .update(DeadLetterEntity)
+        .set({ replayedAt: () => 'now()', replayedBy: actor, replayJobId })
+        .where('id = :id AND replayed_at IS NULL', { id })
+        .returning(returningChained('dead_letter'))
+        .updateEntity(false)
+        .execute();
+      const rows = updated.raw as ChainedRow[];
+      return { result: rows.length > 0, records: chained('dead_letter', 'replayed', rows) };
+    });
+  }
+
+  get(id: string): Promise<DeadLetterEntity | null> {
+    return this.db.getRepository(DeadLetterEntity).findOneBy({ id });
+  }
+}

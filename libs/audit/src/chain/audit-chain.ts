@@ -11,17 +11,46 @@ export interface ChainedRecord {
   contentSha256: string;
 }
 
+/** What one audited write returns: its result for the caller, and the records to chain. */
+export interface Audited<T> {
+  result: T;
+  records: ChainedRecord[];
+}
+
 /** A unit of audited work: database writes in the given transaction, and the records they made. */
-export type AuditedWork<T> = (tx: EntityManager) => Promise<{ result: T; records: ChainedRecord[] }>;
+export type AuditedWork<T> = (tx: EntityManager) => Promise<Audited<T>>;
+
+/**
+ * A write that many callers make (open a run, complete it): the items of one batch go to the
+ * database as one multi-row statement. `run` answers one result per item, in order.
+ */
+export interface BatchedWrite<I, T> {
+  run(tx: EntityManager, items: I[]): Promise<Array<Audited<T>>>;
+}
 
 interface Pending {
-  work: AuditedWork<unknown>;
+  op: BatchedWrite<unknown, unknown>;
+  item: unknown;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
+/** Opaque work is its own batch of one. */
+const SINGLE: BatchedWrite<AuditedWork<unknown>, unknown> = {
+  run: async (tx, works) => {
+    const done: Array<Audited<unknown>> = [];
+    for (const work of works) done.push(await work(tx));
+    return done;
+  },
+};
+
 /** Work items folded into one transaction at most. */
 const MAX_BATCH = 256;
+/**
+ * Transactions in flight at once per process: while one waits for the head lock or its commit, the
+ * next does its domain writes. The head is locked last, after the domain writes, so they cannot deadlock.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /**
  * Appends to the hash chain in the same transaction as the domain rows it records, so a row never
@@ -33,15 +62,25 @@ const MAX_BATCH = 256;
 @Injectable()
 export class AuditChain {
   private readonly queue: Pending[] = [];
-  private draining = false;
+  private inFlight = 0;
 
   constructor(private readonly db: DataSource) {}
 
   /** Runs `work` in a (possibly shared) transaction and chains the records it returns. */
   write<T>(work: AuditedWork<T>): Promise<T> {
+    return this.submit(SINGLE as BatchedWrite<AuditedWork<T>, T>, work);
+  }
+
+  /** Queues one item of a batched write; items of the same write in one batch share a statement. */
+  submit<I, T>(op: BatchedWrite<I, T>, item: I): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining) void this.drain();
+      this.queue.push({
+        op: op as BatchedWrite<unknown, unknown>,
+        item,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      this.pump();
     });
   }
 
@@ -91,12 +130,14 @@ export class AuditChain {
     );
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) await this.flush(this.queue.splice(0, MAX_BATCH));
-    } finally {
-      this.draining = false;
+  /** Starts a transaction for what is queued, unless enough are already in flight. */
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
+      this.inFlight += 1;
+      void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
     }
   }
 
@@ -104,8 +145,14 @@ export class AuditChain {
     let results: unknown[];
     try {
       results = await this.db.transaction(async (tx) => {
-        const done: Array<{ result: unknown; records: ChainedRecord[] }> = [];
-        for (const item of batch) done.push(await item.work(tx));
+        const done = new Array<Audited<unknown>>(batch.length);
+        for (const [op, positions] of groupByOperation(batch)) {
+          const answers = await op.run(
+            tx,
+            positions.map((i) => batch[i].item),
+          );
+          positions.forEach((position, k) => (done[position] = answers[k]));
+        }
         await this.link(
           tx,
           done.flatMap((d) => d.records),
@@ -120,4 +167,15 @@ export class AuditChain {
     }
     batch.forEach((item, i) => item.resolve(results[i]));
   }
+}
+
+/** Positions of the batch's items per write, in order of first appearance. */
+function groupByOperation(batch: Pending[]): Map<BatchedWrite<unknown, unknown>, number[]> {
+  const groups = new Map<BatchedWrite<unknown, unknown>, number[]>();
+  batch.forEach((pending, i) => {
+    const positions = groups.get(pending.op);
+    if (positions) positions.push(i);
+    else groups.set(pending.op, [i]);
+  });
+  return groups;
 }

@@ -58,6 +58,9 @@ export interface RunningAegle {
 export async function startAegle(options: {
   sources: TestSource[];
   pluginDirs?: string[];
+  adminToken?: string;
+  /** The `audit` block of the config file. */
+  audit?: Record<string, unknown>;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
@@ -67,6 +70,7 @@ export async function startAegle(options: {
       REDIS_URL: TEST_REDIS_URL,
       AEGLE_QUEUE_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+      ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
     },
     {
       sources: options.sources.map((s) => ({
@@ -79,6 +83,7 @@ export async function startAegle(options: {
         },
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'] },
+      ...(options.audit ? { audit: options.audit } : {}),
     },
   );
   const app = await createApp(config);

@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '@aegle/audit';
 import { AegleConfig, ConfigModule } from '@aegle/config';
 import { WorkflowModule } from '@aegle/workflow';
+import { AuditApiModule } from './audit/audit-api.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { loggerParams } from './logging';
@@ -21,6 +22,7 @@ export class AppModule {
         IntakeModule,
         HealthModule,
         MetricsModule,
+        AuditApiModule,
       ],
     };
   }

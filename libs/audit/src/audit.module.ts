@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { AdminActionRepository } from './admin-action.repository';
+import { AuditQueryRepository } from './audit-query.repository';
 import { AuditChain, AuditRetention } from './chain';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { AUDIT_ENTITIES } from './entities';
@@ -18,6 +19,7 @@ const repositories = [
   WriteBackRepository,
   DeadLetterRepository,
   AdminActionRepository,
+  AuditQueryRepository,
 ];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */

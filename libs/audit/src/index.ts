@@ -5,6 +5,7 @@ export * from './plugin-run.repository';
 export * from './write-back.repository';
 export * from './dead-letter.repository';
 export * from './admin-action.repository';
+export * from './audit-query.repository';
 export * from './input-policy';
 export * from './migrations';
 export * from './audit.module';

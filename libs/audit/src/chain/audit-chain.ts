@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ChainedTable } from './chained-tables';
 import { entryHash } from './entry-hash';
@@ -60,9 +60,10 @@ const MAX_IN_FLIGHT = 2;
  * serialises writers in every process, so the chain never forks.
  */
 @Injectable()
-export class AuditChain {
+export class AuditChain implements BeforeApplicationShutdown {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly db: DataSource) {}
 
@@ -130,8 +131,23 @@ export class AuditChain {
     );
   }
 
+  /** Lets queued audit writes commit before the database pool closes. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.idle();
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Starts a transaction for what is queued, unless enough are already in flight. */
   private pump(): void {
+    if (this.inFlight === 0 && this.queue.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
     while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
       this.inFlight += 1;
       void this.flush(this.queue.splice(0, MAX_BATCH)).finally(() => {

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { CHAINED_TABLES, ChainedTable, contentHashSql } from './chained-tables';
 import { entryHash, GENESIS_HASH } from './entry-hash';
 
@@ -57,7 +57,15 @@ interface LogRow {
  * before (no gap, its prev hash, its own hash), the head must be the last entry, each record's
  * current row must hash to its latest entry, and no row may exist that the chain never saw.
  */
-export async function verifyAuditChain(db: DataSource): Promise<VerifyReport> {
+export function verifyAuditChain(db: DataSource): Promise<VerifyReport> {
+  // One snapshot throughout, so writers appending meanwhile cannot look like a broken chain.
+  return db.transaction('REPEATABLE READ', async (tx) => {
+    await tx.query('SET TRANSACTION READ ONLY');
+    return verifyIn(tx);
+  });
+}
+
+async function verifyIn(db: EntityManager): Promise<VerifyReport> {
   const problems: BrokenLink[] = [];
   const [checkpoint] = (await db.query(
     `SELECT seq::text AS seq, entry_hash, cutoff FROM audit_checkpoint ORDER BY audit_checkpoint.seq DESC LIMIT 1`,

@@ -4,3 +4,4 @@ export * from './audit-verifier';
 export * from './chained-tables';
 export * from './entry-hash';
 export * from './returning';
+export * from './record-trail';

@@ -1,4 +1,4 @@
-import { ObservationStory, Page, RunRecord, VerifyReport, WriteBackRecord } from '@aegle/audit';
+import { AuditChain, ObservationStory, Page, RunRecord, VerifyReport, WriteBackRecord } from '@aegle/audit';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';
@@ -186,6 +186,44 @@ describe('the audit trail through the app: story of a result, listings, verify',
       const response = await api(`/api/audit/runs?${query}`);
       expect(response.status).toBe(400);
     }
+  });
+
+  it('records a refused write-back as a chained dead letter', async () => {
+    ehr.onRequest((req) =>
+      req.method === 'POST' && /\/Observation$/.test(req.path)
+        ? {
+            status: 422,
+            body: {
+              resourceType: 'OperationOutcome',
+              issue: [{ severity: 'error', code: 'invalid', diagnostics: 'refused by the EHR' }],
+            },
+          }
+        : undefined,
+    );
+    try {
+      await completePatient('refused-1');
+      await aegle.waitForIdle();
+      await aegle.app.get(AuditChain).idle();
+    } finally {
+      ehr.onRequest(undefined);
+    }
+    const [run] = await aegle.db.query(`SELECT id FROM plugin_run WHERE patient_ref = 'Patient/refused-1'`);
+    const writes = await json<Page<WriteBackRecord>>(api('/api/audit/write-backs?patient=Patient/refused-1'));
+    expect(writes.items).toEqual([expect.objectContaining({ outcome: 'dead', httpStatus: 422, attempt: 1 })]);
+    const letters = await aegle.db.query(
+      `SELECT queue, job_name, payload, attempts, reason FROM dead_letter`,
+    );
+    expect(letters).toEqual([
+      {
+        queue: 'aegle-writeback',
+        job_name: 'write',
+        payload: { runId: run.id },
+        attempts: 1,
+        reason: expect.any(String),
+      },
+    ]);
+    const report = await json<VerifyReport>(api('/api/audit/verify'));
+    expect(report.problems).toEqual([]);
   });
 
   it('verifies the chain over HTTP, records who asked, and names a tampered row', async () => {

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
+import { DeadLetterRecorder } from './dead-letter.recorder';
 import { EventEnqueuer } from './event-enqueuer';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
@@ -45,6 +46,7 @@ const defaultJobOptions = {
     RouterProcessor,
     RunProcessor,
     WritebackProcessor,
+    DeadLetterRecorder,
   ],
   exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
 })

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { verifyAuditChain } from '@aegle/audit';
-import { AuditStore, createAuditStore, recordStory } from './support/audit-db';
+import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
 import { TestDatabase } from './support/aegle-app';
 
 const run = promisify(execFile);
@@ -205,5 +205,54 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     // Tampering after the checkpoint is still caught.
     await store.db.query(`UPDATE plugin_run SET outcome = 'failed' WHERE id = $1`, [fresh.runId]);
     expect((await verifyAuditChain(store.db)).firstBroken?.recordId).toBe(fresh.runId);
+  });
+
+  it('aegle audit verify exits 0 on an intact chain and 2 naming the first broken link', async () => {
+    const story = await recordStory(store);
+    const cli = (url: string | undefined) =>
+      run(process.execPath, ['-r', '@swc-node/register', 'apps/engine/src/cli/main.ts', 'audit', 'verify'], {
+        cwd: resolve(__dirname, '..'),
+        env: { ...process.env, DATABASE_URL: url },
+      }).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: { code: number; stdout: string; stderr: string }) => ({
+          code: error.code,
+          stdout: error.stdout + error.stderr,
+        }),
+      );
+    const intact = await cli(store.database.url);
+    expect(intact).toEqual({ code: 0, stdout: expect.stringMatching(/walked 5 entries[\s\S]*chain intact/) });
+
+    await store.db.query(`UPDATE event SET focus_id = 'someone-else' WHERE id = $1`, [story.eventId]);
+    const broken = await cli(store.database.url);
+    expect(broken.code).toBe(2);
+    expect(broken.stdout).toContain(
+      `BROKEN: event ${story.eventId} was edited: it no longer matches entry 2`,
+    );
+
+    const unset = await cli('');
+    expect(unset.code).toBe(1);
+    expect(unset.stdout).toMatch(/DATABASE_URL is not set/);
+  }, 60_000);
+});
+
+describe('the PHI policy on stored runs', () => {
+  it('stores keyed hashes of the input values, not the values, under storeInputs: hash', async () => {
+    const store = await createAuditStore(
+      auditConfig({ storeInputs: 'hash', inputHashKey: 'hospital-secret-key' }),
+    );
+    try {
+      const story = await recordStory(store);
+      const [row] = await store.db.query(`SELECT inputs FROM plugin_run WHERE id = $1`, [story.runId]);
+      expect(row.inputs.totalCholesterol).toEqual({
+        unit: 'mg/dL',
+        source: { reference: expect.stringMatching(/^Observation\/obs-.*\/_history\/1$/) },
+        valueHmac: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      expect(JSON.stringify(row.inputs)).not.toContain('213');
+      expect((await verifyAuditChain(store.db)).valid).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 });

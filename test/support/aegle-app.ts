@@ -42,6 +42,7 @@ export interface TestSource {
   fhirBaseUrl: string;
   bearerToken?: string;
   hmacSecret?: string;
+  auditEvents?: boolean;
 }
 
 export interface RunningAegle {
@@ -77,6 +78,7 @@ export async function startAegle(options: {
         id: s.id,
         fhirBaseUrl: s.fhirBaseUrl,
         auth: { type: 'none' },
+        ...(s.auditEvents ? { auditEvents: true } : {}),
         inbound: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),

@@ -47,6 +47,8 @@ export const sourceSchema = z
     inbound,
     /** How long one request to the EHR may take. */
     requestTimeoutMs: z.number().int().positive().default(10_000),
+    /** Also record each write-back as a FHIR AuditEvent on this EHR. */
+    auditEvents: z.boolean().default(false),
   })
   .strict();
 

@@ -1,9 +1,10 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
-import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRunEntity, PluginRunRepository, WriteBackRepository } from '@aegle/audit';
 import {
+  buildWriteBackAuditEvent,
   buildDevice,
   buildObservation,
   buildProvenance,
@@ -29,6 +30,7 @@ import { RunOutputs } from './run-outputs';
 export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
   private readonly deviceIds = new Map<string, string>();
+  private readonly sources: Map<string, SourceConfig>;
 
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
@@ -38,6 +40,7 @@ export class WritebackProcessor extends WorkerHost {
     private readonly ehr: EhrClients,
   ) {
     super();
+    this.sources = new Map(config.sources.map((s) => [s.id, s]));
   }
 
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>): Promise<void> {
@@ -132,6 +135,20 @@ export class WritebackProcessor extends WorkerHost {
         }),
         `target=${target}`,
       );
+      if (this.sources.get(run.sourceId)?.auditEvents) {
+        await client.createIfNoneExist(
+          buildWriteBackAuditEvent({
+            target,
+            patient: run.patientRef!,
+            device,
+            organization: this.config.organization.name,
+            recorded,
+            runId: run.id,
+            existed: !written.created,
+          }),
+          `entity=${target}`,
+        );
+      }
       await this.writeBacks.record({
         runId: run.id,
         sourceId: run.sourceId,

@@ -188,7 +188,7 @@ describe('the audit trail through the app: story of a result, listings, verify',
     }
   });
 
-  it('records a refused write-back as a chained dead letter', async () => {
+  it('records a refused write-back as a chained dead letter, and its replay by an operator', async () => {
     ehr.onRequest((req) =>
       req.method === 'POST' && /\/Observation$/.test(req.path)
         ? {
@@ -222,6 +222,38 @@ describe('the audit trail through the app: story of a result, listings, verify',
         reason: expect.any(String),
       },
     ]);
+
+    // Once the EHR accepts again, an operator replays it: written once, recorded who replayed it.
+    const [letter] = await json<Array<{ id: string }>>(api('/api/audit/dead-letters?replayed=false'));
+    const replay = await fetch(`${aegle.url}/api/audit/dead-letters/${letter.id}/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(replay.status).toBe(202);
+    await aegle.waitForIdle();
+    await riskObservation('refused-1');
+    const again = await fetch(`${aegle.url}/api/audit/dead-letters/${letter.id}/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(again.status).toBe(409);
+    const [replayed] = await aegle.db.query(
+      `SELECT replayed_by, replay_job_id FROM dead_letter WHERE id = $1`,
+      [letter.id],
+    );
+    expect(replayed).toEqual({
+      replayed_by: 'admin-token',
+      replay_job_id: expect.stringContaining(':replay:'),
+    });
+    const afterReplay = await json<Page<WriteBackRecord>>(
+      api('/api/audit/write-backs?patient=Patient/refused-1&outcome=created'),
+    );
+    expect(afterReplay.items).toHaveLength(1);
+    const [action] = await aegle.db.query(
+      `SELECT http_status FROM admin_action WHERE action = 'POST /api/audit/dead-letters/:id/replay' ORDER BY created_at`,
+    );
+    expect(action).toEqual({ http_status: 202 });
+
     const report = await json<VerifyReport>(api('/api/audit/verify'));
     expect(report.problems).toEqual([]);
   });

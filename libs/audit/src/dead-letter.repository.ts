@@ -47,6 +47,18 @@ export class DeadLetterRepository {
     });
   }
 
+  /** Newest first; `replayed` narrows to replayed (true) or waiting (false) ones. */
+  list(filter: { replayed?: boolean }, limit = 100): Promise<DeadLetterEntity[]> {
+    const query = this.db
+      .getRepository(DeadLetterEntity)
+      .createQueryBuilder('d')
+      .orderBy('d.created_at', 'DESC')
+      .take(limit);
+    if (filter.replayed !== undefined)
+      query.where(filter.replayed ? 'd.replayed_at IS NOT NULL' : 'd.replayed_at IS NULL');
+    return query.getMany();
+  }
+
   get(id: string): Promise<DeadLetterEntity | null> {
     return this.db.getRepository(DeadLetterEntity).findOneBy({ id });
   }

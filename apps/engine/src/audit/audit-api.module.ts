@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
+import { WorkflowModule } from '@aegle/workflow';
 import { AdminActionInterceptor } from './admin-action.interceptor';
 import { AuditController } from './audit.controller';
 import { AuditRetentionScheduler } from './audit-retention.scheduler';
+import { DeadLetterController } from './dead-letter.controller';
 
 /** The audit trail's admin API and its retention job (the audit library itself is global). */
 @Module({
-  controllers: [AuditController],
+  imports: [WorkflowModule],
+  controllers: [AuditController, DeadLetterController],
   providers: [AdminActionInterceptor, AuditRetentionScheduler],
 })
 export class AuditApiModule {}

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { verifyAuditChain } from '@aegle/audit';
+import { DataSource } from 'typeorm';
+import { AUDIT_MIGRATIONS, verifyAuditChain } from '@aegle/audit';
+import { InitialSchema1764340000000 } from '../libs/audit/src/migrations/1764340000000-initial-schema';
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
-import { TestDatabase } from './support/aegle-app';
+import { createTestDatabase, TestDatabase } from './support/aegle-app';
 
 const run = promisify(execFile);
 
@@ -253,6 +255,51 @@ describe('the PHI policy on stored runs', () => {
       expect((await verifyAuditChain(store.db)).valid).toBe(true);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('upgrading a database that has audit rows but no chain', () => {
+  it('chains the existing rows, oldest first, and verifies clean', async () => {
+    const database = await createTestDatabase();
+    const db = new DataSource({
+      type: 'postgres',
+      url: database.url,
+      migrations: [InitialSchema1764340000000],
+    });
+    try {
+      await db.initialize();
+      await db.runMigrations();
+      const [n] = await db.query(
+        `INSERT INTO notification (source_id, body_sha256, body_bytes, http_status) VALUES ('old', 'x', 1, 200) RETURNING id`,
+      );
+      const [e] = await db.query(
+        `INSERT INTO event (notification_id, source_id, interaction, focus_type, focus_id, dedup_key, status)
+         VALUES ($1, 'old', 'create', 'Observation', 'o1', 'old|o1', 'routed') RETURNING id`,
+        [n.id],
+      );
+      await db.query(
+        `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, outcome)
+         VALUES ($1, 'old', 'p', '1.0.0', 'm', 'skipped')`,
+        [e.id],
+      );
+      await db.destroy();
+
+      const upgraded = new DataSource({ type: 'postgres', url: database.url, migrations: AUDIT_MIGRATIONS });
+      await upgraded.initialize();
+      await upgraded.runMigrations();
+      const entries = await upgraded.query(`SELECT record_type, action FROM audit_log ORDER BY seq`);
+      expect(entries).toEqual([
+        { record_type: 'notification', action: 'migrated' },
+        { record_type: 'event', action: 'migrated' },
+        { record_type: 'plugin_run', action: 'migrated' },
+      ]);
+      const report = await verifyAuditChain(upgraded);
+      expect(report).toMatchObject({ valid: true, entriesChecked: 3, rowsChecked: 3 });
+      await upgraded.destroy();
+    } finally {
+      if (db.isInitialized) await db.destroy();
+      await database.drop();
     }
   });
 });

@@ -18,7 +18,7 @@ describe('the audit trail through the app: story of a result, listings, verify',
       sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
       adminToken: ADMIN,
     });
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await aegle?.close();

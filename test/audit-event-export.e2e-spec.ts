@@ -20,7 +20,7 @@ describe('FHIR AuditEvent export, per source', () => {
         { id: 'quiet-ehr', fhirBaseUrl: quiet.baseUrl, bearerToken: TOKEN },
       ],
     });
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await aegle?.close();

@@ -1,4 +1,5 @@
 import { AuditChain, ObservationStory, Page, RunRecord, VerifyReport, WriteBackRecord } from '@aegle/audit';
+import { WritebackProcessor } from '../libs/workflow/src/writeback.processor';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';
@@ -201,7 +202,12 @@ describe('the audit trail through the app: story of a result, listings, verify',
         : undefined,
     );
     try {
+      // The dead letter is queued for the chain as the worker reports the failure; wait for both.
+      const failed = new Promise((resolve) =>
+        aegle.app.get(WritebackProcessor).worker.once('failed', resolve),
+      );
       await completePatient('refused-1');
+      await failed;
       await aegle.waitForIdle();
       await aegle.app.get(AuditChain).idle();
     } finally {
@@ -211,13 +217,14 @@ describe('the audit trail through the app: story of a result, listings, verify',
     const writes = await json<Page<WriteBackRecord>>(api('/api/audit/write-backs?patient=Patient/refused-1'));
     expect(writes.items).toEqual([expect.objectContaining({ outcome: 'dead', httpStatus: 422, attempt: 1 })]);
     const letters = await aegle.db.query(
-      `SELECT queue, job_name, payload, attempts, reason FROM dead_letter`,
+      `SELECT queue, job_name, payload, source_id, attempts, reason FROM dead_letter`,
     );
     expect(letters).toEqual([
       {
         queue: 'aegle-writeback',
         job_name: 'write',
         payload: { runId: run.id },
+        source_id: 'test-ehr',
         attempts: 1,
         reason: expect.any(String),
       },

@@ -16,17 +16,29 @@ export class DeadLetterRepository {
     private readonly chain: AuditChain,
   ) {}
 
+  /**
+   * Records a job that gave up. Without a `sourceId`, the source is taken from the run or event the
+   * payload names, in the same statement, so it is part of the chained content.
+   */
   record(letter: NewDeadLetter): Promise<string> {
     return this.chain.write(async (tx) => {
-      const saved = await tx
-        .createQueryBuilder()
-        .insert()
-        .into(DeadLetterEntity)
-        .values(letter)
-        .returning(returningChained('dead_letter'))
-        .updateEntity(false)
-        .execute();
-      const rows = saved.raw as ChainedRow[];
+      const rows = (await tx.query(
+        `INSERT INTO dead_letter (queue, job_id, job_name, payload, source_id, attempts, reason)
+         SELECT $1, $2, $3, $4::jsonb,
+                coalesce($5, (SELECT source_id FROM plugin_run WHERE id::text = $4::jsonb->>'runId'),
+                             (SELECT source_id FROM event WHERE id::text = $4::jsonb->>'eventId')),
+                $6, $7
+         RETURNING ${returningChained('dead_letter')}`,
+        [
+          letter.queue,
+          letter.jobId,
+          letter.jobName,
+          JSON.stringify(letter.payload),
+          letter.sourceId,
+          letter.attempts,
+          letter.reason,
+        ],
+      )) as ChainedRow[];
       return { result: rows[0].id, records: chained('dead_letter', 'dead', rows) };
     });
   }

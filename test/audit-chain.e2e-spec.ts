@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { AUDIT_MIGRATIONS, verifyAuditChain } from '@aegle/audit';
 import { InitialSchema1764340000000 } from '../libs/audit/src/migrations/1764340000000-initial-schema';
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
+import { AuditRetentionScheduler } from '../apps/engine/src/audit/audit-retention.scheduler';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';
 
 const run = promisify(execFile);
@@ -300,6 +301,31 @@ describe('upgrading a database that has audit rows but no chain', () => {
     } finally {
       if (db.isInitialized) await db.destroy();
       await database.drop();
+    }
+  });
+});
+
+describe('the retention schedule', () => {
+  it('prunes what is older than audit.retention.maxAgeDays and leaves a chain that verifies', async () => {
+    const config = auditConfig({ retention: { maxAgeDays: 1e-9, checkEveryMinutes: 60 } });
+    const store = await createAuditStore(config);
+    try {
+      await recordStory(store);
+      await recordStory(store);
+      const [{ now }] = await store.db.query(`SELECT clock_timestamp() AS now`);
+      await new AuditRetentionScheduler(config, store.retention).pruneNow();
+      const [{ count }] = await store.db.query(`SELECT count(*)::int AS count FROM plugin_run`);
+      expect(count).toBe(0);
+      const [checkpoint] = await store.db.query(`SELECT seq::int AS seq, cutoff FROM audit_checkpoint`);
+      expect(checkpoint.seq).toBe(10);
+      expect(checkpoint.cutoff.getTime()).toBeGreaterThanOrEqual(new Date(now).getTime() - 1);
+      await recordStory(store);
+      const report = await verifyAuditChain(store.db);
+      expect(report.problems).toEqual([]);
+      expect(report.from).toMatchObject({ seq: '10', checkpoint: true });
+      expect(report.entriesChecked).toBe(6); // the checkpoint's own entry, then the new story
+    } finally {
+      await store.close();
     }
   });
 });

@@ -2,7 +2,14 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
-import { AUDIT_MIGRATIONS, verifyAuditChain } from '@aegle/audit';
+import {
+  AUDIT_MIGRATIONS,
+  contentHashSql,
+  entryHash,
+  GENESIS_HASH,
+  parseAnchor,
+  verifyAuditChain,
+} from '@aegle/audit';
 import { InitialSchema1764340000000 } from '../libs/audit/src/migrations/1764340000000-initial-schema';
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
 import { AuditRetentionScheduler } from '../apps/engine/src/audit/audit-retention.scheduler';
@@ -149,6 +156,56 @@ describe('the audit hash chain, against real PostgreSQL', () => {
         }),
       ]),
     );
+  });
+
+  it('catches a wholesale rewrite of the chain against an anchored head hash', async () => {
+    const victim = await recordStory(store);
+    await recordStory(store);
+    const anchored = (await verifyAuditChain(store.db)).head;
+
+    // Someone with full write access edits a run and recomputes every hash after it.
+    await store.db.query(`UPDATE plugin_run SET outputs = '{"findings":[{"value":0.1}]}' WHERE id = $1`, [
+      victim.runId,
+    ]);
+    await store.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL session_replication_role = replica`);
+      const [{ hash }] = await tx.query(
+        `SELECT ${contentHashSql('plugin_run', 't')} AS hash FROM plugin_run t WHERE id = $1`,
+        [victim.runId],
+      );
+      await tx.query(`UPDATE audit_log SET content_sha256 = $1 WHERE seq = 4`, [hash]);
+      const rows = await tx.query(
+        `SELECT seq::text AS seq, at, record_type, record_id, action, content_sha256 FROM audit_log ORDER BY audit_log.seq`,
+      );
+      let prev = GENESIS_HASH;
+      for (const row of rows) {
+        const hashed = entryHash({
+          seq: row.seq,
+          at: row.at,
+          recordType: row.record_type,
+          recordId: row.record_id,
+          action: row.action,
+          contentSha256: row.content_sha256,
+          prevHash: prev,
+        });
+        await tx.query(`UPDATE audit_log SET prev_hash = $2, entry_hash = $3 WHERE seq = $1`, [
+          row.seq,
+          prev,
+          hashed,
+        ]);
+        prev = hashed;
+      }
+      await tx.query(`UPDATE audit_chain_head SET entry_hash = $1`, [prev]);
+    });
+
+    expect((await verifyAuditChain(store.db)).valid).toBe(true); // on its own, a rewrite is consistent
+    const report = await verifyAuditChain(store.db, { anchors: [anchored] });
+    expect(report.firstBroken).toMatchObject({
+      seq: '10',
+      problem: 'entry 10 differs from its anchored hash: the chain was rewritten',
+    });
+    expect(parseAnchor(`${anchored.seq}:${anchored.entryHash}`)).toEqual(anchored);
+    expect(() => parseAnchor('10:nothex')).toThrow(/not seq:sha256-hex/);
   });
 
   it('keeps one unforked chain when two processes write at once', async () => {

@@ -4,9 +4,11 @@ import { DataSource } from 'typeorm';
 import {
   AmbiguousObservationError,
   AuditQueryRepository,
+  InvalidAnchorError,
   InvalidCursorError,
   ObservationStory,
   Page,
+  parseAnchor,
   verifyAuditChain,
   VerifyReport,
 } from '@aegle/audit';
@@ -38,8 +40,20 @@ export class AuditController {
     description: 'valid=false names the first broken link (the entry, the record and what is wrong).',
   })
   @ApiOkResponse({ description: 'the verification report' })
-  verify(): Promise<VerifyReport> {
-    return verifyAuditChain(this.db);
+  @ApiQuery({
+    name: 'anchor',
+    required: false,
+    description: 'seq:hash of an entry kept outside the database (repeatable)',
+  })
+  verify(@Query('anchor') anchor?: string | string[]): Promise<VerifyReport> {
+    let anchors;
+    try {
+      anchors = (anchor === undefined ? [] : Array.isArray(anchor) ? anchor : [anchor]).map(parseAnchor);
+    } catch (error) {
+      if (error instanceof InvalidAnchorError) throw new BadRequestException(error.message);
+      throw error;
+    }
+    return verifyAuditChain(this.db, { anchors });
   }
 
   @Get('audit/events')

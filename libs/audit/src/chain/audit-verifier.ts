@@ -57,15 +57,24 @@ interface LogRow {
  * before (no gap, its prev hash, its own hash), the head must be the last entry, each record's
  * current row must hash to its latest entry, and no row may exist that the chain never saw.
  */
-export function verifyAuditChain(db: DataSource): Promise<VerifyReport> {
+export interface VerifyOptions {
+  /**
+   * Entry hashes kept outside the database (printed by an earlier verify): a chain recomputed
+   * wholesale by someone with write access still verifies on its own, but not against these.
+   */
+  anchors?: ChainPoint[];
+}
+
+export function verifyAuditChain(db: DataSource, options: VerifyOptions = {}): Promise<VerifyReport> {
   // One snapshot throughout, so writers appending meanwhile cannot look like a broken chain.
   return db.transaction('REPEATABLE READ', async (tx) => {
     await tx.query('SET TRANSACTION READ ONLY');
-    return verifyIn(tx);
+    return verifyIn(tx, options);
   });
 }
 
-async function verifyIn(db: EntityManager): Promise<VerifyReport> {
+async function verifyIn(db: EntityManager, options: VerifyOptions): Promise<VerifyReport> {
+  const anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.entryHash]));
   const problems: BrokenLink[] = [];
   const [checkpoint] = (await db.query(
     `SELECT seq::text AS seq, entry_hash, cutoff FROM audit_checkpoint ORDER BY audit_checkpoint.seq DESC LIMIT 1`,
@@ -112,11 +121,26 @@ async function verifyIn(db: EntityManager): Promise<VerifyReport> {
           problem: `entry ${row.seq} was altered: its hash does not match its content`,
         });
       }
+      const anchored = anchors.get(row.seq);
+      if (anchored !== undefined) {
+        anchors.delete(row.seq);
+        if (anchored !== row.entry_hash)
+          problems.push({
+            ...at,
+            problem: `entry ${row.seq} differs from its anchored hash: the chain was rewritten`,
+          });
+      }
       prev = row.entry_hash;
       expected = seq + 1n;
       entriesChecked += 1;
     }
     if (rows.length < PAGE) break;
+  }
+
+  for (const [seq] of anchors) {
+    // Anchors at or before the checkpoint were pruned with their entries; later ones must be here.
+    if (BigInt(seq) > BigInt(from.seq))
+      problems.push({ seq, problem: `anchored entry ${seq} is missing from the chain` });
   }
 
   const [headRow] = (await db.query(
@@ -196,3 +220,12 @@ function compareSeq(a: string | null, b: string | null): number {
   const d = BigInt(a) - BigInt(b);
   return d < 0n ? -1 : d > 0n ? 1 : 0;
 }
+
+/** `seq:hash` as `verify` prints the head, e.g. `1042:9f86d0…`. */
+export function parseAnchor(value: string): ChainPoint {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(value.trim());
+  if (!match) throw new InvalidAnchorError(`"${value}" is not seq:sha256-hex`);
+  return { seq: String(BigInt(match[1])), entryHash: match[2] };
+}
+
+export class InvalidAnchorError extends Error {}

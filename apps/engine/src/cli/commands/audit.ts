@@ -1,6 +1,14 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DataSource } from 'typeorm';
-import { AUDIT_ENTITIES, AuditChain, AuditRetention, verifyAuditChain, VerifyReport } from '@aegle/audit';
+import {
+  AUDIT_ENTITIES,
+  AuditChain,
+  AuditRetention,
+  ChainPoint,
+  parseAnchor,
+  verifyAuditChain,
+  VerifyReport,
+} from '@aegle/audit';
 
 /** The audit database named by DATABASE_URL; verify reads only, and never migrates. */
 async function connect(): Promise<DataSource> {
@@ -39,10 +47,16 @@ export function registerAuditCommands(program: Command): void {
     .command('verify')
     .description('walk the hash chain, re-hash every audited record and name the first broken link')
     .option('--json', 'print the full report as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .option(
+      '--anchor <seq:hash>',
+      'an entry hash kept outside the database (from an earlier verify); repeatable',
+      (value: string, previous: ChainPoint[]) => [...previous, parseAnchor(value)],
+      [] as ChainPoint[],
+    )
+    .action(async (options: { json?: boolean; anchor: ChainPoint[] }) => {
       const db = await connect();
       try {
-        const report = await verifyAuditChain(db);
+        const report = await verifyAuditChain(db, { anchors: options.anchor });
         process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : describe(report)}\n`);
         if (!report.valid) process.exitCode = 2;
       } finally {

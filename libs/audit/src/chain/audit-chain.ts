@@ -1,7 +1,6 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ChainedTable } from './chained-tables';
-import { entryHash } from './entry-hash';
 
 /** One audited change: which row, what happened to it, and the hash of its content afterwards. */
 export interface ChainedRecord {
@@ -88,47 +87,12 @@ export class AuditChain implements BeforeApplicationShutdown {
   /** Chains records written by the caller's own transaction (after its domain writes). */
   async link(tx: EntityManager, records: ChainedRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const [head] = (await tx.query(
-      `SELECT seq::text AS seq, entry_hash, date_trunc('milliseconds', clock_timestamp()) AS at
-       FROM audit_chain_head WHERE id = 1 FOR UPDATE`,
-    )) as Array<{ seq: string; entry_hash: string; at: Date }>;
-    let seq = BigInt(head.seq);
-    let prev = head.entry_hash;
-    const entries = records.map((record) => {
-      seq += 1n;
-      const content = {
-        seq: seq.toString(),
-        at: head.at,
-        recordType: record.type,
-        recordId: record.id,
-        action: record.action,
-        contentSha256: record.contentSha256,
-        prevHash: prev,
-      };
-      prev = entryHash(content);
-      return { ...content, entryHash: prev };
-    });
-    await tx.query(
-      `WITH appended AS (
-         INSERT INTO audit_log (seq, at, record_type, record_id, action, content_sha256, prev_hash, entry_hash)
-         SELECT s, $2, t, i, a, c, p, h
-         FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-           AS x(s, t, i, a, c, p, h)
-       )
-       UPDATE audit_chain_head SET seq = $9, entry_hash = $10 WHERE id = 1`,
-      [
-        entries.map((e) => e.seq),
-        head.at,
-        entries.map((e) => e.recordType),
-        entries.map((e) => e.recordId),
-        entries.map((e) => e.action),
-        entries.map((e) => e.contentSha256),
-        entries.map((e) => e.prevHash),
-        entries.map((e) => e.entryHash),
-        seq.toString(),
-        prev,
-      ],
-    );
+    await tx.query(`SELECT audit_append($1::text[], $2::text[], $3::text[], $4::text[])`, [
+      records.map((r) => r.type),
+      records.map((r) => r.id),
+      records.map((r) => r.action),
+      records.map((r) => r.contentSha256),
+    ]);
   }
 
   /** Lets queued audit writes commit before the database pool closes. */

@@ -14,11 +14,15 @@ export interface ChainEntryContent {
   prevHash: string;
 }
 
-/** sha256 of an unambiguous serialisation (a JSON array) of the entry's fields. */
+/**
+ * sha256 of the entry's fields joined by `|` (none of them can contain one: ids are uuids, types and
+ * actions are code constants, hashes hex, the time ISO 8601 in UTC to the millisecond). The
+ * database's `audit_append` computes the same when it links entries; `verify` recomputes it here.
+ */
 export function entryHash(entry: ChainEntryContent): string {
   return createHash('sha256')
     .update(
-      JSON.stringify([
+      [
         entry.seq,
         entry.at.toISOString(),
         entry.recordType,
@@ -26,7 +30,7 @@ export function entryHash(entry: ChainEntryContent): string {
         entry.action,
         entry.contentSha256,
         entry.prevHash,
-      ]),
+      ].join('|'),
     )
     .digest('hex');
 }

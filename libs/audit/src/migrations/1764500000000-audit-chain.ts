@@ -32,6 +32,38 @@ export class AuditChain1764500000000 implements MigrationInterface {
         entry_hash text NOT NULL
       )`);
     await db.query(`INSERT INTO audit_chain_head (id, seq, entry_hash) VALUES (1, 0, $1)`, [GENESIS_HASH]);
+    // Links a batch of records to the chain: locks the head (serialising writers in every process),
+    // hashes each entry onto the one before, appends them and moves the head, in one round trip.
+    await db.query(`
+      CREATE FUNCTION audit_append(p_types text[], p_ids text[], p_actions text[], p_hashes text[])
+      RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        n integer := coalesce(array_length(p_types, 1), 0);
+        head_seq bigint;
+        head_hash text;
+        at_time timestamptz;
+        at_text text;
+        seqs bigint[] := '{}';
+        prevs text[] := '{}';
+        hashes text[] := '{}';
+      BEGIN
+        IF n = 0 THEN RETURN; END IF;
+        SELECT seq, entry_hash INTO head_seq, head_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+        at_time := date_trunc('milliseconds', clock_timestamp());
+        at_text := to_char(at_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+        FOR i IN 1..n LOOP
+          head_seq := head_seq + 1;
+          seqs := seqs || head_seq;
+          prevs := prevs || head_hash;
+          head_hash := encode(sha256(convert_to(concat_ws('|', head_seq::text, at_text, p_types[i], p_ids[i],
+                                                           p_actions[i], p_hashes[i], head_hash), 'UTF8')), 'hex');
+          hashes := hashes || head_hash;
+        END LOOP;
+        INSERT INTO audit_log (seq, at, record_type, record_id, action, content_sha256, prev_hash, entry_hash)
+        SELECT s, at_time, t, i, a, c, p, h
+        FROM unnest(seqs, p_types, p_ids, p_actions, p_hashes, prevs, hashes) AS x(s, t, i, a, c, p, h);
+        UPDATE audit_chain_head SET seq = head_seq, entry_hash = head_hash WHERE id = 1;
+      END $$`);
     await db.query(`
       CREATE TABLE audit_checkpoint (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -162,5 +194,6 @@ export class AuditChain1764500000000 implements MigrationInterface {
     await db.query(`DROP TABLE audit_chain_head`);
     await db.query(`DROP TABLE audit_log`);
     await db.query(`DROP FUNCTION audit_log_append_only`);
+    await db.query(`DROP FUNCTION audit_append`);
   }
 }

@@ -46,6 +46,7 @@ export interface TestSource {
   auth?: Record<string, unknown>;
   /** Write-back settings as in the config file (e.g. short backoff for tests). */
   writeBack?: Record<string, unknown>;
+  auditEvents?: boolean;
 }
 
 export interface RunningAegle {
@@ -67,6 +68,8 @@ export async function startAegle(options: {
   /** Where the config file would be: npm plugin packages resolve from its folder. */
   configPath?: string;
   adminToken?: string;
+  /** The `audit` block of the config file. */
+  audit?: Record<string, unknown>;
 }): Promise<RunningAegle> {
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
@@ -85,12 +88,14 @@ export async function startAegle(options: {
         fhirBaseUrl: s.fhirBaseUrl,
         auth: s.auth ?? { type: 'none' },
         ...(s.writeBack ? { writeBack: s.writeBack } : {}),
+        ...(s.auditEvents ? { auditEvents: true } : {}),
         inbound: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
+      ...(options.audit ? { audit: options.audit } : {}),
     },
   );
   const app = await createApp(config);

@@ -4,6 +4,7 @@ import { AuditModule } from '@aegle/audit';
 import { AegleConfig, ConfigModule } from '@aegle/config';
 import { WorkflowModule } from '@aegle/workflow';
 import { DeadLettersModule } from './admin/dead-letters.module';
+import { AuditApiModule } from './audit/audit-api.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { loggerParams } from './logging';
@@ -25,6 +26,7 @@ export class AppModule {
         MetricsModule,
         DeadLettersModule,
         PluginsAdminModule,
+        AuditApiModule,
       ],
     };
   }

@@ -1,14 +1,28 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AdminActionRepository } from './admin-action.repository';
+import { AuditQueryRepository } from './audit-query.repository';
+import { AuditChain, AuditRetention } from './chain';
+import { DeadLetterRepository } from './dead-letter.repository';
 import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
 import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
 import { WriteBackRepository } from './write-back.repository';
-import { DeadLetterRepository } from './dead-letter.repository';
+import { FailedJobRepository } from './failed-job.repository';
 
-const repositories = [EventRepository, PluginRunRepository, WriteBackRepository, DeadLetterRepository];
+const repositories = [
+  AuditChain,
+  AuditRetention,
+  EventRepository,
+  PluginRunRepository,
+  WriteBackRepository,
+  DeadLetterRepository,
+  FailedJobRepository,
+  AdminActionRepository,
+  AuditQueryRepository,
+];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */
 @Global()

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AdminActionEntity, DeadLetterEntity, DeadLetterStatus } from './entities';
+import { AdminActionRepository } from './admin-action.repository';
+import { AuditChain, chained, ChainedRow, returningChained } from './chain';
+import { DeadLetterEntity, DeadLetterStatus } from './entities';
 
 export interface DeadLetterFilter {
   status?: DeadLetterStatus[];
@@ -32,19 +34,25 @@ export interface AdminAction {
   details?: object;
 }
 
-/** Dead letters of write-back, and the record of what operators did with them. */
+/** Dead letters of write-back, and the record of what operators did with them; every change chained. */
 @Injectable()
 export class DeadLetterRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+    private readonly adminActions: AdminActionRepository,
+  ) {}
 
   /** Opens (or re-opens, after a failed replay) the run's dead letter. */
   async open(failure: DeadLetterFailure): Promise<void> {
-    await this.db.query(
+    await this.changed(
+      'opened',
       `INSERT INTO dead_letter (run_id, source_id, plugin_id, plugin_version, http_status, reason, outcome, attempts)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (run_id) DO UPDATE SET status = 'open', http_status = EXCLUDED.http_status,
          reason = EXCLUDED.reason, outcome = EXCLUDED.outcome,
-         attempts = dead_letter.attempts + EXCLUDED.attempts, failed_at = now(), resolved_at = NULL`,
+         attempts = dead_letter.attempts + EXCLUDED.attempts, failed_at = now(), resolved_at = NULL
+       RETURNING ${returningChained('dead_letter')}`,
       [
         failure.runId,
         failure.sourceId,
@@ -60,8 +68,10 @@ export class DeadLetterRepository {
 
   /** The run's results reached the EHR: its dead letter, if any, is resolved. */
   async resolve(runId: string): Promise<void> {
-    await this.db.query(
-      `UPDATE dead_letter SET status = 'resolved', resolved_at = now() WHERE run_id = $1 AND status <> 'resolved'`,
+    await this.changed(
+      'resolved',
+      `UPDATE dead_letter SET status = 'resolved', resolved_at = now() WHERE run_id = $1 AND status <> 'resolved'
+       RETURNING ${returningChained('dead_letter')}`,
       [runId],
     );
   }
@@ -92,20 +102,37 @@ export class DeadLetterRepository {
    * already resolved (a replay then has nothing to do).
    */
   async startReplay(id: string): Promise<number | undefined> {
-    const rows = (await this.db.query(
+    const rows = await this.changed<{ replay_count: number }>(
+      'replaying',
       `UPDATE dead_letter SET status = 'replaying', replay_count = replay_count + 1, replayed_at = now()
-       WHERE id = $1 AND status <> 'resolved' RETURNING replay_count`,
+       WHERE id = $1 AND status <> 'resolved' RETURNING replay_count, ${returningChained('dead_letter')}`,
       [id],
-    )) as [Array<{ replay_count: number }>, number];
-    return rows[0][0]?.replay_count;
+    );
+    return rows[0]?.replay_count;
   }
 
   async recordAction(action: AdminAction): Promise<void> {
-    await this.db.getRepository(AdminActionEntity).insert({
+    await this.adminActions.record({
       action: action.action,
       actor: action.actor,
       target: action.target ?? null,
-      details: action.details ?? {},
+      detail: action.details ?? {},
+    });
+  }
+
+  /** One statement on dead_letter whose rows are chained in the same transaction. */
+  private changed<T extends object = object>(
+    action: string,
+    sql: string,
+    params: unknown[],
+  ): Promise<Array<T & ChainedRow>> {
+    return this.chain.write(async (tx) => {
+      const result = (await tx.query(sql, params)) as unknown;
+      // INSERT … RETURNING answers rows; UPDATE … RETURNING answers [rows, count].
+      const rows = (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as Array<
+        T & ChainedRow
+      >;
+      return { result: rows, records: chained('dead_letter', action, rows) };
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, IsNull } from 'typeorm';
+import { AuditChain, chained, ChainedRow, returningChained } from './chain';
 import { EventEntity, EventStatus, NotificationEntity } from './entities';
 
 export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
@@ -25,38 +26,69 @@ export interface RecordedNotification {
 /** Received notifications and their normalised events: the intake's durable record and outbox. */
 @Injectable()
 export class EventRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+  ) {}
 
   /** Stores a notification and its events in one transaction; an event already seen is not stored again. */
-  async record(notification: NewNotification, events: NewEvent[]): Promise<RecordedNotification> {
-    return this.db.transaction(async (tx) => {
-      const saved = await tx.insert(NotificationEntity, { ...notification, eventCount: events.length });
-      const notificationId = saved.identifiers[0].id as string;
-      if (events.length === 0) return { notificationId, accepted: [], duplicates: 0 };
+  record(notification: NewNotification, events: NewEvent[]): Promise<RecordedNotification> {
+    return this.chain.write(async (tx) => {
+      const saved = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(NotificationEntity)
+        .values({ ...notification, eventCount: events.length })
+        .returning(returningChained('notification'))
+        .updateEntity(false)
+        .execute();
+      const [notificationRow] = saved.raw as ChainedRow[];
+      const notificationId = notificationRow.id;
+      const records = chained('notification', 'received', [notificationRow]);
+      if (events.length === 0) return { result: { notificationId, accepted: [], duplicates: 0 }, records };
       const rows = events.map((e) => ({
         ...e,
         eventNumber: e.eventNumber === null ? null : String(e.eventNumber),
         notificationId,
         sourceId: notification.sourceId,
       }));
-      const result = await tx
+      const inserted = await tx
         .createQueryBuilder()
         .insert()
         .into(EventEntity)
         .values(rows)
         .orIgnore()
-        .returning(['id'])
+        .returning(returningChained('event'))
+        .updateEntity(false)
         .execute();
-      const accepted = (result.raw as Array<{ id: string }>).map((r) => r.id);
-      return { notificationId, accepted, duplicates: events.length - accepted.length };
+      const acceptedRows = inserted.raw as ChainedRow[];
+      return {
+        result: {
+          notificationId,
+          accepted: acceptedRows.map((r) => r.id),
+          duplicates: events.length - acceptedRows.length,
+        },
+        records: [...records, ...chained('event', 'accepted', acceptedRows)],
+      };
     });
   }
 
   /** Records a notification that was refused, so bad input leaves a trace too. */
   async recordRejected(notification: NewNotification): Promise<void> {
-    await this.db.getRepository(NotificationEntity).insert({ ...notification, eventCount: 0 });
+    await this.chain.write(async (tx) => {
+      const saved = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(NotificationEntity)
+        .values({ ...notification, eventCount: 0 })
+        .returning(returningChained('notification'))
+        .updateEntity(false)
+        .execute();
+      return { result: undefined, records: chained('notification', 'rejected', saved.raw as ChainedRow[]) };
+    });
   }
 
+  /** The outbox mark is operational state, left out of the event's audited content. */
   async markEnqueued(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db.getRepository(EventEntity).update({ id: In(ids) }, { enqueuedAt: () => 'now()' });
@@ -78,6 +110,16 @@ export class EventRepository {
   }
 
   async setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
-    await this.db.getRepository(EventEntity).update({ id }, { status, reason });
+    await this.chain.write(async (tx) => {
+      const updated = await tx
+        .createQueryBuilder()
+        .update(EventEntity)
+        .set({ status, reason })
+        .where('id = :id', { id })
+        .returning(returningChained('event'))
+        .updateEntity(false)
+        .execute();
+      return { result: undefined, records: chained('event', status, updated.raw as ChainedRow[]) };
+    });
   }
 }

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './chain';
 import { PluginRunEntity, RunMode, RunOutcome } from './entities';
+import { protectInputs } from './input-policy';
 
 export interface RunIdentity {
   eventId: string;
@@ -22,40 +25,120 @@ export interface RunCompletion {
   latencyMs?: number;
 }
 
+const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string }) =>
+  `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
+
+/**
+ * Opens runs, many at once: one multi-row insert per batch (an existing run is found, not duplicated).
+ */
+class OpenRuns implements BatchedWrite<RunIdentity, string> {
+  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<string>>> {
+    const inserted = (await tx.query(
+      `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+       ON CONFLICT DO NOTHING
+       RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
+                 plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256`,
+      [
+        items.map((i) => i.eventId),
+        items.map((i) => i.sourceId),
+        items.map((i) => i.pluginId),
+        items.map((i) => i.pluginVersion),
+        items.map((i) => i.modelSha256),
+        items.map((i) => i.mode ?? 'live'),
+        items.map((i) => i.triggeredBy ?? null),
+      ],
+    )) as Array<ChainedRow & { eventId: string; pluginId: string; pluginVersion: string }>;
+    const created = new Map(inserted.map((row) => [runKey(row), row]));
+    const missing = items.filter((i) => !created.has(runKey(i)));
+    const existing = new Map<string, string>();
+    if (missing.length > 0) {
+      const rows = (await tx.query(
+        `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
+                r.plugin_version AS "pluginVersion"
+         FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
+           ON r.event_id = k.e AND r.plugin_id = k.p AND r.plugin_version = k.v`,
+        [missing.map((i) => i.eventId), missing.map((i) => i.pluginId), missing.map((i) => i.pluginVersion)],
+      )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string }>;
+      for (const row of rows) existing.set(runKey(row), row.id);
+    }
+    const chainedOnce = new Set<string>();
+    return items.map((item) => {
+      const key = runKey(item);
+      const row = created.get(key);
+      if (!row) return { result: existing.get(key)!, records: [] };
+      // The same run asked for twice in one batch is opened (and chained) once.
+      const first = !chainedOnce.has(key);
+      chainedOnce.add(key);
+      return { result: row.id, records: first ? chained('plugin_run', 'opened', [row]) : [] };
+    });
+  }
+}
+
+/** Completes runs, many at once: one multi-row update per batch. */
+class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompletion }, void> {
+  async run(
+    tx: EntityManager,
+    items: Array<{ id: string; completion: RunCompletion }>,
+  ): Promise<Array<Audited<void>>> {
+    // Should one run be completed twice in a batch, the later completion is the one recorded.
+    const last = new Map(items.map((item, i) => [item.id, i]));
+    const unique = [...last.values()].map((i) => items[i]);
+    const json = (value: object | undefined) => (value === undefined ? null : JSON.stringify(value));
+    // An UPDATE answers [rows, affected count] through TypeORM.
+    const [rows] = (await tx.query(
+      `UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
+              inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
+              latency_ms = v.latency_ms, finished_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
+                   $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
+       WHERE plugin_run.id = v.id
+       RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256`,
+      [
+        unique.map((u) => u.id),
+        unique.map((u) => u.completion.outcome),
+        unique.map((u) => u.completion.reason ?? null),
+        unique.map((u) => u.completion.patientRef ?? null),
+        unique.map((u) => json(u.completion.inputs)),
+        unique.map((u) => json(u.completion.outputs)),
+        unique.map((u) => u.completion.executionProvider ?? null),
+        unique.map((u) => u.completion.latencyMs ?? null),
+      ],
+    )) as [Array<ChainedRow & { outcome: string }>, number];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return items.map((item, i) => {
+      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
+      return { result: undefined, records: row ? chained('plugin_run', row.outcome, [row]) : [] };
+    });
+  }
+}
+
 @Injectable()
 export class PluginRunRepository {
-  constructor(private readonly db: DataSource) {}
+  private readonly openRuns = new OpenRuns();
+  private readonly completeRuns = new CompleteRuns();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
+  ) {}
 
   /** The run of this plugin version on this event, created once however often routing repeats. */
-  async open(identity: RunIdentity): Promise<string> {
-    const repo = this.db.getRepository(PluginRunEntity);
-    await repo.createQueryBuilder().insert().values(identity).orIgnore().execute();
-    const run = await repo.findOneByOrFail({
-      eventId: identity.eventId,
-      pluginId: identity.pluginId,
-      pluginVersion: identity.pluginVersion,
-    });
-    return run.id;
+  open(identity: RunIdentity): Promise<string> {
+    return this.chain.submit(this.openRuns, identity);
   }
 
   get(id: string): Promise<PluginRunEntity | null> {
     return this.db.getRepository(PluginRunEntity).findOneBy({ id });
   }
 
-  async complete(id: string, completion: RunCompletion): Promise<void> {
-    await this.db.getRepository(PluginRunEntity).update(
-      { id },
-      {
-        outcome: completion.outcome,
-        reason: completion.reason ?? null,
-        patientRef: completion.patientRef ?? null,
-        inputs: completion.inputs ?? null,
-        outputs: completion.outputs ?? null,
-        executionProvider: completion.executionProvider ?? null,
-        latencyMs: completion.latencyMs ?? null,
-        finishedAt: () => 'now()',
-      },
-    );
+  /** Records the run's outcome; the inputs are stored as the PHI policy (`audit.storeInputs`) says. */
+  complete(id: string, completion: RunCompletion): Promise<void> {
+    return this.chain.submit(this.completeRuns, {
+      id,
+      completion: { ...completion, inputs: protectInputs(completion.inputs, this.config.audit) },
+    });
   }
 
   /** Runs of one source for one patient, newest first (repository methods take their scope). */

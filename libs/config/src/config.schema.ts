@@ -118,6 +118,8 @@ export const sourceSchema = z
     /** How long one request to the EHR may take. */
     requestTimeoutMs: z.number().int().positive().default(10_000),
     writeBack: writeBack.default(() => writeBack.parse({})),
+    /** Also record each write-back as a FHIR AuditEvent on this EHR. */
+    auditEvents: z.boolean().default(false),
   })
   .strict();
 
@@ -202,6 +204,30 @@ const inferenceSchema = z
   .strict()
   .prefault({});
 
+/** The audit trail's PHI policy and retention. */
+export const auditSchema = z
+  .object({
+    /**
+     * `full` keeps each input value (reproducible from the record alone); `hash` keeps only an
+     * HMAC-SHA256 of it (with `inputHashKey`), beside its unit and source reference and version.
+     */
+    storeInputs: z.enum(['full', 'hash']).default('full'),
+    inputHashKey: secret.optional(),
+    retention: z
+      .object({
+        /** Records older than this are pruned; unset keeps everything. */
+        maxAgeDays: z.number().positive().optional(),
+        checkEveryMinutes: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ checkEveryMinutes: 60 }),
+  })
+  .strict()
+  .refine((audit) => audit.storeInputs === 'full' || audit.inputHashKey, {
+    message: 'storeInputs: hash needs inputHashKey (a plain hash of a lab value is easily reversed)',
+    path: ['inputHashKey'],
+  });
+
 export const fileSchema = z
   .object({
     sources: z
@@ -226,6 +252,7 @@ export const fileSchema = z
       .object({ name: z.string().min(1).default('Aegle') })
       .strict()
       .default({ name: 'Aegle' }),
+    audit: auditSchema.default({ storeInputs: 'full', retention: { checkEveryMinutes: 60 } }),
   })
   .strict();
 
@@ -266,4 +293,5 @@ export interface AegleConfig {
   intake: FileConfig['intake'];
   inference: FileConfig['inference'];
   organization: FileConfig['organization'];
+  audit: FileConfig['audit'];
 }

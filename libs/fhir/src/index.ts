@@ -5,3 +5,4 @@ export * from './ehr-client';
 export * from './ehr-clients';
 export * from './operation-outcome.filter';
 export * from './outbound-auth';
+export * from './audit-event';

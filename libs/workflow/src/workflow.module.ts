@@ -4,6 +4,7 @@ import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
 import { DeadLettersService } from './dead-letters.service';
+import { FailedJobRecorder } from './failed-job.recorder';
 import { EventEnqueuer } from './event-enqueuer';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
@@ -59,6 +60,7 @@ const defaultJobOptions = {
     RunProcessor,
     WritebackProcessor,
     DeadLettersService,
+    FailedJobRecorder,
   ],
   exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule, DeadLettersService],
 })

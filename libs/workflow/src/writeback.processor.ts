@@ -8,7 +8,7 @@ import {
   PluginRunRepository,
   WriteBackRepository,
 } from '@aegle/audit';
-import { EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
+import { buildWriteBackAuditEvent, EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
 import {
   buildDevice,
   MODEL_IDENTIFIER_SYSTEM,
@@ -170,6 +170,21 @@ export class WritebackProcessor extends WorkerHost {
           ? await client.transaction(transaction.bundle)
           : await writeSequentially(client, transaction.bundle),
       );
+      if (source.auditEvents) {
+        const target = `Observation/${written.observationId}`;
+        await client.createIfNoneExist(
+          buildWriteBackAuditEvent({
+            target,
+            patient: run.patientRef!,
+            device,
+            organization: this.config.organization.name,
+            recorded: now,
+            runId: run.id,
+            existed: !written.created,
+          }),
+          `entity=${target}`,
+        );
+      }
       await this.writeBacks.record({
         runId: run.id,
         sourceId: run.sourceId,

@@ -6,10 +6,12 @@ import {
   Injectable,
   UnauthorizedException,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { AdminActionInterceptor } from '../audit/admin-action.interceptor';
 import { bearerOf, tokenMatches } from '../intake/sender-auth';
 
 /** The admin API and console answer only to `AEGLE_ADMIN_TOKEN`; with none configured they are closed. */
@@ -28,10 +30,14 @@ export class AdminTokenGuard implements CanActivate {
   }
 }
 
-/** Marks a controller as part of the admin API: bearer-protected and described in OpenAPI. */
+/**
+ * Marks a controller as part of the admin API: bearer-protected, described in OpenAPI, and each
+ * call recorded as an admin action in the audit trail.
+ */
 export function AdminApi(): ClassDecorator & MethodDecorator {
   return applyDecorators(
     UseGuards(AdminTokenGuard),
+    UseInterceptors(AdminActionInterceptor),
     ApiBearerAuth('admin'),
     ApiUnauthorizedResponse({ description: 'missing or wrong admin token' }),
   );

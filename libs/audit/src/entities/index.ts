@@ -1,12 +1,23 @@
 import { AdminActionEntity } from './admin-action.entity';
+import { AuditCheckpointEntity, AuditLogEntity } from './audit-log.entity';
 import { DeadLetterEntity } from './dead-letter.entity';
 import { EventEntity } from './event.entity';
+import { FailedJobEntity } from './failed-job.entity';
 import { NotificationEntity } from './notification.entity';
 import { PluginRunEntity } from './plugin-run.entity';
 import { WriteBackEntity } from './write-back.entity';
 
-export { EventEntity, NotificationEntity, PluginRunEntity, WriteBackEntity };
-export { AdminActionEntity, DeadLetterEntity };
+export {
+  AdminActionEntity,
+  AuditCheckpointEntity,
+  AuditLogEntity,
+  DeadLetterEntity,
+  EventEntity,
+  FailedJobEntity,
+  NotificationEntity,
+  PluginRunEntity,
+  WriteBackEntity,
+};
 export type { EventStatus } from './event.entity';
 export type { RunMode, RunOutcome } from './plugin-run.entity';
 export type { WriteBackOutcome } from './write-back.entity';
@@ -18,5 +29,8 @@ export const AUDIT_ENTITIES = [
   PluginRunEntity,
   WriteBackEntity,
   DeadLetterEntity,
+  FailedJobEntity,
   AdminActionEntity,
+  AuditLogEntity,
+  AuditCheckpointEntity,
 ];

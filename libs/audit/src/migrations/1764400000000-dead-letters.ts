@@ -28,10 +28,12 @@ export class DeadLetters1764400000000 implements MigrationInterface {
     await db.query(`
       CREATE TABLE admin_action (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        action text NOT NULL,
         actor text NOT NULL,
+        action text NOT NULL,
         target text,
-        details jsonb NOT NULL DEFAULT '{}',
+        detail jsonb NOT NULL DEFAULT '{}',
+        http_status integer,
+        remote_address text,
         created_at timestamptz NOT NULL DEFAULT now()
       )`);
     await db.query(`CREATE INDEX admin_action_created ON admin_action (created_at)`);

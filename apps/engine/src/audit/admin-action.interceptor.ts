@@ -1,0 +1,56 @@
+import {
+  CallHandler,
+  ExecutionContext,
+  HttpException,
+  Injectable,
+  Logger,
+  NestInterceptor,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { catchError, concatMap, Observable } from 'rxjs';
+import { AdminActionRepository } from '@aegle/audit';
+
+/**
+ * Records every admin API call (who, what, when, and how it ended) in the chained audit trail:
+ * reading a patient's runs is an access a hospital must be able to account for. The record goes to
+ * the database, never to the logs, because its query may name a patient.
+ */
+@Injectable()
+export class AdminActionInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(AdminActionInterceptor.name);
+
+  constructor(private readonly actions: AdminActionRepository) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<Request>();
+    const route = (request.route as { path?: string } | undefined)?.path ?? request.path;
+    const record = (status: number) =>
+      this.actions
+        .record({
+          // Who, as the caller says; the token only proves the caller may act.
+          actor: String(request.headers['x-aegle-actor'] || 'admin-token'),
+          action: `${request.method} ${route}`,
+          target: request.originalUrl.split('?')[0],
+          detail: { query: request.query, userAgent: request.headers['user-agent'] ?? null },
+          httpStatus: status,
+          remoteAddress: request.ip ?? null,
+        })
+        .then(
+          () => undefined,
+          (error: unknown) =>
+            this.logger.error({ reason: (error as Error).message }, 'could not record an admin action'),
+        );
+    // Recorded before the answer goes out, so an action is never answered yet unrecorded.
+    return next.handle().pipe(
+      concatMap(async (value: unknown) => {
+        await record(http.getResponse<Response>().statusCode);
+        return value;
+      }),
+      catchError(async (error: unknown) => {
+        await record(error instanceof HttpException ? error.getStatus() : 500);
+        throw error;
+      }),
+    );
+  }
+}

@@ -191,7 +191,7 @@ describe('the audit trail through the app: story of a result, listings, verify',
 
   it('records a refused write-back as a chained dead letter, and its replay by an operator', async () => {
     ehr.onRequest((req) =>
-      req.method === 'POST' && /\/Observation$/.test(req.path)
+      req.method === 'POST' && (/\/Observation$/.test(req.path) || /\/fhir\/?$/.test(req.path))
         ? {
             status: 422,
             body: {

@@ -369,6 +369,9 @@ describe('the retention schedule', () => {
     try {
       await recordStory(store);
       await recordStory(store);
+      await store.chain.idle();
+      // The cutoff is the scheduler's clock minus 86 µs: let both clocks move clearly past the last write.
+      await store.db.query(`SELECT pg_sleep(0.05)`);
       const [{ now }] = await store.db.query(`SELECT clock_timestamp() AS now`);
       await new AuditRetentionScheduler(config, store.retention).pruneNow();
       const [{ count }] = await store.db.query(`SELECT count(*)::int AS count FROM plugin_run`);

@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AegleConfig } from '@aegle/config';
 import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
+import { keepBodyError } from './intake/body-error';
 
 /**
  * Builds the Nest application. Intake bodies are read raw (HMAC is over the exact bytes, and JSON
@@ -13,7 +14,7 @@ import { AppModule } from './app.module';
 export async function createApp(config: AegleConfig): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.use('/fhir', raw({ type: () => true, limit: config.intake.maxBodyBytes }));
+  app.use('/fhir', raw({ type: () => true, limit: config.intake.maxBodyBytes }), keepBodyError);
   app.use('/api', json({ limit: '1mb' }));
   app.enableShutdownHooks();
   setupOpenApi(app);

@@ -6,8 +6,9 @@ import { EventRepository } from './event.repository';
 import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
 import { WriteBackRepository } from './write-back.repository';
+import { IntakeRepository } from './intake.repository';
 
-const repositories = [EventRepository, PluginRunRepository, WriteBackRepository];
+const repositories = [EventRepository, PluginRunRepository, WriteBackRepository, IntakeRepository];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */
 @Global()

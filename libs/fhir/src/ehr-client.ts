@@ -37,6 +37,16 @@ export interface EhrClient {
   ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
+  /** A GET operation such as `Subscription/{id}/$events` or `Subscription/{id}/$status`. */
+  operation<T extends fhir4.Resource>(
+    target: { resourceType: string; id?: string },
+    name: string,
+    params: SearchParams,
+  ): Promise<T>;
+  create<T extends fhir4.Resource>(resource: T): Promise<T>;
+  update<T extends fhir4.Resource>(resource: T & { id: string }): Promise<T>;
+  /** True when it was there to delete. */
+  delete(resourceType: string, id: string): Promise<boolean>;
 }
 
 interface KitError {
@@ -138,6 +148,62 @@ export class FhirKitEhrClient implements EhrClient {
       return { resource: response as T, created: status !== 200 };
     } catch (error) {
       throw toEhrError(`create ${resource.resourceType}`, error);
+    }
+  }
+
+  async operation<T extends fhir4.Resource>(
+    target: { resourceType: string; id?: string },
+    name: string,
+    params: SearchParams,
+  ): Promise<T> {
+    try {
+      const input = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      return (await this.client.operation({
+        ...target,
+        name,
+        method: 'GET',
+        input,
+        options: this.requestOptions(),
+      })) as T;
+    } catch (error) {
+      throw toEhrError(`${target.resourceType} ${name}`, error);
+    }
+  }
+
+  async create<T extends fhir4.Resource>(resource: T): Promise<T> {
+    try {
+      const options = { ...this.requestOptions(), headers: { prefer: 'return=representation' } };
+      return (await this.client.create({
+        resourceType: resource.resourceType,
+        body: resource,
+        options,
+      })) as T;
+    } catch (error) {
+      throw toEhrError(`create ${resource.resourceType}`, error);
+    }
+  }
+
+  async update<T extends fhir4.Resource>(resource: T & { id: string }): Promise<T> {
+    try {
+      return (await this.client.update({
+        resourceType: resource.resourceType,
+        id: resource.id,
+        body: resource,
+        options: this.requestOptions(),
+      })) as T;
+    } catch (error) {
+      throw toEhrError(`update ${resource.resourceType}`, error);
+    }
+  }
+
+  async delete(resourceType: string, id: string): Promise<boolean> {
+    try {
+      await this.client.delete({ resourceType, id, options: this.requestOptions() });
+      return true;
+    } catch (error) {
+      const failure = toEhrError(`delete ${resourceType}`, error);
+      if (failure.status === 404 || failure.status === 410) return false;
+      throw failure;
     }
   }
 

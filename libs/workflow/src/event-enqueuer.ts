@@ -16,6 +16,9 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
   private readonly logger = new Logger(EventEnqueuer.name);
   private relayTimer: NodeJS.Timeout | undefined;
   private relaying = false;
+  /** Enqueued ids whose `enqueued_at` is written in the background, many per UPDATE. */
+  private toMark: string[] = [];
+  private marking: Promise<void> | undefined;
 
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
@@ -27,21 +30,27 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     this.relayTimer.unref();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.relayTimer);
+    await this.flushMarks();
   }
 
   /** Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ. */
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
     try {
+      // Redis known to be down: straight to the outbox, without making the EHR wait for a timeout.
+      const client = await this.queue.client;
+      if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
       await withTimeout(
         this.queue.addBulk(
           eventIds.map((eventId) => ({ name: 'route', data: { eventId }, opts: { jobId: eventId } })),
         ),
         ENQUEUE_TIMEOUT_MS,
       );
-      await this.events.markEnqueued(eventIds);
+      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
+      this.toMark.push(...eventIds);
+      this.marking ??= this.flushMarks();
       return true;
     } catch (error) {
       this.logger.warn(
@@ -59,6 +68,7 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     try {
       let total = 0;
       for (;;) {
+        await this.marking; // unmarked ids would be found (and enqueued) again
         const ids = await this.events.findUnqueued(500);
         if (ids.length === 0 || !(await this.enqueue(ids))) return total;
         total += ids.length;
@@ -68,6 +78,22 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
       return 0;
     } finally {
       this.relaying = false;
+    }
+  }
+
+  private async flushMarks(): Promise<void> {
+    try {
+      while (this.toMark.length > 0) {
+        const ids = this.toMark.splice(0, 5_000);
+        await this.events.markEnqueued(ids).catch((error: unknown) => {
+          this.logger.warn(
+            { reason: (error as Error).message },
+            'could not mark events enqueued; relay will',
+          );
+        });
+      }
+    } finally {
+      this.marking = undefined;
     }
   }
 }

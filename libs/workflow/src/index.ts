@@ -5,3 +5,5 @@ export * from './event-enqueuer';
 export * from './plugin-registry';
 export * from './redis-connection';
 export * from './run-outputs';
+export * from './intake/catch-up.service';
+export * from './intake/notification-rows';

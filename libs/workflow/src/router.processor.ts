@@ -1,7 +1,7 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
-import { EventRepository, PluginRunRepository } from '@aegle/audit';
+import { EventRepository, IntakeRepository, PluginRunRepository } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
 import { PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
@@ -13,6 +13,7 @@ export class RouterProcessor extends WorkerHost {
 
   constructor(
     private readonly events: EventRepository,
+    private readonly intake: IntakeRepository,
     private readonly runs: PluginRunRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
@@ -24,6 +25,8 @@ export class RouterProcessor extends WorkerHost {
   async process(job: Job<JobPayload<typeof QUEUES.events>>): Promise<void> {
     const event = await this.events.get(job.data.eventId);
     if (!event || event.status !== 'accepted') return;
+    // A version older than one already processed arrived late: recorded, and skipped.
+    if (await this.intake.skipIfStale(event.id)) return;
     if (event.interaction === 'delete') {
       return this.events.setStatus(event.id, 'routed', 'deleted resources start no plugin runs');
     }

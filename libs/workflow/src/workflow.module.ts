@@ -4,6 +4,7 @@ import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
 import { EventEnqueuer } from './event-enqueuer';
+import { CatchUpService } from './intake/catch-up.service';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
@@ -42,10 +43,11 @@ const defaultJobOptions = {
     PluginRegistry,
     EventEnqueuer,
     IntakeService,
+    CatchUpService,
     RouterProcessor,
     RunProcessor,
     WritebackProcessor,
   ],
-  exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
+  exports: [IntakeService, CatchUpService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
 })
 export class WorkflowModule {}

@@ -199,7 +199,7 @@ export class IntakeRepository {
 
   /** Claims the oldest pending catch-up (skipping those another worker holds). */
   async claimCatchUp(): Promise<CatchUpEntity | undefined> {
-    const rows: Array<{ id: string }> = await this.db.query(
+    const [rows]: [Array<{ id: string }>, number] = await this.db.query(
       `UPDATE catch_up SET attempts = attempts + 1 WHERE id = (
          SELECT id FROM catch_up WHERE status = 'pending' AND attempts < 1000
          ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1)
@@ -211,7 +211,7 @@ export class IntakeRepository {
 
   /** Other pending catch-ups a `_lastUpdated` search for the same subscription answers too. */
   async absorbPendingSearches(sourceId: string, subscription: string, exceptId: string): Promise<number> {
-    const rows: unknown[] = await this.db.query(
+    const [rows]: [unknown[], number] = await this.db.query(
       `UPDATE catch_up SET status = 'done', method = 'search', finished_at = now(),
          error = 'answered by catch-up ' || $3::text
        WHERE source_id = $1 AND subscription = $2 AND status = 'pending' AND id <> $3::uuid
@@ -284,19 +284,27 @@ export class IntakeRepository {
   }
 
   /**
-   * Claims an event for routing unless a newer version of the same resource was already routed:
-   * then it is marked stale (recorded and skipped). Numeric versions compare as numbers.
+   * Marks an event stale (recorded and skipped) when a newer version of the same resource was
+   * already routed. Numeric versions compare as numbers, opaque ones by the resources' lastUpdated.
    */
   async skipIfStale(eventId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, affected count].
+    const [rows]: [unknown[], number] = await this.db.query(
       `UPDATE event me SET status = 'stale',
          reason = 'a newer version (' || newer.focus_version || ') of this resource was already processed'
        FROM LATERAL (
          SELECT o.focus_version FROM event o, event self
          WHERE self.id = $1 AND o.source_id = self.source_id AND o.focus_type = self.focus_type
            AND o.focus_id = self.focus_id AND o.id <> self.id AND o.status = 'routed'
-           AND self.focus_version ~ '^[0-9]{1,18}$' AND o.focus_version ~ '^[0-9]{1,18}$'
-           AND o.focus_version::bigint > self.focus_version::bigint
+           AND o.focus_version IS DISTINCT FROM self.focus_version
+           AND CASE
+             WHEN self.focus_version ~ '^[0-9]{1,18}$' AND o.focus_version ~ '^[0-9]{1,18}$'
+               THEN o.focus_version::bigint > self.focus_version::bigint
+             -- Opaque versions (UUIDs, as Medplum's): the resources' UTC lastUpdated instants decide.
+             ELSE o.resource->'meta'->>'lastUpdated' ~ '^\d{4}-\d\d-\d\dT[\d:.]+Z$'
+               AND self.resource->'meta'->>'lastUpdated' ~ '^\d{4}-\d\d-\d\dT[\d:.]+Z$'
+               AND o.resource->'meta'->>'lastUpdated' > self.resource->'meta'->>'lastUpdated'
+           END
          LIMIT 1) newer
        WHERE me.id = $1 AND me.status = 'accepted'
        RETURNING me.id`,

@@ -42,6 +42,8 @@ export interface TestSource {
   fhirBaseUrl: string;
   bearerToken?: string;
   hmacSecret?: string;
+  /** The source's `subscription` settings (criteria, topic, eventsOperation, heartbeatSeconds…). */
+  subscription?: Record<string, unknown>;
 }
 
 export interface RunningAegle {
@@ -58,14 +60,21 @@ export interface RunningAegle {
 export async function startAegle(options: {
   sources: TestSource[];
   pluginDirs?: string[];
+  /** Another Redis (e.g. one a test stops and starts); default TEST_REDIS_URL. */
+  redisUrl?: string;
+  /** The `intake` config section (maxBodyBytes, publicUrl). */
+  intake?: Record<string, unknown>;
+  adminToken?: string;
 }): Promise<RunningAegle> {
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
   const config = loadConfig(
     {
       DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
+      REDIS_URL: redisUrl,
       AEGLE_QUEUE_PREFIX: prefix,
+      ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     },
     {
@@ -77,8 +86,10 @@ export async function startAegle(options: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
+        ...(s.subscription ? { subscription: s.subscription } : {}),
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'] },
+      ...(options.intake ? { intake: options.intake } : {}),
     },
   );
   const app = await createApp(config);
@@ -86,7 +97,7 @@ export async function startAegle(options: {
   const address = app.getHttpServer().address() as { port: number };
   const queues = Object.values(QUEUES).map((name) => app.get<Queue>(getQueueToken(name)));
   const events = Object.values(QUEUES).map(
-    (name) => new QueueEvents(name, { connection: redisConnection(TEST_REDIS_URL), prefix }),
+    (name) => new QueueEvents(name, { connection: redisConnection(redisUrl), prefix }),
   );
   await Promise.all(events.map((e) => e.waitUntilReady()));
 
@@ -126,7 +137,7 @@ export async function startAegle(options: {
       await Promise.all(events.map((e) => e.close()));
       await app.close();
       const cleaner = Object.values(QUEUES).map(
-        (name) => new Queue(name, { connection: redisConnection(TEST_REDIS_URL), prefix }),
+        (name) => new Queue(name, { connection: redisConnection(redisUrl), prefix }),
       );
       await Promise.all(cleaner.map((q) => q.obliterate({ force: true }).finally(() => q.close())));
       await database.drop();

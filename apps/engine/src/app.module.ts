@@ -5,6 +5,7 @@ import { AegleConfig, ConfigModule } from '@aegle/config';
 import { WorkflowModule } from '@aegle/workflow';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
+import { IntakeAdminModule } from './intake-admin/intake-admin.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
 
@@ -19,6 +20,7 @@ export class AppModule {
         AuditModule,
         WorkflowModule,
         IntakeModule,
+        IntakeAdminModule,
         HealthModule,
         MetricsModule,
       ],

@@ -7,3 +7,4 @@ export * from './redis-connection';
 export * from './run-outputs';
 export * from './intake/catch-up.service';
 export * from './intake/notification-rows';
+export * from './subscriptions/subscription-manager';

@@ -5,6 +5,7 @@ import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
 import { EventEnqueuer } from './event-enqueuer';
 import { CatchUpService } from './intake/catch-up.service';
+import { SubscriptionManager } from './subscriptions/subscription-manager';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
@@ -44,10 +45,19 @@ const defaultJobOptions = {
     EventEnqueuer,
     IntakeService,
     CatchUpService,
+    SubscriptionManager,
     RouterProcessor,
     RunProcessor,
     WritebackProcessor,
   ],
-  exports: [IntakeService, CatchUpService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
+  exports: [
+    IntakeService,
+    CatchUpService,
+    SubscriptionManager,
+    PluginRegistry,
+    EhrClients,
+    EventEnqueuer,
+    BullModule,
+  ],
 })
 export class WorkflowModule {}

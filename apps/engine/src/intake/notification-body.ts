@@ -15,6 +15,9 @@ const LENIENT_TYPES = new Set([
 ]);
 const CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
 /** FHIR versions whose notifications Aegle reads: R4, R4B (backport) and R5. */
+/** JSON escapes no FHIR string may hold (NUL, unpaired surrogates), and PostgreSQL cannot store. */
+const UNSTORABLE =
+  /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
 const FHIR_VERSIONS = /^(4\.0|4\.3|5\.0)(\.\d+)?$/;
 
 interface MediaType {
@@ -63,11 +66,16 @@ export function readNotificationBody(bytes: Buffer, contentType: string | undefi
   if (!declaredJson && !LENIENT_TYPES.has(media.type)) {
     throw OperationOutcomeError.unsupportedMediaType('send application/fhir+json or application/json');
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     if (!declaredJson)
       throw OperationOutcomeError.unsupportedMediaType('send application/fhir+json or application/json');
     throw OperationOutcomeError.badRequest('the body is not valid JSON');
   }
+  if (UNSTORABLE.test(text)) {
+    throw OperationOutcomeError.badRequest('the body holds a NUL character or an unpaired surrogate escape');
+  }
+  return body;
 }

@@ -181,7 +181,7 @@ export class IntakeRepository {
          AND NOT EXISTS (SELECT 1 FROM event e WHERE e.source_id = $1 AND e.subscription = $2
                          AND e.event_number = n)
          AND NOT EXISTS (SELECT 1 FROM catch_up c WHERE c.source_id = $1 AND c.subscription = $2
-                         AND n BETWEEN c.from_event AND c.to_event AND c.status <> 'failed')
+                         AND n BETWEEN c.from_event AND c.to_event)
        ORDER BY n`,
       [sourceId, subscription, limit],
     );

@@ -1,5 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/audit';
 import { QUEUES } from './queues';
@@ -12,7 +18,9 @@ const RELAY_INTERVAL_MS = 2_000;
  * once it is back: the transactional-outbox half of "nothing accepted is ever lost".
  */
 @Injectable()
-export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class EventEnqueuer
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(EventEnqueuer.name);
   private relayTimer: NodeJS.Timeout | undefined;
   private relaying = false;
@@ -30,9 +38,13 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     this.relayTimer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): void {
     clearInterval(this.relayTimer);
-    await this.flushMarks();
+  }
+
+  /** Before the database pool closes, so enqueued events are marked (else the relay re-enqueues them, harmlessly). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.marking;
   }
 
   /** Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ. */

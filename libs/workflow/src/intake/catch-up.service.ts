@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { CatchUpEntity, IntakeRepository, SubscriptionTouch } from '@aegle/audit';
 import { SourceConfig } from '@aegle/config';
 import { EhrClients, EhrRequestError, RawNotification } from '@aegle/fhir';
@@ -21,13 +21,14 @@ export type RecoveredSink = (notification: RawNotification & ReceivedMeta & { so
  * is overdue. Every catch-up is a row in `catch_up`, so the audit trail shows each gap and its fate.
  */
 @Injectable()
-export class CatchUpService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class CatchUpService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(CatchUpService.name);
   private sink: RecoveredSink | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly toCheck = new Map<string, { sourceId: string; subscription: string }>();
   private running: Promise<void> | undefined;
   private again = false;
+  private stopping = false;
 
   constructor(
     private readonly intake: IntakeRepository,
@@ -44,9 +45,11 @@ export class CatchUpService implements OnApplicationBootstrap, OnApplicationShut
     this.kick();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database pool closes: stop taking work, let the current catch-up finish. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.idle();
   }
 
   /** Called after each stored notification: look for gaps it reveals, run catch-ups it opened. */
@@ -64,6 +67,7 @@ export class CatchUpService implements OnApplicationBootstrap, OnApplicationShut
 
   /** Starts the worker unless it runs; if it does, it goes round once more. */
   kick(): void {
+    if (this.stopping) return;
     if (this.running) {
       this.again = true;
       return;
@@ -104,6 +108,7 @@ export class CatchUpService implements OnApplicationBootstrap, OnApplicationShut
   private async work(): Promise<void> {
     try {
       for (const [key, { sourceId, subscription }] of this.toCheck) {
+        if (this.stopping) return;
         this.toCheck.delete(key);
         await this.checkGaps(sourceId, subscription);
       }

@@ -1,6 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { EventEnqueuer, QUEUES } from '@aegle/workflow';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
@@ -62,7 +62,7 @@ describe('intake while Redis is down: accepted into PostgreSQL, enqueued once Re
 
     await redis.start();
     const client = await aegle.app.get<Queue>(getQueueToken(QUEUES.events)).client;
-    if (client.status !== 'ready') await once(client, 'ready');
+    if (client.status !== 'ready') await once(client as unknown as EventEmitter, 'ready');
     expect(await aegle.app.get(EventEnqueuer).relay()).toBe(ids.length);
     await aegle.waitForIdle();
 

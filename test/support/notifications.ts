@@ -52,7 +52,7 @@ export function backportR4b(options: {
           })),
           subscription: { reference: `https://ehr.example/fhir/Subscription/${options.subscription}` },
           topic: 'http://example.org/topics/observation-changes',
-        } as unknown as fhir4.Resource,
+        } as unknown as fhir4.FhirResource,
         request: { method: 'GET', url: `Subscription/${options.subscription}/$status` },
         response: { status: '200' },
       },
@@ -61,7 +61,7 @@ export function backportR4b(options: {
           ? [
               {
                 fullUrl: `https://ehr.example/fhir/${e.focus}`,
-                resource: e.resource,
+                resource: e.resource as fhir4.FhirResource,
                 request: { method: 'PUT' as const, url: e.focus },
                 response: { status: '200' },
               },

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/audit';
+import { GroupCommit } from './intake/group-commit';
 import { QUEUES } from './queues';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
@@ -27,6 +28,12 @@ export class EventEnqueuer
   /** Enqueued ids whose `enqueued_at` is written in the background, many per UPDATE. */
   private toMark: string[] = [];
   private marking: Promise<void> | undefined;
+  /** Concurrent requests' events go to Redis in one addBulk. */
+  private readonly batcher = new GroupCommit<string[], boolean>((batches) => this.enqueueBatches(batches), {
+    maxInFlight: 2,
+    maxBatch: 500,
+  });
+  private queueDown = false;
 
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
@@ -47,9 +54,21 @@ export class EventEnqueuer
     await this.marking;
   }
 
-  /** Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ. */
+  /**
+   * Puts the events on the queue; false (events left in the outbox) when Redis is unreachable.
+   * Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ.
+   */
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
+    return this.batcher.submit(eventIds);
+  }
+
+  private async enqueueBatches(batches: string[][]): Promise<PromiseSettledResult<boolean>[]> {
+    const value = await this.enqueueNow(batches.flat());
+    return batches.map(() => ({ status: 'fulfilled', value }));
+  }
+
+  private async enqueueNow(eventIds: string[]): Promise<boolean> {
     try {
       // Redis known to be down: straight to the outbox, without making the EHR wait for a timeout.
       const client = await this.queue.client;
@@ -63,12 +82,18 @@ export class EventEnqueuer
       // A crash before the mark only means the relay enqueues again: same job id, a no-op.
       this.toMark.push(...eventIds);
       this.marking ??= this.flushMarks();
+      if (this.queueDown) this.logger.log('queue reachable again; enqueueing resumed');
+      this.queueDown = false;
       return true;
     } catch (error) {
-      this.logger.warn(
-        { count: eventIds.length, reason: (error as Error).message },
-        'queue unavailable; events kept in the outbox',
-      );
+      // Once per outage, not once per notification.
+      if (!this.queueDown) {
+        this.logger.warn(
+          { reason: (error as Error).message },
+          'queue unavailable; events kept in the outbox',
+        );
+      }
+      this.queueDown = true;
       return false;
     }
   }

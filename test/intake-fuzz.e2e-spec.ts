@@ -87,11 +87,17 @@ function mutator(random: () => number, corpus: string[]) {
     const value = JSON.parse(text) as unknown;
     const paths: Array<{ parent: Record<string, unknown> | unknown[]; key: string | number }> = [];
     const walk = (node: unknown) => {
-      if (Array.isArray(node))
-        node.forEach((child, i) => (paths.push({ parent: node, key: i }), walk(child)));
-      else if (node && typeof node === 'object')
-        for (const [k, child] of Object.entries(node))
-          (paths.push({ parent: node as Record<string, unknown>, key: k }), walk(child));
+      if (Array.isArray(node)) {
+        node.forEach((child, i) => {
+          paths.push({ parent: node, key: i });
+          walk(child);
+        });
+      } else if (node && typeof node === 'object') {
+        for (const [k, child] of Object.entries(node)) {
+          paths.push({ parent: node as Record<string, unknown>, key: k });
+          walk(child);
+        }
+      }
     };
     walk(value);
     for (let i = 0, n = 1 + int(3); i < n && paths.length > 0; i++) {

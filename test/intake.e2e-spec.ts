@@ -321,7 +321,9 @@ describe('intake: every notification shape an EHR sends, verified, none lost', (
       await catchUps.sweep();
       await catchUps.idle();
       const admin = (path: string) =>
-        json<any[]>(fetch(`${aegle.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }));
+        json<Array<{ subscription: string; heartbeatOverdueSince: string | null; reason?: string }>>(
+          fetch(`${aegle.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }),
+        );
       const views = await admin('/api/admin/intake/subscriptions?source=plain');
       expect(views.find((v) => v.subscription === 'hb-sub')?.heartbeatOverdueSince).toEqual(
         expect.any(String),

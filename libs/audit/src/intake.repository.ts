@@ -197,13 +197,14 @@ export class IntakeRepository {
     return row.id;
   }
 
-  /** Claims the oldest pending catch-up (skipping those another worker holds). */
-  async claimCatchUp(): Promise<CatchUpEntity | undefined> {
+  /** Claims the oldest pending catch-up not tried in this pass (skipping those another worker holds). */
+  async claimCatchUp(triedThisPass: string[] = []): Promise<CatchUpEntity | undefined> {
     const [rows]: [Array<{ id: string }>, number] = await this.db.query(
       `UPDATE catch_up SET attempts = attempts + 1 WHERE id = (
-         SELECT id FROM catch_up WHERE status = 'pending' AND attempts < 1000
+         SELECT id FROM catch_up WHERE status = 'pending' AND NOT (id = ANY($1::uuid[]))
          ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1)
        RETURNING id`,
+      [triedThisPass],
     );
     if (rows.length === 0) return undefined;
     return (await this.db.getRepository(CatchUpEntity).findOneBy({ id: rows[0].id })) ?? undefined;

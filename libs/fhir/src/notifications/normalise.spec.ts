@@ -5,7 +5,11 @@ import { deduplicationKey } from './deduplication';
 import { RawNotification } from './model';
 import { normaliseNotification } from './normalise';
 
-const fixture = (name: string): Record<string, unknown> =>
+/** Fixture JSON as the tests edit it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LooseJson = any;
+
+const fixture = (name: string): LooseJson =>
   JSON.parse(
     readFileSync(join(__dirname, '../../../../test/fixtures/notifications', `${name}.json`), 'utf8'),
   );
@@ -83,8 +87,7 @@ describe('normaliseNotification', () => {
   });
 
   describe('real-server deviations', () => {
-    const r4b = () =>
-      fixture('backport-r4b-event-id-only') as { entry: Array<{ resource: Record<string, any> }> };
+    const r4b = () => fixture('backport-r4b-event-id-only') as LooseJson;
 
     it('takes a relative focus reference and an integer event number', () => {
       const bundle = r4b();
@@ -112,7 +115,7 @@ describe('normaliseNotification', () => {
     });
 
     it('falls back to (resource, version) when events are not numbered at all', () => {
-      const bundle = fixture('r5-notification-event-full-resource') as { entry: Array<{ resource: any }> };
+      const bundle = fixture('r5-notification-event-full-resource') as LooseJson;
       bundle.entry[0].resource.notificationEvent.push({ focus: { reference: 'Encounter/2' } });
       delete bundle.entry[0].resource.notificationEvent[0].eventNumber;
       const events = normaliseNotification(post(bundle)).events;
@@ -185,7 +188,7 @@ describe('normaliseNotification', () => {
     });
 
     it('refuses a status without a subscription, and an unknown notification type', () => {
-      const bundle = fixture('r5-notification-heartbeat') as { entry: Array<{ resource: any }> };
+      const bundle = fixture('r5-notification-heartbeat') as LooseJson;
       const noSubscription = structuredClone(bundle);
       delete noSubscription.entry[0].resource.subscription;
       expect(refusal(post(noSubscription)).status).toBe(400);

@@ -5,7 +5,8 @@ import { EhrClients, EhrRequestError, RawNotification } from '@aegle/fhir';
 import { CLASSIC_SUBSCRIPTION, ReceivedMeta } from './notification-rows';
 
 const SWEEP_INTERVAL_MS = 5_000;
-const MAX_ATTEMPTS = 10;
+/** With a sweep every 5 s, an EHR that is down for five minutes still gets caught up. */
+const MAX_ATTEMPTS = 60;
 const SEARCH_PAGE = 500;
 
 /** Where recovered notifications go: the intake itself, so they are stored and deduplicated alike. */
@@ -112,11 +113,12 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
         this.toCheck.delete(key);
         await this.checkGaps(sourceId, subscription);
       }
-      for (
-        let catchUp = await this.intake.claimCatchUp();
-        catchUp;
-        catchUp = await this.intake.claimCatchUp()
-      ) {
+      // A catch-up that fails for a reason worth retrying is tried again on the next sweep, not at once.
+      const tried: string[] = [];
+      while (!this.stopping) {
+        const catchUp = await this.intake.claimCatchUp(tried);
+        if (!catchUp) break;
+        tried.push(catchUp.id);
         await this.run(catchUp);
       }
     } catch (error) {

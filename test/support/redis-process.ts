@@ -24,6 +24,7 @@ export async function startRedisProcess(): Promise<RedisProcess> {
   const redis: RedisProcess = {
     url: `redis://127.0.0.1:${port}`,
     async start() {
+      if (child && child.exitCode === null) return; // already running
       const started = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -38,7 +39,10 @@ export async function startRedisProcess(): Promise<RedisProcess> {
           output += chunk.toString();
           if (output.includes('Ready to accept connections')) resolve();
         });
-        started.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
+        started.once('exit', (code) => {
+          if (child === started) child = undefined;
+          reject(new Error(`redis-server exited (${code}): ${output}`));
+        });
       });
     },
     async stop() {

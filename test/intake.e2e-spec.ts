@@ -217,6 +217,32 @@ describe('intake: every notification shape an EHR sends, verified, none lost', (
       );
     });
 
+    it('catches up a jump of tens of thousands in bounded chunks, and moves the watermark past it', async () => {
+      const event = (n: number) =>
+        backportR4b({
+          subscription: 'far-sub',
+          type: 'event-notification',
+          events: [{ eventNumber: n, focus: 'Encounter/gap-a' }],
+        });
+      await expectAccepted(await send('plain', backportR4b({ subscription: 'far-sub', type: 'handshake' })));
+      await expectAccepted(await send('plain', event(1)));
+      await expectAccepted(await send('plain', event(25_000)));
+      await catchUps.idle();
+      const rows = await db.query(
+        `SELECT from_event::int, to_event::int, status FROM catch_up WHERE subscription = 'far-sub' ORDER BY from_event`,
+      );
+      expect(rows).toEqual([
+        // #1 had already moved the watermark to 1; each check looks at 10,000 numbers at most.
+        { from_event: 2, to_event: 10_001, status: 'done' },
+        { from_event: 10_002, to_event: 20_001, status: 'done' },
+        { from_event: 20_002, to_event: 24_999, status: 'done' },
+      ]);
+      const [state] = await db.query(
+        `SELECT contiguous_through::int AS through FROM subscription_state WHERE subscription = 'far-sub'`,
+      );
+      expect(state.through).toBe(25_000);
+    });
+
     describe('with $events', () => {
       const replayed: string[] = [];
       beforeAll(() =>

@@ -99,7 +99,7 @@ export class IntakeRepository {
          ON CONFLICT DO NOTHING
          RETURNING id
        ), s AS (
-         INSERT INTO subscription_state AS st (source_id, subscription, topic, status, first_event_number,
+         INSERT INTO subscription_state AS st (source_id, subscription, topic, status, contiguous_through,
            highest_event_number, events_since_start, last_notification_at, last_heartbeat_at, last_seen_at,
            heartbeat_overdue_since, updated_at)
          SELECT u.source_id, u.subscription, u.topic, u.status, u.baseline, u.highest, u.since_start, now(),
@@ -110,7 +110,7 @@ export class IntakeRepository {
          ON CONFLICT (source_id, subscription) DO UPDATE SET
            topic = coalesce(excluded.topic, st.topic),
            status = coalesce(excluded.status, st.status),
-           first_event_number = coalesce(st.first_event_number, excluded.first_event_number),
+           contiguous_through = coalesce(st.contiguous_through, excluded.contiguous_through),
            highest_event_number = greatest(st.highest_event_number, excluded.highest_event_number),
            events_since_start = greatest(st.events_since_start, excluded.events_since_start),
            last_notification_at = now(),
@@ -168,24 +168,44 @@ export class IntakeRepository {
   }
 
   /**
-   * Event numbers after the subscription's baseline, up to the highest it has announced, that
-   * neither arrived as an event nor are covered by a catch-up already opened: the gaps.
+   * Event numbers after the subscription's watermark, up to the highest it has announced (at most
+   * `limit` at a time), that neither arrived as an event nor are covered by a catch-up: the gaps.
+   * `checkedThrough` is the last number looked at, where the watermark may move once the gaps
+   * found have a catch-up.
    */
-  async missingEventNumbers(sourceId: string, subscription: string, limit = 10_000): Promise<number[]> {
+  async missingEventNumbers(
+    sourceId: string,
+    subscription: string,
+    limit = 10_000,
+  ): Promise<{ missing: number[]; checkedThrough: number | null }> {
+    const [bounds]: Array<{ low: string | null; high: string | null }> = await this.db.query(
+      `SELECT contiguous_through AS low,
+              least(greatest(highest_event_number, events_since_start), contiguous_through + $3) AS high
+       FROM subscription_state WHERE source_id = $1 AND subscription = $2`,
+      [sourceId, subscription, limit],
+    );
+    if (!bounds || bounds.low === null || bounds.high === null || Number(bounds.high) <= Number(bounds.low)) {
+      return { missing: [], checkedThrough: null };
+    }
     const rows: Array<{ n: string }> = await this.db.query(
-      `SELECT n FROM subscription_state st,
-         generate_series(st.first_event_number + 1,
-                         least(greatest(st.highest_event_number, st.events_since_start),
-                               st.first_event_number + $3)) n
-       WHERE st.source_id = $1 AND st.subscription = $2
-         AND NOT EXISTS (SELECT 1 FROM event e WHERE e.source_id = $1 AND e.subscription = $2
+      `SELECT n FROM generate_series($3::bigint + 1, $4::bigint) n
+       WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.source_id = $1 AND e.subscription = $2
                          AND e.event_number = n)
          AND NOT EXISTS (SELECT 1 FROM catch_up c WHERE c.source_id = $1 AND c.subscription = $2
                          AND n BETWEEN c.from_event AND c.to_event)
        ORDER BY n`,
-      [sourceId, subscription, limit],
+      [sourceId, subscription, bounds.low, bounds.high],
     );
-    return rows.map((r) => Number(r.n));
+    return { missing: rows.map((r) => Number(r.n)), checkedThrough: Number(bounds.high) };
+  }
+
+  /** Everything up to `through` is accounted for; later checks start after it. */
+  async advanceWatermark(sourceId: string, subscription: string, through: number): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_state SET contiguous_through = greatest(contiguous_through, $3), updated_at = now()
+       WHERE source_id = $1 AND subscription = $2`,
+      [sourceId, subscription, through],
+    );
   }
 
   async openCatchUp(catchUp: NewCatchUp): Promise<string> {

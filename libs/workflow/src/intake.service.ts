@@ -47,7 +47,10 @@ export class IntakeService {
     private readonly enqueuer: EventEnqueuer,
     private readonly catchUps: CatchUpService,
   ) {
-    catchUps.deliverTo((recovered) => this.accept(recovered));
+    catchUps.deliverTo(
+      (recovered) => this.accept(recovered),
+      () => this.writer.settled(),
+    );
   }
 
   async accept(notification: ReceivedNotification): Promise<IntakeResult> {

@@ -23,7 +23,7 @@ export interface SubscriptionView {
   subscription: string;
   topic: string | null;
   status: string | null;
-  firstEventNumber: number | null;
+  contiguousThrough: number | null;
   highestEventNumber: number | null;
   eventsSinceStart: number | null;
   lastNotificationAt: Date | null;
@@ -57,7 +57,7 @@ export class IntakeAdminController {
       subscription: s.subscription,
       topic: s.topic,
       status: s.status,
-      firstEventNumber: num(s.firstEventNumber),
+      contiguousThrough: num(s.contiguousThrough),
       highestEventNumber: num(s.highestEventNumber),
       eventsSinceStart: num(s.eventsSinceStart),
       lastNotificationAt: s.lastNotificationAt,

@@ -11,8 +11,11 @@ export class SubscriptionStateEntity {
   @PrimaryColumn({ type: 'text' }) subscription!: string;
   @Column({ type: 'text', nullable: true }) topic!: string | null;
   @Column({ type: 'text', nullable: true }) status!: string | null;
-  /** Events up to this number came before Aegle started listening (a handshake says 0). */
-  @Column({ name: 'first_event_number', type: 'bigint', nullable: true }) firstEventNumber!: string | null;
+  /**
+   * Every event up to this number is accounted for: it arrived, a catch-up covers it, or it came
+   * before Aegle listened (a handshake says 0). Gap checks start after it and move it forward.
+   */
+  @Column({ name: 'contiguous_through', type: 'bigint', nullable: true }) contiguousThrough!: string | null;
   @Column({ name: 'highest_event_number', type: 'bigint', nullable: true }) highestEventNumber!:
     string | null;
   @Column({ name: 'events_since_start', type: 'bigint', nullable: true }) eventsSinceStart!: string | null;

@@ -24,7 +24,7 @@ export class IntakeSubscriptions1764400000000 implements MigrationInterface {
         subscription text NOT NULL,
         topic text,
         status text,
-        first_event_number bigint,
+        contiguous_through bigint,
         highest_event_number bigint,
         events_since_start bigint,
         last_notification_at timestamptz,

@@ -25,6 +25,7 @@ export type RecoveredSink = (notification: RawNotification & ReceivedMeta & { so
 export class CatchUpService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(CatchUpService.name);
   private sink: RecoveredSink | undefined;
+  private intakeSettled: () => Promise<void> = () => Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly toCheck = new Map<string, { sourceId: string; subscription: string }>();
   private running: Promise<void> | undefined;
@@ -36,8 +37,13 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
     private readonly ehr: EhrClients,
   ) {}
 
-  deliverTo(sink: RecoveredSink): void {
+  /**
+   * Wires the intake in: where recovered notifications go, and how to wait for its writes in
+   * flight (an event being committed right now is late, not missing).
+   */
+  deliverTo(sink: RecoveredSink, settled: () => Promise<void>): void {
     this.sink = sink;
+    this.intakeSettled = settled;
   }
 
   onApplicationBootstrap(): void {
@@ -126,16 +132,27 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
+  /** Opens a catch-up for the numbers missing since the watermark, then moves the watermark past them. */
   private async checkGaps(sourceId: string, subscription: string): Promise<void> {
-    const missing = await this.intake.missingEventNumbers(sourceId, subscription);
-    if (missing.length === 0) return;
-    const state = await this.intake.state(sourceId, subscription);
-    const highest = Number(state?.highestEventNumber ?? 0);
-    const from = missing[0];
-    const to = missing[missing.length - 1];
-    const reason = from > highest ? 'heartbeat-ahead' : 'gap';
-    await this.intake.openCatchUp({ sourceId, subscription, reason, fromEvent: from, toEvent: to });
-    this.logger.warn({ source: sourceId, subscription, from, to, reason }, 'missed events; catching up');
+    for (;;) {
+      let { missing, checkedThrough } = await this.intake.missingEventNumbers(sourceId, subscription);
+      if (checkedThrough === null) return;
+      if (missing.length > 0) {
+        await this.intakeSettled();
+        ({ missing, checkedThrough } = await this.intake.missingEventNumbers(sourceId, subscription));
+        if (checkedThrough === null) return;
+      }
+      if (missing.length > 0) {
+        const state = await this.intake.state(sourceId, subscription);
+        const highest = Number(state?.highestEventNumber ?? 0);
+        const [from, to] = [missing[0], missing[missing.length - 1]];
+        const reason = from > highest ? 'heartbeat-ahead' : 'gap';
+        await this.intake.openCatchUp({ sourceId, subscription, reason, fromEvent: from, toEvent: to });
+        this.logger.warn({ source: sourceId, subscription, from, to, reason }, 'missed events; catching up');
+      }
+      await this.intake.advanceWatermark(sourceId, subscription, checkedThrough);
+      if (this.stopping) return;
+    }
   }
 
   private async run(catchUp: CatchUpEntity): Promise<void> {

@@ -46,4 +46,23 @@ describe('GroupCommit', () => {
     await expect(commit.submit(1)).rejects.toThrow('database gone');
     await expect(commit.submit(2)).resolves.toBe(2);
   });
+
+  it('settles once everything submitted so far is flushed', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const done: number[] = [];
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        await gate;
+        done.push(...items);
+        return items.map((value) => ({ status: 'fulfilled' as const, value }));
+      },
+      { maxInFlight: 2, maxBatch: 100 },
+    );
+    void commit.submit(1);
+    void commit.submit(2);
+    const settled = commit.settled().then(() => [...done]);
+    release();
+    expect((await settled).sort()).toEqual([1, 2]);
+  });
 });

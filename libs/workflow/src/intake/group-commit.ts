@@ -6,6 +6,7 @@
 export class GroupCommit<T, R> {
   private waiting: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private inFlight = 0;
+  private readonly unsettled = new Set<Promise<unknown>>();
 
   constructor(
     /** Settles each item on its own, so one bad item fails only its own caller. */
@@ -14,10 +15,22 @@ export class GroupCommit<T, R> {
   ) {}
 
   submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+    const result = new Promise<R>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
       this.pump();
     });
+    const tracked = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.add(tracked);
+    void tracked.then(() => this.unsettled.delete(tracked));
+    return result;
+  }
+
+  /** Resolves once every item submitted so far has been flushed (later ones are not waited for). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.unsettled]);
   }
 
   private pump(): void {

@@ -47,6 +47,8 @@ export interface TestSource {
   /** Write-back settings as in the config file (e.g. short backoff for tests). */
   writeBack?: Record<string, unknown>;
   auditEvents?: boolean;
+  /** The source's `subscription` settings (criteria, topic, eventsOperation, heartbeatSeconds…). */
+  subscription?: Record<string, unknown>;
 }
 
 export interface RunningAegle {
@@ -70,14 +72,20 @@ export async function startAegle(options: {
   adminToken?: string;
   /** The `audit` block of the config file. */
   audit?: Record<string, unknown>;
+  /** Another Redis (e.g. one a test stops and starts); default TEST_REDIS_URL. */
+  redisUrl?: string;
+  /** The `intake` config section (maxBodyBytes, publicUrl). */
+  intake?: Record<string, unknown>;
 }): Promise<RunningAegle> {
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const database = await createTestDatabase();
   const prefix = `aegle-test-${randomBytes(4).toString('hex')}`;
   const config = loadConfig(
     {
       DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
+      REDIS_URL: redisUrl,
       AEGLE_QUEUE_PREFIX: prefix,
+      ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       ...(options.configPath ? { AEGLE_CONFIG: options.configPath } : {}),
       ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
@@ -93,9 +101,11 @@ export async function startAegle(options: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
+        ...(s.subscription ? { subscription: s.subscription } : {}),
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
       ...(options.audit ? { audit: options.audit } : {}),
+      ...(options.intake ? { intake: options.intake } : {}),
     },
   );
   const app = await createApp(config);
@@ -103,7 +113,7 @@ export async function startAegle(options: {
   const address = app.getHttpServer().address() as { port: number };
   const queues = Object.values(QUEUES).map((name) => app.get<Queue>(getQueueToken(name)));
   const events = Object.values(QUEUES).map(
-    (name) => new QueueEvents(name, { connection: redisConnection(TEST_REDIS_URL), prefix }),
+    (name) => new QueueEvents(name, { connection: redisConnection(redisUrl), prefix }),
   );
   await Promise.all(events.map((e) => e.waitUntilReady()));
 
@@ -143,7 +153,7 @@ export async function startAegle(options: {
       await Promise.all(events.map((e) => e.close()));
       await app.close();
       const cleaner = Object.values(QUEUES).map(
-        (name) => new Queue(name, { connection: redisConnection(TEST_REDIS_URL), prefix }),
+        (name) => new Queue(name, { connection: redisConnection(redisUrl), prefix }),
       );
       await Promise.all(cleaner.map((q) => q.obliterate({ force: true }).finally(() => q.close())));
       await database.drop();

@@ -7,6 +7,7 @@ import { DeadLettersModule } from './admin/dead-letters.module';
 import { AuditApiModule } from './audit/audit-api.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
+import { IntakeAdminModule } from './intake-admin/intake-admin.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
 import { PluginsAdminModule } from './plugins/plugins-admin.module';
@@ -22,6 +23,7 @@ export class AppModule {
         AuditModule,
         WorkflowModule,
         IntakeModule,
+        IntakeAdminModule,
         HealthModule,
         MetricsModule,
         DeadLettersModule,

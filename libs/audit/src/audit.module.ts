@@ -11,6 +11,7 @@ import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
 import { WriteBackRepository } from './write-back.repository';
 import { FailedJobRepository } from './failed-job.repository';
+import { IntakeRepository } from './intake.repository';
 
 const repositories = [
   AuditChain,
@@ -22,6 +23,7 @@ const repositories = [
   FailedJobRepository,
   AdminActionRepository,
   AuditQueryRepository,
+  IntakeRepository,
 ];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */

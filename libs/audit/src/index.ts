@@ -8,5 +8,6 @@ export * from './admin-action.repository';
 export * from './audit-query.repository';
 export * from './input-policy';
 export * from './migrations';
+export * from './intake.repository';
 export * from './audit.module';
 export * from './failed-job.repository';

@@ -108,6 +108,29 @@ const inbound = z
     message: 'needs bearerToken or hmacSecret: Aegle never accepts unauthenticated notifications',
   });
 
+/** How Aegle subscribes to a source, and how it catches up when notifications go missing. */
+const subscriptionSettings = z
+  .object({
+    /**
+     * R4 search criteria, e.g. `Observation?code=http://loinc.org|2093-3`: what a classic Subscription
+     * asks for, and what Aegle searches with `_lastUpdated` after a ping or a gap.
+     */
+    criteria: z
+      .array(z.string().regex(/^[A-Z][A-Za-z]{1,63}(\?.*)?$/, 'must be {ResourceType}?{query}'))
+      .default([]),
+    /** Backport/R5 SubscriptionTopic canonical; set it to subscribe topic-based instead of classic. */
+    topic: z.string().min(1).optional(),
+    /** The EHR implements `Subscription/{id}/$events`, so gaps are filled by event number. */
+    eventsOperation: z.boolean().default(false),
+    /** Seconds between the heartbeats the EHR sends; silent for twice this, a subscription is flagged. */
+    heartbeatSeconds: z.number().int().positive().optional(),
+    /** Payload content a topic-based subscription asks for. */
+    content: z.enum(['empty', 'id-only', 'full-resource']).default('id-only'),
+    /** How far back the first `_lastUpdated` catch-up looks when nothing was seen from the source yet. */
+    lookbackSeconds: z.number().int().positive().default(3600),
+  })
+  .strict();
+
 export const sourceSchema = z
   .object({
     id: sourceId,
@@ -120,6 +143,7 @@ export const sourceSchema = z
     writeBack: writeBack.default(() => writeBack.parse({})),
     /** Also record each write-back as a FHIR AuditEvent on this EHR. */
     auditEvents: z.boolean().default(false),
+    subscription: subscriptionSettings.prefault({}),
   })
   .strict();
 
@@ -244,9 +268,14 @@ export const fileSchema = z
           .int()
           .positive()
           .default(5 * 1024 * 1024),
+        /** Aegle's base URL as the EHRs reach it; Subscriptions Aegle creates point at {publicUrl}/fhir/notify/{source}. */
+        publicUrl: z
+          .url({ protocol: /^https?$/ })
+          .transform((url) => url.replace(/\/+$/, ''))
+          .optional(),
       })
       .strict()
-      .default({ maxBodyBytes: 5 * 1024 * 1024 }),
+      .prefault({}),
     inference: inferenceSchema,
     organization: z
       .object({ name: z.string().min(1).default('Aegle') })
@@ -271,6 +300,7 @@ export const envSchema = z.object({
 });
 
 export type SourceConfig = z.output<typeof sourceSchema>;
+export type SubscriptionSettings = z.output<typeof subscriptionSettings>;
 export type OutboundAuth = z.output<typeof outboundAuth>;
 export type WriteBackConfig = z.output<typeof writeBack>;
 export type SupersedeMode = z.output<typeof supersedeMode>;

@@ -55,6 +55,15 @@ export interface EhrClient {
   transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
   /** Updates a resource; with `ifMatch` (an ETag) only if nobody changed it since it was read. */
   update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T>;
+  /** A GET operation such as `Subscription/{id}/$events` or `Subscription/{id}/$status`. */
+  operation<T extends fhir4.Resource>(
+    target: { resourceType: string; id?: string },
+    name: string,
+    params: SearchParams,
+  ): Promise<T>;
+  create<T extends fhir4.Resource>(resource: T): Promise<T>;
+  /** True when it was there to delete. */
+  delete(resourceType: string, id: string): Promise<boolean>;
 }
 
 /** fhir-kit-client's error object; it puts the RESPONSE headers under `config.headers`. */
@@ -191,6 +200,50 @@ export class FhirKitEhrClient implements EhrClient {
         }
         throw failure;
       }
+    }
+  }
+
+  async operation<T extends fhir4.Resource>(
+    target: { resourceType: string; id?: string },
+    name: string,
+    params: SearchParams,
+  ): Promise<T> {
+    try {
+      const input = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      return (await this.client.operation({
+        ...target,
+        name,
+        method: 'GET',
+        input,
+        options: await this.requestOptions(),
+      })) as T;
+    } catch (error) {
+      throw toEhrError(`${target.resourceType} ${name}`, error);
+    }
+  }
+
+  async create<T extends fhir4.Resource>(resource: T): Promise<T> {
+    try {
+      const base = await this.requestOptions();
+      const options = { ...base, headers: { ...base.headers, prefer: 'return=representation' } };
+      return (await this.client.create({
+        resourceType: resource.resourceType,
+        body: resource,
+        options,
+      })) as T;
+    } catch (error) {
+      throw toEhrError(`create ${resource.resourceType}`, error);
+    }
+  }
+
+  async delete(resourceType: string, id: string): Promise<boolean> {
+    try {
+      await this.client.delete({ resourceType, id, options: await this.requestOptions() });
+      return true;
+    } catch (error) {
+      const failure = toEhrError(`delete ${resourceType}`, error);
+      if (failure.status === 404 || failure.status === 410) return false;
+      throw failure;
     }
   }
 

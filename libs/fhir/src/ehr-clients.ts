@@ -6,17 +6,21 @@ import { EhrClient, FhirKitEhrClient } from './ehr-client';
 @Injectable()
 export class EhrClients {
   private readonly clients = new Map<string, EhrClient>();
-  private readonly sources = new Map<string, SourceConfig>();
+  private readonly byId = new Map<string, SourceConfig>();
 
   constructor(@Inject(AEGLE_CONFIG) config: AegleConfig) {
     for (const source of config.sources) {
-      this.sources.set(source.id, source);
+      this.byId.set(source.id, source);
       this.clients.set(source.id, new FhirKitEhrClient(source));
     }
   }
 
   source(sourceId: string): SourceConfig | undefined {
-    return this.sources.get(sourceId);
+    return this.byId.get(sourceId);
+  }
+
+  sources(): SourceConfig[] {
+    return [...this.byId.values()];
   }
 
   for(sourceId: string): EhrClient {

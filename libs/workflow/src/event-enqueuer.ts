@@ -1,7 +1,14 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/audit';
+import { GroupCommit } from './intake/group-commit';
 import { QUEUES } from './queues';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
@@ -12,10 +19,21 @@ const RELAY_INTERVAL_MS = 2_000;
  * once it is back: the transactional-outbox half of "nothing accepted is ever lost".
  */
 @Injectable()
-export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class EventEnqueuer
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(EventEnqueuer.name);
   private relayTimer: NodeJS.Timeout | undefined;
   private relaying = false;
+  /** Enqueued ids whose `enqueued_at` is written in the background, many per UPDATE. */
+  private toMark: string[] = [];
+  private marking: Promise<void> | undefined;
+  /** Concurrent requests' events go to Redis in one addBulk. */
+  private readonly batcher = new GroupCommit<string[], boolean>((batches) => this.enqueueBatches(batches), {
+    maxInFlight: 2,
+    maxBatch: 500,
+  });
+  private queueDown = false;
 
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
@@ -31,23 +49,51 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     clearInterval(this.relayTimer);
   }
 
-  /** Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ. */
+  /** Before the database pool closes, so enqueued events are marked (else the relay re-enqueues them, harmlessly). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.marking;
+  }
+
+  /**
+   * Puts the events on the queue; false (events left in the outbox) when Redis is unreachable.
+   * Job id = event id, so a repeated enqueue of the same event is a no-op in BullMQ.
+   */
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
+    return this.batcher.submit(eventIds);
+  }
+
+  private async enqueueBatches(batches: string[][]): Promise<PromiseSettledResult<boolean>[]> {
+    const value = await this.enqueueNow(batches.flat());
+    return batches.map(() => ({ status: 'fulfilled', value }));
+  }
+
+  private async enqueueNow(eventIds: string[]): Promise<boolean> {
     try {
+      // Redis known to be down: straight to the outbox, without making the EHR wait for a timeout.
+      const client = await this.queue.client;
+      if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
       await withTimeout(
         this.queue.addBulk(
           eventIds.map((eventId) => ({ name: 'route', data: { eventId }, opts: { jobId: eventId } })),
         ),
         ENQUEUE_TIMEOUT_MS,
       );
-      await this.events.markEnqueued(eventIds);
+      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
+      this.toMark.push(...eventIds);
+      this.marking ??= this.flushMarks();
+      if (this.queueDown) this.logger.log('queue reachable again; enqueueing resumed');
+      this.queueDown = false;
       return true;
     } catch (error) {
-      this.logger.warn(
-        { count: eventIds.length, reason: (error as Error).message },
-        'queue unavailable; events kept in the outbox',
-      );
+      // Once per outage, not once per notification.
+      if (!this.queueDown) {
+        this.logger.warn(
+          { reason: (error as Error).message },
+          'queue unavailable; events kept in the outbox',
+        );
+      }
+      this.queueDown = true;
       return false;
     }
   }
@@ -59,6 +105,7 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     try {
       let total = 0;
       for (;;) {
+        await this.marking; // unmarked ids would be found (and enqueued) again
         const ids = await this.events.findUnqueued(500);
         if (ids.length === 0 || !(await this.enqueue(ids))) return total;
         total += ids.length;
@@ -68,6 +115,22 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
       return 0;
     } finally {
       this.relaying = false;
+    }
+  }
+
+  private async flushMarks(): Promise<void> {
+    try {
+      while (this.toMark.length > 0) {
+        const ids = this.toMark.splice(0, 5_000);
+        await this.events.markEnqueued(ids).catch((error: unknown) => {
+          this.logger.warn(
+            { reason: (error as Error).message },
+            'could not mark events enqueued; relay will',
+          );
+        });
+      }
+    } finally {
+      this.marking = undefined;
     }
   }
 }

@@ -8,3 +8,6 @@ export * from './run-outputs';
 export * from './dead-letters.service';
 export * from './rollout';
 export * from './plugin-slots';
+export * from './intake/catch-up.service';
+export * from './intake/notification-rows';
+export * from './subscriptions/subscription-manager';

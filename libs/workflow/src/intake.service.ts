@@ -1,15 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { EventRepository, NewEvent } from '@aegle/audit';
-import { deduplicationKey, normaliseNotification, OperationOutcomeError, RawNotification } from '@aegle/fhir';
+import { EventRepository, IntakeBatch, IntakeRepository } from '@aegle/audit';
+import { normaliseNotification, OperationOutcomeError, RawNotification } from '@aegle/fhir';
+import { notificationsTotal } from '@aegle/telemetry';
+import { CatchUpService } from './intake/catch-up.service';
+import { GroupCommit } from './intake/group-commit';
+import { mergeTouches, NotificationRows, notificationRows, ReceivedMeta } from './intake/notification-rows';
 import { EventEnqueuer } from './event-enqueuer';
 
-export interface ReceivedNotification extends RawNotification {
-  sourceId: string;
-  bodyBytes: Buffer;
-  contentType?: string;
-  headers: Record<string, string>;
-}
+export interface ReceivedNotification extends RawNotification, ReceivedMeta {}
 
 export interface IntakeResult {
   notificationId: string;
@@ -17,72 +16,127 @@ export interface IntakeResult {
   duplicates: number;
   /** False when the queue could not be reached; the outbox relay will enqueue them. */
   queued: boolean;
+  /** What the notification was (shape and, for topic-based ones, its type). */
+  shape: string;
 }
+
+interface Stored {
+  accepted: string[];
+}
+
+/** PostgreSQL data exceptions and limits (text it cannot store, nesting too deep): the body's fault. */
+const DATA_EXCEPTION = /^(22|54)/;
 
 /**
  * Turns a verified notification into durable, queued events. The database write comes first: once
- * it commits nothing can be lost, and the EHR is answered 2xx only after it.
+ * it commits nothing can be lost, and the EHR is answered 2xx only after it. Concurrent
+ * notifications share one write (group commit) and one enqueue.
  */
 @Injectable()
 export class IntakeService {
   private readonly logger = new Logger(IntakeService.name);
+  private readonly recorded = new WeakSet<Error>();
+  private readonly writer = new GroupCommit<NotificationRows, Stored>((items) => this.write(items), {
+    maxInFlight: 4,
+    maxBatch: 200,
+  });
 
   constructor(
     private readonly events: EventRepository,
+    private readonly intake: IntakeRepository,
     private readonly enqueuer: EventEnqueuer,
-  ) {}
+    private readonly catchUps: CatchUpService,
+  ) {
+    catchUps.deliverTo(
+      (recovered) => this.accept(recovered),
+      () => this.writer.settled(),
+    );
+  }
 
   async accept(notification: ReceivedNotification): Promise<IntakeResult> {
-    const base = {
-      sourceId: notification.sourceId,
-      contentType: notification.contentType ?? null,
-      bodySha256: createHash('sha256').update(notification.bodyBytes).digest('hex'),
-      bodyBytes: notification.bodyBytes.length,
-      headers: notification.headers,
-    };
-    let normalised;
+    let rows: NotificationRows;
     try {
-      normalised = normaliseNotification(notification);
+      rows = notificationRows(notification, normaliseNotification(notification));
     } catch (error) {
-      if (error instanceof OperationOutcomeError) {
-        await this.events.recordRejected({
-          ...base,
-          shape: null,
-          httpStatus: error.status,
-          error: error.message,
-        });
+      if (error instanceof OperationOutcomeError) await this.reject(notification, error);
+      throw error;
+    }
+    let stored: Stored;
+    try {
+      stored = await this.writer.submit(rows);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && DATA_EXCEPTION.test(code)) {
+        const refusal = OperationOutcomeError.badRequest('the notification holds text that cannot be stored');
+        await this.reject(notification, refusal);
+        throw refusal;
       }
       throw error;
     }
-    const rows: NewEvent[] = normalised.events.map((event) => ({
-      subscription: event.subscription ?? null,
-      topic: event.topic ?? null,
-      eventNumber: event.eventNumber ?? null,
-      interaction: event.interaction,
-      focusType: event.focus.resourceType,
-      focusId: event.focus.id,
-      focusVersion: event.focus.versionId ?? null,
-      resource: event.resource ?? null,
-      dedupKey: deduplicationKey(notification.sourceId, event),
-    }));
-    const recorded = await this.events.record(
-      { ...base, shape: normalised.shape, httpStatus: 200, error: null },
-      rows,
-    );
-    const queued = await this.enqueuer.enqueue(recorded.accepted);
-    this.logger.debug(
-      {
-        notificationId: recorded.notificationId,
-        accepted: recorded.accepted.length,
-        duplicates: recorded.duplicates,
-      },
-      'notification accepted',
-    );
+    const queued = await this.enqueuer.enqueue(stored.accepted);
+    const duplicates = rows.events.length - stored.accepted.length;
+    notificationsTotal.inc({ source: notification.sourceId, outcome: 'accepted' }, stored.accepted.length);
+    if (duplicates)
+      notificationsTotal.inc({ source: notification.sourceId, outcome: 'duplicate' }, duplicates);
+    this.catchUps.afterIntake(rows.subscription, rows.catchUps.length > 0);
     return {
-      notificationId: recorded.notificationId,
-      accepted: recorded.accepted.length,
-      duplicates: recorded.duplicates,
+      notificationId: rows.notification.id,
+      accepted: stored.accepted.length,
+      duplicates,
       queued,
+      shape: rows.notification.shape ?? 'unknown',
     };
   }
+
+  /**
+   * Records a refusal (once, however many layers see the error); a failure to record it must not
+   * turn the client's 4xx into a 5xx.
+   */
+  async reject(meta: ReceivedMeta, error: OperationOutcomeError): Promise<void> {
+    if (this.recorded.has(error)) return;
+    this.recorded.add(error);
+    notificationsTotal.inc({ source: meta.sourceId, outcome: String(error.status) });
+    try {
+      await this.events.recordRejected({
+        sourceId: meta.sourceId,
+        contentType: meta.contentType ?? null,
+        bodySha256: createHash('sha256').update(meta.bodyBytes).digest('hex'),
+        bodyBytes: meta.bodyBytes.length,
+        headers: meta.recordedHeaders,
+        shape: null,
+        httpStatus: error.status,
+        error: error.message.slice(0, 2000),
+      });
+    } catch (failure) {
+      this.logger.warn({ reason: (failure as Error).message }, 'could not record a refused notification');
+    }
+  }
+
+  /**
+   * One statement for the whole batch (atomic: all or nothing). Should it fail, each item is
+   * written alone, so one bad notification never fails its neighbours.
+   */
+  private async write(items: NotificationRows[]): Promise<PromiseSettledResult<Stored>[]> {
+    const store = async (batch: NotificationRows[]) => {
+      const inserted = await this.intake.writeBatch(batchOf(batch));
+      return batch.map((item) => ({
+        accepted: item.events.filter((e) => inserted.has(e.id)).map((e) => e.id),
+      }));
+    };
+    try {
+      return (await store(items)).map((value) => ({ status: 'fulfilled', value }));
+    } catch (error) {
+      if (items.length === 1) return [{ status: 'rejected', reason: error }];
+      return Promise.allSettled(items.map(async (item) => (await store([item]))[0]));
+    }
+  }
+}
+
+function batchOf(items: NotificationRows[]): IntakeBatch {
+  return {
+    notifications: items.map((i) => i.notification),
+    events: items.flatMap((i) => i.events),
+    subscriptions: mergeTouches(items.map((i) => i.subscription)),
+    catchUps: items.flatMap((i) => i.catchUps),
+  };
 }

@@ -1,7 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { EventRepository } from '@aegle/audit';
+import { EventRepository, IntakeRepository } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
 import { patientIdOf } from './patient-of';
 import { PluginRegistry } from './plugin-registry';
@@ -18,6 +18,7 @@ export class RouterProcessor extends WorkerHost {
 
   constructor(
     private readonly events: EventRepository,
+    private readonly intake: IntakeRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
     private readonly starter: RunStarter,
@@ -28,6 +29,8 @@ export class RouterProcessor extends WorkerHost {
   async process(job: Job<JobPayload<typeof QUEUES.events>>): Promise<void> {
     const event = await this.events.get(job.data.eventId);
     if (!event || event.status !== 'accepted') return;
+    // A version older than one already processed arrived late: recorded, and skipped.
+    if (await this.intake.skipIfStale(event.id)) return;
     if (event.interaction === 'delete') {
       return this.events.setStatus(event.id, 'routed', 'deleted resources start no plugin runs');
     }

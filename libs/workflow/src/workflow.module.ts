@@ -6,6 +6,8 @@ import { InferenceModule } from '@aegle/inference';
 import { DeadLettersService } from './dead-letters.service';
 import { FailedJobRecorder } from './failed-job.recorder';
 import { EventEnqueuer } from './event-enqueuer';
+import { CatchUpService } from './intake/catch-up.service';
+import { SubscriptionManager } from './subscriptions/subscription-manager';
 import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
@@ -56,12 +58,23 @@ const defaultJobOptions = {
     RunStarter,
     EventEnqueuer,
     IntakeService,
+    CatchUpService,
+    SubscriptionManager,
     RouterProcessor,
     RunProcessor,
     WritebackProcessor,
     DeadLettersService,
     FailedJobRecorder,
   ],
-  exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule, DeadLettersService],
+  exports: [
+    IntakeService,
+    CatchUpService,
+    SubscriptionManager,
+    PluginRegistry,
+    EhrClients,
+    EventEnqueuer,
+    BullModule,
+    DeadLettersService,
+  ],
 })
 export class WorkflowModule {}

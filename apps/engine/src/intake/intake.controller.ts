@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Inject, Param, Post, Put, Req, UseFilters } from '@nestjs/common';
+import { Controller, Delete, HttpCode, Inject, Param, Post, Put, Req, UseFilters } from '@nestjs/common';
 import type { Request } from 'express';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import {
@@ -9,15 +9,28 @@ import {
   operationOutcome,
 } from '@aegle/fhir';
 import { IntakeService } from '@aegle/workflow';
+import { readNotificationBody } from './notification-body';
 import { bearerOf, signatureMatches, tokenMatches } from './sender-auth';
 
-const JSON_TYPES = /^application\/(fhir\+json|json)\s*(;|$)/i;
 /** Headers worth keeping with the notification record (never Authorization or cookies). */
-const RECORDED_HEADERS = ['content-type', 'user-agent', 'traceparent', 'x-request-id'];
+const RECORDED_HEADERS = [
+  'content-type',
+  'user-agent',
+  'traceparent',
+  'x-request-id',
+  'x-medplum-subscription',
+  'x-medplum-interaction',
+  'x-medplum-deleted-resource',
+];
+
+/** Set by the body-parser error handler in app.ts: the body was refused before reaching the route. */
+export const BODY_ERROR = Symbol('aegle.bodyError');
+type IntakeRequest = Request & { [BODY_ERROR]?: { status: number; message: string } };
 
 /**
- * The endpoint EHRs send subscription notifications to. It answers 2xx only once the events are
- * durably stored; every refusal is an OperationOutcome with the status that names the mistake.
+ * The endpoint EHRs send subscription notifications to, in every shape they use. It answers 2xx
+ * only once the events are durably stored; every refusal is an OperationOutcome with the status
+ * that names the mistake, and is recorded.
  */
 @Controller('fhir/notify')
 @UseFilters(OperationOutcomeFilter)
@@ -25,7 +38,7 @@ export class IntakeController {
   private readonly sources: Map<string, SourceConfig>;
 
   constructor(
-    @Inject(AEGLE_CONFIG) config: AegleConfig,
+    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly intake: IntakeService,
   ) {
     this.sources = new Map(config.sources.map((s) => [s.id, s]));
@@ -33,74 +46,91 @@ export class IntakeController {
 
   @Post(':sourceId')
   @HttpCode(200)
-  async notify(
+  notify(
     @Param('sourceId') sourceId: string,
-    @Req() request: Request,
+    @Req() request: IntakeRequest,
   ): Promise<fhir4.OperationOutcome> {
     return this.receive(sourceId, 'POST', request);
   }
 
   @Put(':sourceId/:resourceType/:id')
   @HttpCode(200)
-  async notifyResource(
+  notifyResource(
     @Param('sourceId') sourceId: string,
     @Param('resourceType') resourceType: string,
     @Param('id') id: string,
-    @Req() request: Request,
+    @Req() request: IntakeRequest,
   ): Promise<fhir4.OperationOutcome> {
-    if (!isResourceType(resourceType) || !isResourceId(id)) {
-      throw OperationOutcomeError.badRequest('the URL must end in /{resourceType}/{id}');
-    }
     return this.receive(sourceId, 'PUT', request, { resourceType, id });
+  }
+
+  @Delete(':sourceId/:resourceType/:id')
+  @HttpCode(200)
+  notifyDelete(
+    @Param('sourceId') sourceId: string,
+    @Param('resourceType') resourceType: string,
+    @Param('id') id: string,
+    @Req() request: IntakeRequest,
+  ): Promise<fhir4.OperationOutcome> {
+    return this.receive(sourceId, 'DELETE', request, { resourceType, id });
   }
 
   private async receive(
     sourceId: string,
-    method: 'POST' | 'PUT',
-    request: Request,
+    method: 'POST' | 'PUT' | 'DELETE',
+    request: IntakeRequest,
     pathKey?: { resourceType: string; id: string },
   ): Promise<fhir4.OperationOutcome> {
-    const source = this.sources.get(sourceId);
-    if (!source) throw OperationOutcomeError.notFound(`no source named "${sourceId}" is configured`);
-    this.authenticate(source, request);
-
-    const contentType = request.headers['content-type'];
-    if (!contentType || !JSON_TYPES.test(contentType)) {
-      throw OperationOutcomeError.unsupportedMediaType('send application/fhir+json or application/json');
-    }
     const bodyBytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    let body: unknown;
-    try {
-      body = JSON.parse(bodyBytes.toString('utf8'));
-    } catch {
-      throw OperationOutcomeError.badRequest('the body is not valid JSON');
-    }
-
-    const result = await this.intake.accept({
-      sourceId,
-      method,
-      pathKey,
-      body,
+    const contentType = request.headers['content-type'];
+    const meta = {
+      sourceId: sourceId.slice(0, 64),
       bodyBytes,
-      contentType,
-      headers: Object.fromEntries(
-        RECORDED_HEADERS.flatMap((h) => (request.headers[h] ? [[h, String(request.headers[h])]] : [])),
+      contentType: contentType?.slice(0, 200),
+      recordedHeaders: Object.fromEntries(
+        RECORDED_HEADERS.flatMap((h) =>
+          request.headers[h] ? [[h, String(request.headers[h]).slice(0, 500)]] : [],
+        ),
       ),
-    });
-    const text =
-      `accepted ${result.accepted} event(s)` +
-      (result.duplicates ? `, ${result.duplicates} already received` : '') +
-      (result.queued ? '' : '; queued for processing once the queue is reachable');
-    return operationOutcome('information', 'informational', text);
+    };
+    try {
+      const source = this.sources.get(sourceId);
+      if (!source)
+        throw OperationOutcomeError.notFound(`no source named "${sourceId.slice(0, 64)}" is configured`);
+      const refused = request[BODY_ERROR];
+      if (refused?.status === 413) {
+        throw OperationOutcomeError.tooLarge(
+          `the body is larger than the ${this.config.intake.maxBodyBytes} bytes this endpoint accepts`,
+        );
+      }
+      if (refused?.status === 415) throw OperationOutcomeError.unsupportedMediaType(refused.message);
+      if (refused) throw OperationOutcomeError.badRequest(`the body could not be read: ${refused.message}`);
+      this.authenticate(source, request, bodyBytes);
+      if (pathKey && (!isResourceType(pathKey.resourceType) || !isResourceId(pathKey.id))) {
+        throw OperationOutcomeError.badRequest('the URL must end in /{resourceType}/{id}');
+      }
+      const body = readNotificationBody(bodyBytes, contentType);
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
+      );
+      const result = await this.intake.accept({ ...meta, method, pathKey, body, headers });
+      const text =
+        `${result.shape}: accepted ${result.accepted} event(s)` +
+        (result.duplicates ? `, ${result.duplicates} already received` : '') +
+        (result.queued ? '' : '; queued for processing once the queue is reachable');
+      return operationOutcome('information', 'informational', text);
+    } catch (error) {
+      if (error instanceof OperationOutcomeError) await this.intake.reject(meta, error);
+      throw error;
+    }
   }
 
   /** Every secret the source declares must match: a right token does not excuse a wrong signature. */
-  private authenticate(source: SourceConfig, request: Request): void {
+  private authenticate(source: SourceConfig, request: Request, body: Buffer): void {
     const { bearerToken, hmacSecret } = source.inbound;
     if (bearerToken && !tokenMatches(bearerOf(request.headers.authorization), bearerToken)) {
       throw OperationOutcomeError.unauthorized('missing or wrong bearer token for this source');
     }
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     if (hmacSecret && !signatureMatches(body, request.headers['x-signature'], hmacSecret)) {
       throw OperationOutcomeError.unauthorized(
         'missing or wrong X-Signature (HMAC-SHA256 of the body) for this source',

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export type EventStatus = 'accepted' | 'routed' | 'failed';
+/** `stale`: a newer version of the same resource was already processed, so this one is skipped. */
+export type EventStatus = 'accepted' | 'routed' | 'failed' | 'stale';
 
 /** A normalised event: one thing that happened to one EHR resource. Also the intake's outbox. */
 @Entity('event')
@@ -20,6 +21,10 @@ export class EventEntity {
   @Index({ unique: true })
   @Column({ name: 'dedup_key', type: 'text' })
   dedupKey!: string;
+  /** (resource, version): the same change announced twice (by number and by search) is kept once. */
+  @Column({ name: 'version_key', type: 'text', nullable: true }) versionKey!: string | null;
+  /** When the EHR says the event happened, as it wrote it. */
+  @Column({ name: 'event_timestamp', type: 'text', nullable: true }) eventTimestamp!: string | null;
   @Column({ type: 'text', default: 'accepted' }) status!: EventStatus;
   @Column({ type: 'text', nullable: true }) reason!: string | null;
   /** Null until the event is on the queue; the outbox relay enqueues those left null. */

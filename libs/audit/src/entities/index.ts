@@ -6,6 +6,7 @@ import { FailedJobEntity } from './failed-job.entity';
 import { NotificationEntity } from './notification.entity';
 import { PluginRunEntity } from './plugin-run.entity';
 import { WriteBackEntity } from './write-back.entity';
+import { CatchUpEntity, SubscriptionStateEntity } from './subscription-state.entity';
 
 export {
   AdminActionEntity,
@@ -17,7 +18,10 @@ export {
   NotificationEntity,
   PluginRunEntity,
   WriteBackEntity,
+  SubscriptionStateEntity,
+  CatchUpEntity,
 };
+export type { CatchUpStatus } from './subscription-state.entity';
 export type { EventStatus } from './event.entity';
 export type { RunMode, RunOutcome } from './plugin-run.entity';
 export type { WriteBackOutcome } from './write-back.entity';
@@ -33,4 +37,6 @@ export const AUDIT_ENTITIES = [
   AdminActionEntity,
   AuditLogEntity,
   AuditCheckpointEntity,
+  SubscriptionStateEntity,
+  CatchUpEntity,
 ];

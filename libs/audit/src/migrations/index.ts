@@ -1,6 +1,7 @@
 import { InitialSchema1764340000000 } from './1764340000000-initial-schema';
 import { DeadLetters1764400000000 } from './1764400000000-dead-letters';
 import { PluginRunMode1764400000001 } from './1764400000001-plugin-run-mode';
+import { IntakeSubscriptions1764400000002 } from './1764400000002-intake-subscriptions';
 import { AuditChain1764500000000 } from './1764500000000-audit-chain';
 
 /** In order; TypeORM runs the ones not yet applied at boot. */
@@ -8,5 +9,6 @@ export const AUDIT_MIGRATIONS = [
   InitialSchema1764340000000,
   DeadLetters1764400000000,
   PluginRunMode1764400000001,
+  IntakeSubscriptions1764400000002,
   AuditChain1764500000000,
 ];

@@ -1,0 +1,156 @@
+/**
+ * `npm run bench:intake`: how fast the intake durably accepts full-resource notifications, next to
+ * a bare endpoint on the same server stack that does nothing, measured in the same run.
+ *
+ * The server (bench/intake-server.ts) runs in its own process; autocannon drives it from this one.
+ * Each phase runs BENCH_ROUNDS times (default 3) and the median is printed. Every request carries
+ * a new resource version, so each one is a real insert (no duplicates), and "accepted" is checked
+ * against the rows in PostgreSQL afterwards.
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { createTestDatabase } from '../test/support/aegle-app';
+
+const TOKEN = 'bench-inbound-token';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const FIXED_RATE = 1000;
+
+interface Phase {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+let counter = 0;
+/** A full-resource rest-hook notification, a new resource version each time (about 600 bytes). */
+function notification(): string {
+  counter++;
+  return JSON.stringify({
+    resourceType: 'Observation',
+    id: `bench-${process.pid}-${counter}`,
+    meta: { versionId: '1', lastUpdated: new Date().toISOString() },
+    status: 'final',
+    category: [
+      {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' },
+        ],
+      },
+    ],
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+    subject: { reference: 'Patient/bench-patient' },
+    effectiveDateTime: '2026-01-01T10:00:00Z',
+    valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  });
+}
+
+async function run(url: string, rate?: number): Promise<Phase> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: rate ? 32 : CONNECTIONS,
+    duration: DURATION,
+    ...(rate ? { overallRate: rate } : {}),
+    headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+    requests: [{ setupRequest: (request) => ({ ...request, body: notification() }) }],
+  });
+  return {
+    rps: result['2xx'] / (result.duration || DURATION),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+function summarise(phases: Phase[]): Phase {
+  return {
+    rps: median(phases.map((p) => p.rps)),
+    p50: median(phases.map((p) => p.p50)),
+    p99: median(phases.map((p) => p.p99)),
+    non2xx: phases.reduce((s, p) => s + p.non2xx, 0),
+    errors: phases.reduce((s, p) => s + p.errors, 0),
+  };
+}
+
+async function main(): Promise<void> {
+  const database = await createTestDatabase();
+  let server: ChildProcess | undefined;
+  try {
+    server = fork(join(__dirname, 'intake-server.ts'), [], {
+      execArgv: ['-r', '@swc-node/register'],
+      env: {
+        ...process.env,
+        BENCH_DATABASE_URL: database.url,
+        BENCH_QUEUE_PREFIX: `aegle-bench-${process.pid}`,
+      },
+    });
+    const [message] = (await once(server, 'message')) as [{ port: number }];
+    const base = `http://127.0.0.1:${message.port}`;
+    const intakeUrl = `${base}/fhir/notify/bench`;
+    const bareUrl = `${base}/fhir/bare/bench`;
+
+    await run(intakeUrl, 200); // warm-up: JIT, pools, the first batch of migrations' caches
+    const results: Record<string, Phase[]> = { bareMax: [], intakeMax: [], bareFixed: [], intakeFixed: [] };
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    const before = Number((await db.query('SELECT count(*) FROM event')).rows[0].count);
+    let intakeOk = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      results.bareMax.push(await run(bareUrl));
+      const max = await run(intakeUrl);
+      results.intakeMax.push(max);
+      results.bareFixed.push(await run(bareUrl, FIXED_RATE));
+      const fixed = await run(intakeUrl, FIXED_RATE);
+      results.intakeFixed.push(fixed);
+      intakeOk += Math.round(max.rps * DURATION) + Math.round(fixed.rps * DURATION);
+    }
+    const stored = Number((await db.query('SELECT count(*) FROM event')).rows[0].count) - before;
+    await db.end();
+
+    const bareMax = summarise(results.bareMax);
+    const intakeMax = summarise(results.intakeMax);
+    const bareFixed = summarise(results.bareFixed);
+    const intakeFixed = summarise(results.intakeFixed);
+    const row = (name: string, p: Phase) =>
+      `${name.padEnd(34)} ${p.rps.toFixed(0).padStart(8)}/s  p50 ${String(p.p50).padStart(4)} ms  p99 ${String(p.p99).padStart(4)} ms  non-2xx ${p.non2xx}  errors ${p.errors}`;
+    const lines = [
+      `intake benchmark: ${ROUNDS} round(s) of ${DURATION}s per phase, medians; ${CONNECTIONS} connections at max rate`,
+      row('bare endpoint, max rate', bareMax),
+      row('intake (full-resource), max rate', intakeMax),
+      `  ratio intake/bare throughput: ${(intakeMax.rps / bareMax.rps).toFixed(2)}`,
+      row(`bare endpoint, ${FIXED_RATE}/s`, bareFixed),
+      row(`intake (full-resource), ${FIXED_RATE}/s`, intakeFixed),
+      `  ratio intake/bare p99 at ${FIXED_RATE}/s: ${(intakeFixed.p99 / Math.max(bareFixed.p99, 1)).toFixed(2)}`,
+      ...(intakeFixed.rps < FIXED_RATE * 0.95 || bareFixed.rps < FIXED_RATE * 0.95
+        ? [
+            `  note: the ${FIXED_RATE}/s target was not reached (bare ${bareFixed.rps.toFixed(0)}/s, intake ${intakeFixed.rps.toFixed(0)}/s): ` +
+              'the machine is saturated, so these latencies are not latencies at the target rate',
+          ]
+        : []),
+      `durably stored events: ${stored} for ~${intakeOk} intake 2xx answers (every 2xx must be a row)`,
+      `floor: ≥ 2000/s accepted → ${intakeMax.rps >= 2000 ? 'met' : 'NOT met'}; p99 < 50 ms at ${FIXED_RATE}/s → ${intakeFixed.p99 < 50 ? 'met' : 'NOT met'}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    if (server && server.exitCode === null) {
+      server.send('stop');
+      await once(server, 'exit');
+    }
+    await database.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import { GroupCommit } from './group-commit';
+
+describe('GroupCommit', () => {
+  it('sends items that arrive during a flush together in the next one, and answers each caller', async () => {
+    const flushes: number[][] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        flushes.push(items);
+        if (flushes.length === 1) await gate;
+        return items.map((value) => ({ status: 'fulfilled' as const, value: value * 10 }));
+      },
+      { maxInFlight: 1, maxBatch: 100 },
+    );
+    const first = commit.submit(1);
+    const rest = [2, 3, 4].map((n) => commit.submit(n));
+    release();
+    expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
+    expect(flushes).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('fails only the caller whose item failed', async () => {
+    const commit = new GroupCommit<number, number>(
+      async (items) =>
+        items.map((n) =>
+          n === 2
+            ? { status: 'rejected' as const, reason: new Error('bad item') }
+            : { status: 'fulfilled' as const, value: n },
+        ),
+      { maxInFlight: 1, maxBatch: 100 },
+    );
+    const results = await Promise.allSettled([1, 2, 3].map((n) => commit.submit(n)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('fails every caller of a batch whose flush threw, and keeps working after', async () => {
+    let calls = 0;
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        if (calls++ === 0) throw new Error('database gone');
+        return items.map((value) => ({ status: 'fulfilled' as const, value }));
+      },
+      { maxInFlight: 1, maxBatch: 100 },
+    );
+    await expect(commit.submit(1)).rejects.toThrow('database gone');
+    await expect(commit.submit(2)).resolves.toBe(2);
+  });
+
+  it('settles once everything submitted so far is flushed', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const done: number[] = [];
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        await gate;
+        done.push(...items);
+        return items.map((value) => ({ status: 'fulfilled' as const, value }));
+      },
+      { maxInFlight: 2, maxBatch: 100 },
+    );
+    void commit.submit(1);
+    void commit.submit(2);
+    const settled = commit.settled().then(() => [...done]);
+    release();
+    expect((await settled).sort()).toEqual([1, 2]);
+  });
+});

@@ -283,7 +283,8 @@ const WRITE_BATCH_SQL = `WITH n AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
                               $7::jsonb[], $8::int[], $9::text[], $10::int[])
          RETURNING ${returningChained('notification')}
-       INSERT INTO event (id, notification_id, source_id, subscription, topic, event_number, interaction,
+       ), e AS (
+         INSERT INTO event (id, notification_id, source_id, subscription, topic, event_number, interaction,
                             focus_type, focus_id, focus_version, resource, dedup_key, version_key, event_timestamp)
          SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::bigint[],
                               $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[],

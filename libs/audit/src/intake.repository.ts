@@ -1,20 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { NotificationRecord } from './audit-query.repository';
 import { AuditChain, chained, ChainedRow, contentHashSql, returningChained } from './chain';
 import { CatchUpEntity, CatchUpStatus, SubscriptionStateEntity } from './entities';
 
-export interface IntakeNotificationRow {
-  id: string;
-  sourceId: string;
-  shape: string | null;
-  contentType: string | null;
-  bodySha256: string;
-  bodyBytes: number;
-  headers: Record<string, string>;
-  httpStatus: number;
-  error: string | null;
-  eventCount: number;
-}
+/** A notification as the intake writes it (the database dates it). */
+export type IntakeNotificationRow = Omit<NotificationRecord, 'receivedAt'>;
 
 export interface IntakeEventRow {
   id: string;

@@ -89,17 +89,7 @@ export class WritebackProcessor extends WorkerHost {
         await this.deadLetter(run, job, failure, failure.retryable ? 'horizon' : 'refused');
         throw new UnrecoverableError(failure.message);
       }
-      await this.writeBacks.record({
-        runId: run.id,
-        sourceId: run.sourceId,
-        resourceType: 'Observation',
-        resourceId: null,
-        identifier: '',
-        attempt,
-        httpStatus: failure.status ?? null,
-        outcome: 'retrying',
-        response: failure.outcome ?? { message: failure.message },
-      });
+      await this.recordFailedAttempt(run, attempt, failure, 'retrying');
       writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: 'retrying' });
       this.logger.warn(
         { runId: run.id, source: run.sourceId, status: failure.status, attempt, retryInMs: delay },
@@ -221,17 +211,7 @@ export class WritebackProcessor extends WorkerHost {
     reason: 'refused' | 'horizon',
   ): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    await this.writeBacks.record({
-      runId: run.id,
-      sourceId: run.sourceId,
-      resourceType: 'Observation',
-      resourceId: null,
-      identifier: '',
-      attempt,
-      httpStatus: failure.status ?? null,
-      outcome: 'dead',
-      response: failure.outcome ?? { message: failure.message },
-    });
+    await this.recordFailedAttempt(run, attempt, failure, 'dead');
     await this.deadLetters.open({
       runId: run.id,
       sourceId: run.sourceId,
@@ -251,6 +231,26 @@ export class WritebackProcessor extends WorkerHost {
       { runId: run.id, source: run.sourceId, status: failure.status, reason },
       'write-back is a dead letter',
     );
+  }
+
+  /** One failed attempt in the audit trail, with what the EHR answered. */
+  private async recordFailedAttempt(
+    run: PluginRunEntity,
+    attempt: number,
+    failure: Pick<EhrRequestError, 'status' | 'outcome' | 'message'>,
+    outcome: 'retrying' | 'dead',
+  ): Promise<void> {
+    await this.writeBacks.record({
+      runId: run.id,
+      sourceId: run.sourceId,
+      resourceType: 'Observation',
+      resourceId: null,
+      identifier: '',
+      attempt,
+      httpStatus: failure.status ?? null,
+      outcome,
+      response: failure.outcome ?? { message: failure.message },
+    });
   }
 
   private breakerFor(source: SourceConfig): CircuitBreaker {

@@ -1,6 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { CHAINED_TABLES, ChainedTable, contentHashSql } from './chained-tables';
-import { entryHash, GENESIS_HASH } from './entry-hash';
+import { AuditLogRow, expectedEntryHash, GENESIS_HASH } from './entry-hash';
 
 /** One place where the record and the chain disagree. */
 export interface BrokenLink {
@@ -42,16 +42,7 @@ const CREATED_AT: Record<ChainedTable, string> = {
   audit_checkpoint: 'created_at',
 };
 
-interface LogRow {
-  seq: string;
-  at: Date;
-  record_type: string;
-  record_id: string;
-  action: string;
-  content_sha256: string;
-  prev_hash: string;
-  entry_hash: string;
-}
+type LogRow = AuditLogRow;
 
 /**
  * Walks the chain from genesis (or the last retention checkpoint): every entry must follow the one
@@ -107,15 +98,7 @@ async function verifyIn(db: EntityManager, options: VerifyOptions): Promise<Veri
           problem: `entry ${row.seq} does not link to the entry before it: inserted or re-linked`,
         });
       }
-      const recomputed = entryHash({
-        seq: row.seq,
-        at: row.at,
-        recordType: row.record_type,
-        recordId: row.record_id,
-        action: row.action,
-        contentSha256: row.content_sha256,
-        prevHash: row.prev_hash,
-      });
+      const recomputed = expectedEntryHash(row);
       if (recomputed !== row.entry_hash) {
         problems.push({
           ...at,

@@ -34,3 +34,28 @@ export function entryHash(entry: ChainEntryContent): string {
     )
     .digest('hex');
 }
+
+/** An `audit_log` row as the database returns it. */
+export interface AuditLogRow {
+  seq: string;
+  at: Date;
+  record_type: string;
+  record_id: string;
+  action: string;
+  content_sha256: string;
+  prev_hash: string;
+  entry_hash: string;
+}
+
+/** The hash a stored entry should have, recomputed from its own fields. */
+export function expectedEntryHash(row: AuditLogRow): string {
+  return entryHash({
+    seq: row.seq,
+    at: row.at,
+    recordType: row.record_type,
+    recordId: row.record_id,
+    action: row.action,
+    contentSha256: row.content_sha256,
+    prevHash: row.prev_hash,
+  });
+}

@@ -1,6 +1,6 @@
 import { EntityManager } from 'typeorm';
 import { ChainedTable, contentHashSql } from './chained-tables';
-import { entryHash } from './entry-hash';
+import { AuditLogRow, expectedEntryHash } from './entry-hash';
 
 export interface TrailEntry {
   seq: string;
@@ -31,28 +31,11 @@ export async function recordTrail(
      FROM audit_log a JOIN unnest($1::text[], $2::text[]) AS r(t, i) ON a.record_type = r.t AND a.record_id = r.i
      ORDER BY a.seq`,
     [records.map((r) => r.type), records.map((r) => r.id)],
-  )) as Array<{
-    seq: string;
-    at: Date;
-    record_type: string;
-    record_id: string;
-    action: string;
-    content_sha256: string;
-    prev_hash: string;
-    entry_hash: string;
-  }>;
+  )) as AuditLogRow[];
   const problems: string[] = [];
   const latest = new Map<string, { seq: string; contentSha256: string }>();
   for (const row of rows) {
-    const recomputed = entryHash({
-      seq: row.seq,
-      at: row.at,
-      recordType: row.record_type,
-      recordId: row.record_id,
-      action: row.action,
-      contentSha256: row.content_sha256,
-      prevHash: row.prev_hash,
-    });
+    const recomputed = expectedEntryHash(row);
     if (recomputed !== row.entry_hash) problems.push(`entry ${row.seq} was altered`);
     latest.set(`${row.record_type}|${row.record_id}`, { seq: row.seq, contentSha256: row.content_sha256 });
   }

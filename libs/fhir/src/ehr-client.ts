@@ -1,5 +1,6 @@
 import Client from 'fhir-kit-client';
 import { OutboundAuth, SourceConfig } from '@aegle/config';
+import { childTraceparent, currentTraceparent } from '@aegle/telemetry';
 
 /** What went wrong talking to an EHR, in the terms a retry policy needs. */
 export class EhrRequestError extends Error {
@@ -125,9 +126,10 @@ export class FhirKitEhrClient implements EhrClient {
     ifNoneExist: string,
   ): Promise<CreateResult<T>> {
     try {
+      const base = this.requestOptions();
       const options = {
-        ...this.requestOptions(),
-        headers: { 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
+        ...base,
+        headers: { ...base.headers, 'if-none-exist': ifNoneExist, prefer: 'return=representation' },
       };
       const response = await this.client.create({
         resourceType: resource.resourceType,
@@ -141,7 +143,12 @@ export class FhirKitEhrClient implements EhrClient {
     }
   }
 
-  private requestOptions(): { signal: AbortSignal } {
-    return { signal: AbortSignal.timeout(this.source.requestTimeoutMs) };
+  /** Each request carries the current trace (a new span of it), so the EHR's logs can join ours. */
+  private requestOptions(): { signal: AbortSignal; headers: Record<string, string> } {
+    const trace = currentTraceparent();
+    return {
+      signal: AbortSignal.timeout(this.source.requestTimeoutMs),
+      headers: trace ? { traceparent: childTraceparent(trace) } : {},
+    };
   }
 }

@@ -3,6 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/audit';
 import { QUEUES } from './queues';
+import { traced } from './traced';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
 const RELAY_INTERVAL_MS = 2_000;
@@ -37,7 +38,7 @@ export class EventEnqueuer implements OnApplicationBootstrap, OnApplicationShutd
     try {
       await withTimeout(
         this.queue.addBulk(
-          eventIds.map((eventId) => ({ name: 'route', data: { eventId }, opts: { jobId: eventId } })),
+          eventIds.map((eventId) => ({ name: 'route', data: traced({ eventId }), opts: { jobId: eventId } })),
         ),
         ENQUEUE_TIMEOUT_MS,
       );

@@ -5,3 +5,5 @@ export * from './event-enqueuer';
 export * from './plugin-registry';
 export * from './redis-connection';
 export * from './run-outputs';
+export * from './workers.module';
+export * from './traced';

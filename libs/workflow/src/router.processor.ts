@@ -4,7 +4,8 @@ import { Job, Queue } from 'bullmq';
 import { EventRepository, PluginRunRepository } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
 import { PluginRegistry } from './plugin-registry';
-import { JobPayload, QUEUES } from './queues';
+import { JobPayload, QUEUES, runQueueFor } from './queues';
+import { traced, Traced } from './traced';
 
 /** Matches each event against the plugins' triggers and starts one run per matching plugin. */
 @Processor(QUEUES.events, { concurrency: 16 })
@@ -16,11 +17,13 @@ export class RouterProcessor extends WorkerHost {
     private readonly runs: PluginRunRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
-    @InjectQueue(QUEUES.runs) private readonly runQueue: Queue,
+    @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
+    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRuns: Queue,
   ) {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.events>>): Promise<void> {
     const event = await this.events.get(job.data.eventId);
     if (!event || event.status !== 'accepted') return;
@@ -44,7 +47,9 @@ export class RouterProcessor extends WorkerHost {
         pluginVersion: plugin.manifest.version,
         modelSha256: plugin.manifest.model.sha256,
       });
-      await this.runQueue.add('run', { runId }, { jobId: runId });
+      const queue =
+        runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns ? this.gpuRuns : this.cpuRuns;
+      await queue.add('run', traced({ runId }), { jobId: runId });
     }
     await this.events.setStatus(
       event.id,

@@ -10,6 +10,7 @@ import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
+import { traced, Traced } from './traced';
 import { RunOutputs } from './run-outputs';
 
 /**
@@ -31,6 +32,7 @@ export class RunProcessor extends WorkerHost {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.runs>>): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run) return;
@@ -107,9 +109,13 @@ export class RunProcessor extends WorkerHost {
   }
 
   private async enqueueWriteback(runId: string): Promise<void> {
-    await this.writebackQueue.add('write', { runId }, { jobId: runId });
+    await this.writebackQueue.add('write', traced({ runId }), { jobId: runId });
   }
 }
+
+/** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
+@Processor(QUEUES.gpuRuns, { concurrency: 32 })
+export class GpuRunProcessor extends RunProcessor {}
 
 /** The exact features, their units and where each came from: what the audit trail keeps. */
 function describeInputs(features: Record<string, FeatureValue>): Record<string, Omit<FeatureValue, 'name'>> {

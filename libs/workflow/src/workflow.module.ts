@@ -8,9 +8,6 @@ import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
 import { redisConnection } from './redis-connection';
-import { RouterProcessor } from './router.processor';
-import { RunProcessor } from './run.processor';
-import { WritebackProcessor } from './writeback.processor';
 
 /** Retried with exponential backoff; finished jobs are trimmed, the audit trail keeps the record. */
 const defaultJobOptions = {
@@ -33,19 +30,13 @@ const defaultJobOptions = {
     BullModule.registerQueue(
       { name: QUEUES.events },
       { name: QUEUES.runs },
+      { name: QUEUES.gpuRuns },
       { name: QUEUES.writeback, defaultJobOptions: { ...defaultJobOptions, attempts: 20 } },
     ),
     InferenceModule,
   ],
-  providers: [
-    EhrClients,
-    PluginRegistry,
-    EventEnqueuer,
-    IntakeService,
-    RouterProcessor,
-    RunProcessor,
-    WritebackProcessor,
-  ],
+  // The queue processors live in WorkersModule, so an api-only process runs none.
+  providers: [EhrClients, PluginRegistry, EventEnqueuer, IntakeService],
   exports: [IntakeService, PluginRegistry, EhrClients, EventEnqueuer, BullModule],
 })
 export class WorkflowModule {}

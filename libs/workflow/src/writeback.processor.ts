@@ -18,6 +18,7 @@ import {
 } from '@aegle/fhir';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
+import { Traced } from './traced';
 import { RunOutputs } from './run-outputs';
 
 /**
@@ -40,6 +41,7 @@ export class WritebackProcessor extends WorkerHost {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run || run.outcome !== 'succeeded' || !run.patientRef) return;

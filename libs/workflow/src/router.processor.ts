@@ -8,7 +8,7 @@ import { JobPayload, QUEUES, runQueueFor } from './queues';
 import { traced, Traced } from './traced';
 
 /** Matches each event against the plugins' triggers and starts one run per matching plugin. */
-@Processor(QUEUES.events, { concurrency: 16 })
+@Processor(QUEUES.events, { concurrency: 16, autorun: false })
 export class RouterProcessor extends WorkerHost {
   private readonly logger = new Logger(RouterProcessor.name);
 

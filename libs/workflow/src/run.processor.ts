@@ -17,7 +17,7 @@ import { RunOutputs } from './run-outputs';
  * One plugin run: gather the inputs from the EHR, run the model, interpret its outputs. Missing
  * or out-of-range data is a skip with a reason, not an error; only EHR faults are retried.
  */
-@Processor(QUEUES.runs, { concurrency: 32 })
+@Processor(QUEUES.runs, { concurrency: 32, autorun: false })
 export class RunProcessor extends WorkerHost {
   private readonly logger = new Logger(RunProcessor.name);
 
@@ -114,7 +114,7 @@ export class RunProcessor extends WorkerHost {
 }
 
 /** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
-@Processor(QUEUES.gpuRuns, { concurrency: 32 })
+@Processor(QUEUES.gpuRuns, { concurrency: 32, autorun: false })
 export class GpuRunProcessor extends RunProcessor {}
 
 /** The exact features, their units and where each came from: what the audit trail keeps. */

@@ -1,4 +1,4 @@
-import { DynamicModule, Injectable, Module, Optional } from '@nestjs/common';
+import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import type { WorkerExecution } from '@aegle/config';
 import { InferenceModule } from '@aegle/inference';
 import { RouterProcessor } from './router.processor';
@@ -6,10 +6,19 @@ import { GpuRunProcessor, RunProcessor } from './run.processor';
 import { WorkflowModule } from './workflow.module';
 import { WritebackProcessor } from './writeback.processor';
 
-/** The queue workers this process runs, closed together when it drains. */
+interface Host {
+  worker?: { run(): Promise<void>; close(): Promise<void> };
+}
+
+/**
+ * The queue workers this process runs. They start only once the whole app is up (plugins loaded,
+ * database migrated): a worker started with a backlog must not route events before the plugins
+ * that match them exist. They are closed together when the process drains.
+ */
 @Injectable()
-export class WorkerPool {
-  private readonly hosts: Array<{ worker?: { close(): Promise<void> } } | undefined>;
+export class WorkerPool implements OnApplicationBootstrap {
+  private readonly logger = new Logger(WorkerPool.name);
+  private readonly hosts: Array<Host | undefined>;
 
   constructor(
     @Optional() router?: RouterProcessor,
@@ -18,6 +27,14 @@ export class WorkerPool {
     @Optional() writeback?: WritebackProcessor,
   ) {
     this.hosts = [router, cpuRuns, gpuRuns, writeback];
+  }
+
+  onApplicationBootstrap(): void {
+    for (const host of this.hosts) {
+      host?.worker?.run().catch((error: unknown) => {
+        this.logger.error({ reason: (error as Error).message }, 'queue worker stopped');
+      });
+    }
   }
 
   /** Stops taking jobs and waits for the active ones to finish (BullMQ's `worker.close()`). */

@@ -26,7 +26,7 @@ import { RunOutputs } from './run-outputs';
  * Provenance, each by conditional create on a deterministic identifier so retries and replays
  * never write twice. EHR faults are retried with backoff; a refusal is a dead letter.
  */
-@Processor(QUEUES.writeback, { concurrency: 16 })
+@Processor(QUEUES.writeback, { concurrency: 16, autorun: false })
 export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
   private readonly deviceIds = new Map<string, string>();

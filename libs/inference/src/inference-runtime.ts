@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import * as ort from 'onnxruntime-node';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { inferenceBatchSize, inferenceSeconds } from '@aegle/telemetry';
 import { BatchOptions, MicroBatcher } from './micro-batcher';
 
 export type ExecutionNeed = 'cpu' | 'prefer-gpu' | 'require-gpu';
@@ -33,6 +34,7 @@ export class GpuUnavailableError extends Error {
 }
 
 interface LoadedModel {
+  key: string;
   session: ort.InferenceSession;
   provider: ExecutionProvider;
   inputs: TensorMetadata[];
@@ -81,6 +83,7 @@ export class InferenceRuntime implements OnModuleDestroy {
       maxDelayMs: options.batching?.maxDelayMs ?? 0,
     };
     const model: LoadedModel = {
+      key,
       session,
       provider,
       inputs,
@@ -165,7 +168,10 @@ export class InferenceRuntime implements OnModuleDestroy {
         ...input.shape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1)),
       ]);
     }
+    const timer = inferenceSeconds.startTimer({ model: model.key, provider: model.provider });
     const results = await model.session.run(feeds);
+    timer();
+    inferenceBatchSize.observe({ model: model.key }, rows.length);
     return rows.map((_, r) =>
       Object.fromEntries(
         model.outputs.map((output) => {

@@ -2,9 +2,10 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { EventRepository, PluginRunRepository } from '@aegle/audit';
+import { EventRepository, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceRuntime } from '@aegle/inference';
+import { pluginRunsTotal } from '@aegle/telemetry';
 import { FeatureValue, gatherInputs, interpretOutputs } from '@aegle/plugin-sdk';
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
@@ -40,7 +41,7 @@ export class RunProcessor extends WorkerHost {
     if (run.outcome !== 'pending') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin)
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'failed',
         reason: 'the plugin version is no longer loaded',
       });
@@ -51,7 +52,7 @@ export class RunProcessor extends WorkerHost {
       (event && (await client.read(event.focusType, event.focusId, event.focusVersion ?? undefined)));
     const patientId = focus ? patientIdOf(focus) : undefined;
     if (!event || !focus || !patientId) {
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'skipped',
         reason: 'the focus resource names no patient',
       });
@@ -61,7 +62,7 @@ export class RunProcessor extends WorkerHost {
     const now = new Date();
     const gathered = await gatherInputs(plugin.manifest, new EhrPatientData(client, patientId), now);
     if (gathered.status === 'insufficient') {
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'skipped',
         reason: `insufficient data: ${gathered.reasons.join('; ')}`,
         patientRef,
@@ -96,7 +97,7 @@ export class RunProcessor extends WorkerHost {
       focus: focusRef,
       encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
     };
-    await this.runs.complete(run.id, {
+    await this.finish(run, {
       outcome: 'succeeded',
       patientRef,
       inputs: describeInputs(gathered.features),
@@ -106,6 +107,17 @@ export class RunProcessor extends WorkerHost {
     });
     this.logger.debug({ runId: run.id, plugin: plugin.key }, 'plugin run succeeded');
     await this.enqueueWriteback(run.id);
+  }
+
+  /** Records the run's end in the audit trail and in the plugin-runs metric. */
+  private async finish(run: PluginRunEntity, completion: RunCompletion): Promise<void> {
+    await this.runs.complete(run.id, completion);
+    pluginRunsTotal.inc({
+      plugin: run.pluginId,
+      version: run.pluginVersion,
+      outcome: completion.outcome,
+      provider: completion.executionProvider ?? 'none',
+    });
   }
 
   private async enqueueWriteback(runId: string): Promise<void> {

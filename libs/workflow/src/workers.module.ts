@@ -1,5 +1,7 @@
 import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { WorkerExecution } from '@aegle/config';
+import { deadLettersTotal } from '@aegle/telemetry';
 import { InferenceModule } from '@aegle/inference';
 import { RouterProcessor } from './router.processor';
 import { GpuRunProcessor, RunProcessor } from './run.processor';
@@ -7,7 +9,12 @@ import { WorkflowModule } from './workflow.module';
 import { WritebackProcessor } from './writeback.processor';
 
 interface Host {
-  worker?: { run(): Promise<void>; close(): Promise<void> };
+  worker?: Worker;
+}
+
+/** A failure is final when BullMQ will not retry it: unrecoverable, or out of attempts. */
+function isFinal(job: Job | undefined, error: Error): boolean {
+  return error instanceof UnrecoverableError || (job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false);
 }
 
 /**
@@ -31,6 +38,9 @@ export class WorkerPool implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     for (const host of this.hosts) {
+      host?.worker?.on('failed', (job, error) => {
+        if (isFinal(job, error)) deadLettersTotal.inc({ queue: host.worker!.name });
+      });
       host?.worker?.run().catch((error: unknown) => {
         this.logger.error({ reason: (error as Error).message }, 'queue worker stopped');
       });

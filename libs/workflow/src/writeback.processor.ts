@@ -16,6 +16,7 @@ import {
   RESULT_IDENTIFIER_SYSTEM,
   resultKey,
 } from '@aegle/fhir';
+import { writeBackAttemptsTotal } from '@aegle/telemetry';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
 import { Traced } from './traced';
@@ -65,6 +66,7 @@ export class WritebackProcessor extends WorkerHost {
         outcome: dead ? 'dead' : 'retrying',
         response: error.outcome ?? { message: error.message },
       });
+      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: dead ? 'dead' : 'retrying' });
       if (!error.retryable) throw new UnrecoverableError(error.message);
       throw error;
     }
@@ -145,6 +147,7 @@ export class WritebackProcessor extends WorkerHost {
         outcome: written.created ? 'created' : 'exists',
         response: null,
       });
+      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: written.created ? 'created' : 'exists' });
     }
     this.logger.debug({ runId: run.id, plugin: plugin.key }, 'results written back');
   }

@@ -8,6 +8,7 @@ import {
   OperationOutcomeFilter,
   operationOutcome,
 } from '@aegle/fhir';
+import { notificationsTotal } from '@aegle/telemetry';
 import { IntakeService } from '@aegle/workflow';
 import { bearerOf, signatureMatches, tokenMatches } from './sender-auth';
 
@@ -54,12 +55,31 @@ export class IntakeController {
     return this.receive(sourceId, 'PUT', request, { resourceType, id });
   }
 
+  /** Counts every notification by source and outcome; unknown source ids share one label value. */
   private async receive(
     sourceId: string,
     method: 'POST' | 'PUT',
     request: Request,
     pathKey?: { resourceType: string; id: string },
   ): Promise<fhir4.OperationOutcome> {
+    const source = this.sources.has(sourceId) ? sourceId : 'unknown';
+    try {
+      const { outcome, duplicate } = await this.accept(sourceId, method, request, pathKey);
+      notificationsTotal.inc({ source, outcome: duplicate ? 'duplicate' : 'accepted' });
+      return outcome;
+    } catch (error) {
+      const status = error instanceof OperationOutcomeError ? error.status : 500;
+      notificationsTotal.inc({ source, outcome: `rejected_${status}` });
+      throw error;
+    }
+  }
+
+  private async accept(
+    sourceId: string,
+    method: 'POST' | 'PUT',
+    request: Request,
+    pathKey?: { resourceType: string; id: string },
+  ): Promise<{ outcome: fhir4.OperationOutcome; duplicate: boolean }> {
     const source = this.sources.get(sourceId);
     if (!source) throw OperationOutcomeError.notFound(`no source named "${sourceId}" is configured`);
     this.authenticate(source, request);
@@ -91,7 +111,10 @@ export class IntakeController {
       `accepted ${result.accepted} event(s)` +
       (result.duplicates ? `, ${result.duplicates} already received` : '') +
       (result.queued ? '' : '; queued for processing once the queue is reachable');
-    return operationOutcome('information', 'informational', text);
+    return {
+      outcome: operationOutcome('information', 'informational', text),
+      duplicate: result.accepted === 0 && result.duplicates > 0,
+    };
   }
 
   /** Every secret the source declares must match: a right token does not excuse a wrong signature. */

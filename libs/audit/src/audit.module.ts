@@ -5,6 +5,7 @@ import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
 import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
+import { QueryLogger } from './query-logger';
 import { WriteBackRepository } from './write-back.repository';
 
 const repositories = [EventRepository, PluginRunRepository, WriteBackRepository];
@@ -26,7 +27,7 @@ const repositories = [EventRepository, PluginRunRepository, WriteBackRepository]
           migrationsRun: true,
           synchronize: false,
           extra: { max: 10 },
-          logging: ['error' as const],
+          logger: new QueryLogger(),
         };
       },
     }),

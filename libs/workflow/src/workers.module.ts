@@ -1,7 +1,8 @@
 import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { WorkerExecution } from '@aegle/config';
-import { deadLettersTotal } from '@aegle/telemetry';
+import { deadLettersTotal, withTrace } from '@aegle/telemetry';
+import type { TraceCarrier } from './queues';
 import { InferenceModule } from '@aegle/inference';
 import { RouterProcessor } from './router.processor';
 import { GpuRunProcessor, RunProcessor } from './run.processor';
@@ -38,8 +39,22 @@ export class WorkerPool implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     for (const host of this.hosts) {
+      // The reason is an error message (ids and HTTP statuses, never resources); the job's data is not logged.
       host?.worker?.on('failed', (job, error) => {
-        if (isFinal(job, error)) deadLettersTotal.inc({ queue: host.worker!.name });
+        const entry = {
+          queue: host.worker!.name,
+          jobId: job?.id,
+          attempt: job?.attemptsMade,
+          reason: error.message,
+        };
+        withTrace((job?.data as TraceCarrier | undefined)?.traceparent, () => {
+          if (isFinal(job, error)) {
+            deadLettersTotal.inc({ queue: host.worker!.name });
+            this.logger.error(entry, 'job failed for good: dead letter');
+          } else {
+            this.logger.warn(entry, 'job failed; will retry');
+          }
+        });
       });
       host?.worker?.run().catch((error: unknown) => {
         this.logger.error({ reason: (error as Error).message }, 'queue worker stopped');

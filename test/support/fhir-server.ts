@@ -65,6 +65,8 @@ export interface TestFhirServer {
   failNext(count: number, status?: number, headers?: Record<string, string>): void;
   /** Installs (or with undefined, removes) the request hook. */
   onRequest(hook: RequestHook | undefined): void;
+  /** Calls `listener` with each resource a request created or updated (after it is stored). */
+  onWrite(listener: (resource: fhir4.Resource) => void): void;
   /** Transaction/batch Bundles go through the FHIR router; other Bundles and resources are stored as given. */
   seed(bundle: Bundle): Promise<WithId<Resource>[]>;
   seed<T extends Resource>(resources: T | T[]): Promise<WithId<T>[]>;
@@ -94,6 +96,7 @@ class FhirTestServer implements TestFhirServer {
   private readonly http = createServer((req, res) => void this.handle(req, res));
   private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
   private hook: RequestHook | undefined;
+  private readonly writeListeners: Array<(resource: fhir4.Resource) => void> = [];
   // FHIR requests run one at a time so transactions can roll back and conditional creates are atomic.
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -115,6 +118,10 @@ class FhirTestServer implements TestFhirServer {
 
   onRequest(hook: RequestHook | undefined): void {
     this.hook = hook;
+  }
+
+  onWrite(listener: (resource: fhir4.Resource) => void): void {
+    this.writeListeners.push(listener);
   }
 
   seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
@@ -260,6 +267,11 @@ class FhirTestServer implements TestFhirServer {
     if (!isOk(result)) return outcomeReply(result);
     const status = existed ? getStatus(result) : 201;
     const reply: Reply = { status, body: resource ?? result, headers: {} };
+    const wrote = status === 201 || (method === 'PUT' && status === 200);
+    if (wrote && resource && resource.resourceType !== 'Bundle') {
+      const written = resource as unknown as fhir4.Resource;
+      for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+    }
     if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);
     if (resource?.id && resource.meta?.versionId && resource.resourceType !== 'Bundle') {
       reply.headers = { ETag: `W/"${resource.meta.versionId}"` };

@@ -369,7 +369,14 @@ function normalizeSearch(
       const ref = v.startsWith(`${baseUrl}/`) ? v.slice(baseUrl.length + 1) : v;
       return ref.includes('/') ? [ref] : targets.map((t) => `${t}/${ref}`);
     });
-    out.append(code, refs.join(','));
+    // Speed: Medplum evaluates `patient` as `subject.where(resolve() is Patient)`, resolving every
+    // stored reference (seconds per search at a few thousand resources); with Patient/ literals,
+    // `subject` matches exactly the same resources.
+    const viaSubject =
+      code === 'patient' &&
+      /\.subject\.where\(resolve\(\) is Patient\)/.test(param.expression ?? '') &&
+      refs.every((r) => r.startsWith('Patient/'));
+    out.append(viaSubject ? 'subject' : code, refs.join(','));
   }
   const query = out.toString();
   return query ? `?${query}` : '';

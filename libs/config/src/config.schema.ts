@@ -106,6 +106,8 @@ export const envSchema = z.object({
   AEGLE_WORKER_EXECUTION: z.enum(['cpu', 'gpu', 'any']).default('any'),
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   AEGLE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
+  /** How often workers re-queue unfinished work that Redis may have lost. */
+  AEGLE_RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
 });
 
 export type Role = z.output<typeof envSchema>['ROLE'];
@@ -129,6 +131,7 @@ export interface AegleConfig {
   role: Role;
   workerExecution: WorkerExecution;
   shutdownTimeoutMs: number;
+  reconcileIntervalMs: number;
   sources: SourceConfig[];
   plugins: FileConfig['plugins'];
   intake: FileConfig['intake'];

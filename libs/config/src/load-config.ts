@@ -72,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
     role: e.ROLE,
     workerExecution: e.AEGLE_WORKER_EXECUTION,
     shutdownTimeoutMs: e.AEGLE_SHUTDOWN_TIMEOUT_MS,
+    reconcileIntervalMs: e.AEGLE_RECONCILE_INTERVAL_MS,
     ...fileResult.data,
   };
 }

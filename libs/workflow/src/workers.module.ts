@@ -7,6 +7,7 @@ import { InferenceModule } from '@aegle/inference';
 import { RouterProcessor } from './router.processor';
 import { GpuRunProcessor, RunProcessor } from './run.processor';
 import { WorkflowModule } from './workflow.module';
+import { WorkReconciler } from './work-reconciler';
 import { WritebackProcessor } from './writeback.processor';
 
 interface Host {
@@ -79,7 +80,7 @@ export class WorkersModule {
     return {
       module: WorkersModule,
       imports: [WorkflowModule, InferenceModule],
-      providers: [RouterProcessor, ...runs[execution], WritebackProcessor, WorkerPool],
+      providers: [RouterProcessor, ...runs[execution], WritebackProcessor, WorkerPool, WorkReconciler],
       exports: [WorkerPool],
     };
   }

@@ -216,11 +216,12 @@ describe('the whole loop: notification in, Observation out, audited', () => {
     });
   });
 
-  it('reports database, Redis and the loaded plugins on /health', async () => {
+  it('reports database, Redis, the EHR and the loaded plugins on /health/ready', async () => {
     const health = await json<{
       status: string;
       info: Record<string, { status: string; loaded?: unknown[] }>;
-    }>(fetch(`${aegle.url}/health`));
+    }>(fetch(`${aegle.url}/health/ready`));
+    expect(health.info['ehr:test-ehr'].status).toBe('up');
     expect(health.status).toBe('ok');
     expect(health.info.database.status).toBe('up');
     expect(health.info.redis.status).toBe('up');

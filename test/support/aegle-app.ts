@@ -1,12 +1,10 @@
-import { getQueueToken } from '@nestjs/bullmq';
 import { INestApplication } from '@nestjs/common';
-import { Queue, QueueEvents } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AegleConfig, loadConfig } from '@aegle/config';
-import { QUEUES, redisConnection } from '@aegle/workflow';
 import { createApp } from '../../apps/engine/src/app';
+import { watchQueues } from './queue-watch';
 
 /** PostgreSQL the tests use: the machine's server (CI starts it), one fresh database per test file. */
 export const TEST_POSTGRES_URL =
@@ -76,6 +74,8 @@ export async function startAegle(options: {
   redisUrl?: string;
   /** The `intake` config section (maxBodyBytes, publicUrl). */
   intake?: Record<string, unknown>;
+  /** Extra environment, e.g. ROLE or AEGLE_WORKER_EXECUTION. */
+  env?: Record<string, string>;
 }): Promise<RunningAegle> {
   const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const database = await createTestDatabase();
@@ -89,6 +89,7 @@ export async function startAegle(options: {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       ...(options.configPath ? { AEGLE_CONFIG: options.configPath } : {}),
       ...(options.adminToken ? { AEGLE_ADMIN_TOKEN: options.adminToken } : {}),
+      ...options.env,
     },
     {
       sources: options.sources.map((s) => ({
@@ -111,51 +112,18 @@ export async function startAegle(options: {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
-  const queues = Object.values(QUEUES).map((name) => app.get<Queue>(getQueueToken(name)));
-  const events = Object.values(QUEUES).map(
-    (name) => new QueueEvents(name, { connection: redisConnection(redisUrl), prefix }),
-  );
-  await Promise.all(events.map((e) => e.waitUntilReady()));
-
-  const pending = async () => {
-    const counts = await Promise.all(
-      queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')),
-    );
-    return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
-  };
-  /** The next job completion or failure on any queue (or a short guard, should an event be missed). */
-  const nextQueueEvent = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(guard);
-        for (const e of events)
-          for (const name of ['completed', 'failed', 'drained'] as const) e.off(name, done);
-        resolve();
-      };
-      const guard = setTimeout(done, 200);
-      for (const e of events)
-        for (const name of ['completed', 'failed', 'drained'] as const) e.on(name, done);
-    });
+  const watch = await watchQueues(redisUrl, prefix);
 
   return {
     url: `http://127.0.0.1:${address.port}`,
     app,
     config,
     db: app.get(DataSource),
-    async waitForIdle(timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while ((await pending()) > 0) {
-        if (Date.now() > deadline) throw new Error(`queues still busy after ${timeoutMs} ms`);
-        await nextQueueEvent();
-      }
-    },
+    waitForIdle: (timeoutMs?: number) => watch.waitForIdle(timeoutMs),
     async close() {
-      await Promise.all(events.map((e) => e.close()));
       await app.close();
-      const cleaner = Object.values(QUEUES).map(
-        (name) => new Queue(name, { connection: redisConnection(redisUrl), prefix }),
-      );
-      await Promise.all(cleaner.map((q) => q.obliterate({ force: true }).finally(() => q.close())));
+      await watch.obliterate();
+      await watch.close();
       await database.drop();
     },
   };

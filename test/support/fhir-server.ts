@@ -4,7 +4,9 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  Operator,
   OperationOutcomeError,
+  type SearchRequest,
   badRequest,
   getSearchParameter,
   getStatus,
@@ -65,6 +67,8 @@ export interface TestFhirServer {
   failNext(count: number, status?: number, headers?: Record<string, string>): void;
   /** Installs (or with undefined, removes) the request hook. */
   onRequest(hook: RequestHook | undefined): void;
+  /** Calls `listener` with each resource a request created or updated (after it is stored). */
+  onWrite(listener: (resource: fhir4.Resource) => void): void;
   /** Transaction/batch Bundles go through the FHIR router; other Bundles and resources are stored as given. */
   seed(bundle: Bundle): Promise<WithId<Resource>[]>;
   seed<T extends Resource>(resources: T | T[]): Promise<WithId<T>[]>;
@@ -94,6 +98,7 @@ class FhirTestServer implements TestFhirServer {
   private readonly http = createServer((req, res) => void this.handle(req, res));
   private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
   private hook: RequestHook | undefined;
+  private readonly writeListeners: Array<(resource: fhir4.Resource) => void> = [];
   // FHIR requests run one at a time so transactions can roll back and conditional creates are atomic.
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -115,6 +120,10 @@ class FhirTestServer implements TestFhirServer {
 
   onRequest(hook: RequestHook | undefined): void {
     this.hook = hook;
+  }
+
+  onWrite(listener: (resource: fhir4.Resource) => void): void {
+    this.writeListeners.push(listener);
   }
 
   seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
@@ -260,6 +269,11 @@ class FhirTestServer implements TestFhirServer {
     if (!isOk(result)) return outcomeReply(result);
     const status = existed ? getStatus(result) : 201;
     const reply: Reply = { status, body: resource ?? result, headers: {} };
+    const wrote = status === 201 || (method === 'PUT' && status === 200);
+    if (wrote && resource && resource.resourceType !== 'Bundle') {
+      const written = resource as unknown as fhir4.Resource;
+      for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+    }
     if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);
     if (resource?.id && resource.meta?.versionId && resource.resourceType !== 'Bundle') {
       reply.headers = { ETag: `W/"${resource.meta.versionId}"` };
@@ -358,7 +372,14 @@ function normalizeSearch(
       const ref = v.startsWith(`${baseUrl}/`) ? v.slice(baseUrl.length + 1) : v;
       return ref.includes('/') ? [ref] : targets.map((t) => `${t}/${ref}`);
     });
-    out.append(code, refs.join(','));
+    // Speed: Medplum evaluates `patient` as `subject.where(resolve() is Patient)`, resolving every
+    // stored reference (seconds per search at a few thousand resources); with Patient/ literals,
+    // `subject` matches exactly the same resources.
+    const viaSubject =
+      code === 'patient' &&
+      /\.subject\.where\(resolve\(\) is Patient\)/.test(param.expression ?? '') &&
+      refs.every((r) => r.startsWith('Patient/'));
+    out.append(viaSubject ? 'subject' : code, refs.join(','));
   }
   const query = out.toString();
   return query ? `?${query}` : '';
@@ -420,11 +441,50 @@ class TransactionalMemoryRepository extends MemoryRepository {
     return this as unknown as Record<'resources' | 'history', Map<string, Map<string, unknown>>>;
   }
 
+  /**
+   * Speed: a lone `identifier=system|value` search (what every conditional create by identifier
+   * does) is answered by a plain scan instead of Medplum's generic FHIRPath matcher, which took
+   * seconds per search at a few thousand resources. Same matches, in storage order.
+   */
+  override async searchResources<T extends Resource>(request: SearchRequest<T>): Promise<WithId<T>[]> {
+    const [filter, ...others] = request.filters ?? [];
+    const plain =
+      filter &&
+      others.length === 0 &&
+      filter.code === 'identifier' &&
+      filter.operator === Operator.EQUALS &&
+      /^[^|,]+\|[^|,]+$/.test(filter.value) &&
+      !request.sortRules?.length;
+    if (!plain) return super.searchResources(request);
+    const [system, value] = filter.value.split('|');
+    const stored = this.state.resources.get(request.resourceType) ?? new Map<string, unknown>();
+    const found: WithId<T>[] = [];
+    for (const resource of stored.values()) {
+      const identifiers = (resource as { identifier?: Array<{ system?: string; value?: string }> })
+        .identifier;
+      if (identifiers?.some((i) => i.system === system && i.value === value)) {
+        found.push(structuredClone(resource) as WithId<T>);
+        if (request.count !== undefined && found.length >= request.count) break;
+      }
+    }
+    return found;
+  }
+
   override async withTransaction<TResult>(
     callback: (client: undefined) => Promise<TResult>,
   ): Promise<TResult> {
     if (this.inTransaction) return callback(undefined); // nested: the outer call owns the snapshot
-    const snapshot = structuredClone({ resources: this.state.resources, history: this.state.history });
+    // Stored resources are never changed in place (writes store new objects), so the snapshot copies
+    // the maps and history lists, not the resources: a deep copy made every conditional create
+    // (which runs in a transaction) cost time in proportion to everything stored.
+    const copy = (outer: Map<string, Map<string, unknown>>) =>
+      new Map(
+        [...outer].map(([type, inner]) => [
+          type,
+          new Map([...inner].map(([id, value]) => [id, Array.isArray(value) ? [...value] : value])),
+        ]),
+      );
+    const snapshot = { resources: copy(this.state.resources), history: copy(this.state.history) };
     this.inTransaction = true;
     try {
       return await callback(undefined);

@@ -1,16 +1,24 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '@aegle/audit';
-import { AegleConfig, ConfigModule } from '@aegle/config';
-import { WorkflowModule } from '@aegle/workflow';
+import { AegleConfig, ConfigModule, Role } from '@aegle/config';
+import { WorkersModule } from '@aegle/workflow';
 import { DeadLettersModule } from './admin/dead-letters.module';
 import { AuditApiModule } from './audit/audit-api.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { IntakeAdminModule } from './intake-admin/intake-admin.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { loggerParams } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
 import { PluginsAdminModule } from './plugins/plugins-admin.module';
+
+/** What each role runs on top of health and metrics: intake and admin, the queue workers, or both. */
+function roleModules(config: AegleConfig): Record<Role, DynamicModule['imports']> {
+  const api = [IntakeModule, IntakeAdminModule, DeadLettersModule, PluginsAdminModule, AuditApiModule];
+  const worker = [WorkersModule.forRoot(config.workerExecution)];
+  return { api, worker, all: [...api, ...worker] };
+}
 
 @Module({})
 export class AppModule {
@@ -20,15 +28,11 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerParams(config)),
+        LifecycleModule,
         AuditModule,
-        WorkflowModule,
-        IntakeModule,
-        IntakeAdminModule,
         HealthModule,
         MetricsModule,
-        DeadLettersModule,
-        PluginsAdminModule,
-        AuditApiModule,
+        ...(roleModules(config)[config.role] ?? []),
       ],
     };
   }

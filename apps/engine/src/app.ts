@@ -6,9 +6,12 @@ import { AegleConfig } from '@aegle/config';
 import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 import { keepBodyError } from './intake/body-error';
+import { DrainService } from './lifecycle/drain.service';
+import { intakeGate } from './lifecycle/intake-gate';
+import { traceMiddleware } from './lifecycle/trace-middleware';
 
 /**
- * Builds the Nest application. Intake bodies are read raw (HMAC is over the exact bytes, and JSON
+ * Builds the Nest application (signals are handled by the caller: see installGracefulShutdown). Intake bodies are read raw (HMAC is over the exact bytes, and JSON
  * errors must become OperationOutcomes), with the configured size limit.
  */
 export async function createApp(
@@ -18,11 +21,17 @@ export async function createApp(
 ): Promise<INestApplication> {
   const root = AppModule.forRoot(config);
   root.imports = [...(root.imports ?? []), ...extraModules];
-  const app = await NestFactory.create(root, { bodyParser: false, bufferLogs: true });
+  // forceCloseConnections: close() must not wait on idle keep-alive sockets once intake is drained.
+  const app = await NestFactory.create(root, {
+    bodyParser: false,
+    bufferLogs: true,
+    forceCloseConnections: true,
+  });
   app.useLogger(app.get(Logger));
+  app.use(traceMiddleware);
+  app.use('/fhir', intakeGate(app.get(DrainService)));
   app.use('/fhir', raw({ type: () => true, limit: config.intake.maxBodyBytes }), keepBodyError);
   app.use('/api', json({ limit: '1mb' }));
-  app.enableShutdownHooks();
   setupOpenApi(app);
   return app;
 }

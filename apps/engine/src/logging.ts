@@ -1,6 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
 import { AegleConfig } from '@aegle/config';
+import { currentTraceparent, traceIdOf } from '@aegle/telemetry';
 
 /**
  * Intake URLs can carry a resource id (`PUT …/Patient/123`): logs keep the route's shape only.
@@ -15,7 +16,14 @@ export function loggerParams(config: AegleConfig): Params {
   return {
     pinoHttp: {
       level: config.logLevel,
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' },
+      // Every line made inside a request or a job names its trace: one id follows a notification
+      // through intake, the queues and every process.
+      mixin: () => {
+        const traceId = traceIdOf(currentTraceparent());
+        return traceId ? { traceId } : {};
+      },
+      base: { role: config.role, pid: process.pid },
+      autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,
@@ -24,11 +32,7 @@ export function loggerParams(config: AegleConfig): Params {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      genReqId: (req: IncomingMessage) => {
-        const traceparent = req.headers['traceparent'];
-        const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
-        return traceId ?? crypto.randomUUID();
-      },
+      genReqId: () => traceIdOf(currentTraceparent()) ?? crypto.randomUUID(),
     },
   };
 }

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '@aegle/config';
 import { createApp } from './app';
 import { startEmbeddedPostgres } from './bootstrap/embedded-postgres';
 import { assertRedisReachable } from './bootstrap/redis-check';
+import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -17,14 +18,17 @@ async function main(): Promise<void> {
     );
   }
   const app = await createApp(config);
-  if (embedded) {
-    // Nest's shutdown hooks close the pool first; the embedded server stops after.
-    const stop = () => void app.close().finally(() => embedded.stop().finally(() => process.exit(0)));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  }
+  // The app closes its pool first; the embedded server stops after.
+  installGracefulShutdown(app, {
+    timeoutMs: config.shutdownTimeoutMs,
+    after: embedded && (() => embedded.stop()),
+    log: (message) => process.stderr.write(`${message}\n`),
+  });
   await app.listen(config.port, '0.0.0.0');
-  process.stderr.write(`Aegle is listening on http://127.0.0.1:${config.port} (health: /health)\n`);
+  const address = app.getHttpServer().address() as { port: number };
+  process.stderr.write(
+    `Aegle (role ${config.role}) is listening on http://127.0.0.1:${address.port} (health: /health)\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -9,6 +9,7 @@ import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
 import { AUDIT_MIGRATIONS } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
+import { QueryLogger } from './query-logger';
 import { WriteBackRepository } from './write-back.repository';
 import { FailedJobRepository } from './failed-job.repository';
 import { IntakeRepository } from './intake.repository';
@@ -43,7 +44,7 @@ const repositories = [
           migrationsRun: true,
           synchronize: false,
           extra: { max: 10 },
-          logging: ['error' as const],
+          logger: new QueryLogger(),
         };
       },
     }),

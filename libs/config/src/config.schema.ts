@@ -297,7 +297,18 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9:_-]+$/)
     .default('aegle'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** api: intake, admin, health, metrics. worker: queue processors, health, metrics. all: both. */
+  ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  /** Which plugin runs this process's workers take: cpu plugins, gpu plugins, or any. */
+  AEGLE_WORKER_EXECUTION: z.enum(['cpu', 'gpu', 'any']).default('any'),
+  /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
+  AEGLE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
+  /** How often workers re-queue unfinished work that Redis may have lost. */
+  AEGLE_RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
 });
+
+export type Role = z.output<typeof envSchema>['ROLE'];
+export type WorkerExecution = z.output<typeof envSchema>['AEGLE_WORKER_EXECUTION'];
 
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type SubscriptionSettings = z.output<typeof subscriptionSettings>;
@@ -318,6 +329,10 @@ export interface AegleConfig {
   configPath: string;
   dataDir: string;
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
+  role: Role;
+  workerExecution: WorkerExecution;
+  shutdownTimeoutMs: number;
+  reconcileIntervalMs: number;
   sources: SourceConfig[];
   plugins: FileConfig['plugins'];
   intake: FileConfig['intake'];

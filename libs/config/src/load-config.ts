@@ -69,6 +69,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
     configPath,
     dataDir: resolve(e.AEGLE_DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    role: e.ROLE,
+    workerExecution: e.AEGLE_WORKER_EXECUTION,
+    shutdownTimeoutMs: e.AEGLE_SHUTDOWN_TIMEOUT_MS,
+    reconcileIntervalMs: e.AEGLE_RECONCILE_INTERVAL_MS,
     ...fileResult.data,
   };
 }

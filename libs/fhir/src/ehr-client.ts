@@ -1,6 +1,7 @@
 import Client from 'fhir-kit-client';
 import { SourceConfig } from '@aegle/config';
 import { AccessTokenProvider, accessTokenProvider, TokenRequestError } from './outbound-auth';
+import { childTraceparent, currentTraceparent } from '@aegle/telemetry';
 
 /** What went wrong talking to an EHR, in the terms a retry policy needs. */
 export class EhrRequestError extends Error {
@@ -251,7 +252,7 @@ export class FhirKitEhrClient implements EhrClient {
     const authorization = await this.tokens.authorization();
     return {
       signal: AbortSignal.timeout(this.source.requestTimeoutMs),
-      headers: authorization ? { authorization } : {},
+      headers: { ...(authorization ? { authorization } : {}), ...traceHeader() },
     };
   }
 }
@@ -259,4 +260,10 @@ export class FhirKitEhrClient implements EhrClient {
 interface RequestOptions {
   signal: AbortSignal;
   headers: Record<string, string>;
+}
+
+/** Each request carries the current trace (a new span of it), so the EHR's logs can join ours. */
+function traceHeader(): Record<string, string> {
+  const trace = currentTraceparent();
+  return trace ? { traceparent: childTraceparent(trace) } : {};
 }

@@ -46,7 +46,7 @@ export const writeBackAttemptsTotal = new Counter({
 
 export const queueDepth = new Gauge({
   name: 'aegle_queue_depth',
-  help: 'Jobs waiting, active or delayed, by queue',
+  help: 'Jobs per queue and state (waiting, active, delayed, prioritized, failed = dead letters), refreshed on scrape',
   labelNames: ['queue', 'state'] as const,
   registers: [registry],
 });
@@ -92,3 +92,40 @@ export const inferenceSessionMemoryBytes = new Gauge({
   labelNames: ['model', 'kind'] as const,
   registers: [registry],
 });
+
+export const failedJobsTotal = new Counter({
+  name: 'aegle_failed_jobs_total',
+  help: 'Queue jobs that failed for good (retries exhausted or unrecoverable), by queue; see the admin API',
+  labelNames: ['queue'] as const,
+  registers: [registry],
+});
+
+export const auditChainHead = new Gauge({
+  name: 'aegle_audit_chain_head',
+  help: 'Sequence number of the newest entry of the audit hash chain (its hash is the label), refreshed on scrape',
+  labelNames: ['hash'] as const,
+  registers: [registry],
+});
+
+/** The newest entry of the audit hash chain, as the audit trail reports it. */
+export interface AuditChainHead {
+  seq: number;
+  hash: string;
+}
+
+let auditChainHeadSource: (() => Promise<AuditChainHead | undefined>) | undefined;
+
+/**
+ * Lets the audit trail report its chain head to `/metrics` without telemetry depending on it:
+ * the audit module registers a reader at start-up; each scrape calls it.
+ */
+export function reportAuditChainHead(source: () => Promise<AuditChainHead | undefined>): void {
+  auditChainHeadSource = source;
+}
+
+/** Called on scrape: sets {@link auditChainHead} from the registered reader, if any. */
+export async function refreshAuditChainHead(): Promise<void> {
+  const head = await auditChainHeadSource?.();
+  auditChainHead.reset();
+  if (head) auditChainHead.set({ hash: head.hash }, head.seq);
+}

@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/audit';
 import { GroupCommit } from './intake/group-commit';
 import { QUEUES } from './queues';
+import { traced } from './traced';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
 const RELAY_INTERVAL_MS = 2_000;
@@ -75,7 +76,7 @@ export class EventEnqueuer
       if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
       await withTimeout(
         this.queue.addBulk(
-          eventIds.map((eventId) => ({ name: 'route', data: { eventId }, opts: { jobId: eventId } })),
+          eventIds.map((eventId) => ({ name: 'route', data: traced({ eventId }), opts: { jobId: eventId } })),
         ),
         ENQUEUE_TIMEOUT_MS,
       );

@@ -1,11 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { WorkerHost } from '@nestjs/bullmq';
+import { Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { FailedJobRepository } from '@aegle/audit';
-import { QUEUES } from './queues';
 import { RouterProcessor } from './router.processor';
-import { RunProcessor } from './run.processor';
-import { WritebackProcessor } from './writeback.processor';
+import { GpuRunProcessor, RunProcessor } from './run.processor';
 
 /**
  * Records every routing or plugin-run job that gives up for good (retries exhausted, or refused as
@@ -18,16 +15,18 @@ export class FailedJobRecorder implements OnApplicationBootstrap {
 
   constructor(
     private readonly failedJobs: FailedJobRepository,
-    private readonly router: RouterProcessor,
-    private readonly runs: RunProcessor,
-    private readonly writeback: WritebackProcessor,
+    // A worker runs the CPU or the GPU run queue, or both (AEGLE_WORKER_EXECUTION).
+    @Optional() private readonly router?: RouterProcessor,
+    @Optional() private readonly runs?: RunProcessor,
+    @Optional() private readonly gpuRuns?: GpuRunProcessor,
   ) {}
 
   onApplicationBootstrap(): void {
-    for (const processor of [this.router, this.runs, this.writeback] as WorkerHost[]) {
-      const worker = processor.worker;
+    for (const processor of [this.router, this.runs, this.gpuRuns]) {
+      const worker = processor?.worker;
+      if (!worker) continue;
       worker.on('failed', (job, error) => {
-        if (!job || worker.name === QUEUES.writeback || !isFinal(job, error)) return;
+        if (!job || !isFinal(job, error)) return;
         this.failedJobs
           .record({
             queue: worker.name,

@@ -11,3 +11,5 @@ export * from './plugin-slots';
 export * from './intake/catch-up.service';
 export * from './intake/notification-rows';
 export * from './subscriptions/subscription-manager';
+export * from './workers.module';
+export * from './traced';

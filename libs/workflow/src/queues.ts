@@ -1,18 +1,33 @@
+import type { ExecutionNeed } from '@aegle/plugin-sdk';
+
 /**
  * The typed catalogue of Aegle's queues: each name with the payload its jobs carry. Jobs carry ids,
  * never resources; processors re-read what they need, so a retry sees the current state.
+ * Plugin runs have one queue per execution need, so GPU machines take the GPU plugins' runs.
  */
 export const QUEUES = {
   events: 'aegle-events',
   runs: 'aegle-runs',
+  gpuRuns: 'aegle-runs-gpu',
   writeback: 'aegle-writeback',
 } as const;
 
+/** Every job carries the W3C `traceparent` of the notification that caused it. */
+export interface TraceCarrier {
+  traceparent?: string;
+}
+
 export interface QueuePayloads {
-  [QUEUES.events]: { eventId: string };
-  [QUEUES.runs]: { runId: string };
-  [QUEUES.writeback]: { runId: string };
+  [QUEUES.events]: { eventId: string } & TraceCarrier;
+  [QUEUES.runs]: { runId: string } & TraceCarrier;
+  [QUEUES.gpuRuns]: { runId: string } & TraceCarrier;
+  [QUEUES.writeback]: { runId: string } & TraceCarrier;
 }
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export type JobPayload<Q extends QueueName> = QueuePayloads[Q];
+
+/** The run queue for a model's execution need: anything that may use a GPU goes to the GPU queue. */
+export function runQueueFor(execution: ExecutionNeed): typeof QUEUES.runs | typeof QUEUES.gpuRuns {
+  return execution === 'cpu' ? QUEUES.runs : QUEUES.gpuRuns;
+}

@@ -7,12 +7,13 @@ import { patientIdOf } from './patient-of';
 import { PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
 import { RunStarter } from './run-starter';
+import { Traced } from './traced';
 
 /**
  * Matches each event against the triggers of the plugin versions its patient is rolled out to
  * (live or canary, and shadow) and starts one run per match.
  */
-@Processor(QUEUES.events, { concurrency: 16 })
+@Processor(QUEUES.events, { concurrency: 16, autorun: false })
 export class RouterProcessor extends WorkerHost {
   private readonly logger = new Logger(RouterProcessor.name);
 
@@ -26,6 +27,7 @@ export class RouterProcessor extends WorkerHost {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.events>>): Promise<void> {
     const event = await this.events.get(job.data.eventId);
     if (!event || event.status !== 'accepted') return;

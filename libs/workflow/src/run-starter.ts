@@ -3,7 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { PluginRunRepository } from '@aegle/audit';
 import { SelectedRun } from './plugin-registry';
-import { QUEUES } from './queues';
+import { QUEUES, runQueueFor } from './queues';
+import { traced } from './traced';
 
 /**
  * Opens and queues plugin runs, for the router (an event's triggers) and for chained runs (a
@@ -14,7 +15,8 @@ import { QUEUES } from './queues';
 export class RunStarter {
   constructor(
     private readonly runs: PluginRunRepository,
-    @InjectQueue(QUEUES.runs) private readonly runQueue: Queue,
+    @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
+    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRuns: Queue,
   ) {}
 
   async start(
@@ -35,7 +37,11 @@ export class RunStarter {
       // Only a run still to do is queued: one already finished (a replay, or a chain that comes back
       // round to it) is left alone.
       const run = await this.runs.get(runId);
-      if (run?.outcome === 'pending') await this.runQueue.add('run', { runId }, { jobId: runId });
+      if (run?.outcome !== 'pending') continue;
+      // GPU plugins' runs wait on their own queue, for the workers of GPU machines.
+      const queue =
+        runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns ? this.gpuRuns : this.cpuRuns;
+      await queue.add('run', traced({ runId }), { jobId: runId });
     }
   }
 }

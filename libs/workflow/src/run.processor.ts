@@ -2,15 +2,23 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { EventEntity, EventRepository, PluginRunEntity, PluginRunRepository } from '@aegle/audit';
+import {
+  EventEntity,
+  EventRepository,
+  PluginRunEntity,
+  PluginRunRepository,
+  RunCompletion,
+} from '@aegle/audit';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { Evaluation, evaluatePlugin, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
+import { pluginRunsTotal } from '@aegle/telemetry';
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, QUEUES } from './queues';
+import { traced, Traced } from './traced';
 import { RunOutputs } from './run-outputs';
 import { RunStarter } from './run-starter';
 
@@ -24,7 +32,7 @@ const SLOT_RETRY_MS = 50;
  * faults are retried. A live or canary result is written back and starts the runs chained after it;
  * a shadow result is only audited.
  */
-@Processor(QUEUES.runs, { concurrency: 32 })
+@Processor(QUEUES.runs, { concurrency: 32, autorun: false })
 export class RunProcessor extends WorkerHost {
   private readonly logger = new Logger(RunProcessor.name);
 
@@ -41,6 +49,7 @@ export class RunProcessor extends WorkerHost {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.runs>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     if (!run) return;
@@ -48,7 +57,7 @@ export class RunProcessor extends WorkerHost {
     if (run.outcome !== 'pending') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin)
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'failed',
         reason: 'the plugin version is no longer loaded',
       });
@@ -74,7 +83,7 @@ export class RunProcessor extends WorkerHost {
       (event && (await client.read(event.focusType, event.focusId, event.focusVersion ?? undefined)));
     const patientId = focus ? patientIdOf(focus) : undefined;
     if (!event || !focus || !patientId) {
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'skipped',
         reason: 'the focus resource names no patient',
       });
@@ -107,7 +116,7 @@ export class RunProcessor extends WorkerHost {
         { runId: run.id, plugin: plugin.key, timeout: error instanceof RunTimeoutError },
         'plugin run failed',
       );
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'failed',
         reason: error instanceof RunTimeoutError ? `the plugin ${text}` : `the plugin threw: ${text}`,
         patientRef,
@@ -115,7 +124,7 @@ export class RunProcessor extends WorkerHost {
       });
     }
     if (evaluation.status === 'skipped') {
-      return this.runs.complete(run.id, {
+      return this.finish(run, {
         outcome: 'skipped',
         reason: evaluation.reason,
         patientRef,
@@ -140,7 +149,7 @@ export class RunProcessor extends WorkerHost {
       focus: focusRef,
       encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
     };
-    await this.runs.complete(run.id, {
+    await this.finish(run, {
       outcome: 'succeeded',
       ...(run.mode === 'shadow' ? { reason: 'shadow mode: audited, not written to the EHR' } : {}),
       patientRef,
@@ -156,7 +165,7 @@ export class RunProcessor extends WorkerHost {
   /** A written result (live or canary) goes to the EHR and starts the plugins chained after it. */
   private async afterSuccess(run: PluginRunEntity, event?: EventEntity | null): Promise<void> {
     if (run.mode === 'shadow') return;
-    await this.writebackQueue.add('write', { runId: run.id }, { jobId: run.id });
+    await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
     if (chained.length === 0) return;
@@ -179,7 +188,22 @@ export class RunProcessor extends WorkerHost {
       })),
     };
   }
+
+  /** Records the run's end in the audit trail and in the plugin-runs metric. */
+  private async finish(run: PluginRunEntity, completion: RunCompletion): Promise<void> {
+    await this.runs.complete(run.id, completion);
+    pluginRunsTotal.inc({
+      plugin: run.pluginId,
+      version: run.pluginVersion,
+      outcome: completion.outcome,
+      provider: completion.executionProvider ?? 'none',
+    });
+  }
 }
+
+/** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
+@Processor(QUEUES.gpuRuns, { concurrency: 32, autorun: false })
+export class GpuRunProcessor extends RunProcessor {}
 
 /** The exact features, their units and where each came from: what the audit trail keeps. */
 function describeInputs(features: Record<string, FeatureValue>): Record<string, Omit<FeatureValue, 'name'>> {

@@ -4,7 +4,6 @@ import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
 import { DeadLettersService } from './dead-letters.service';
-import { FailedJobRecorder } from './failed-job.recorder';
 import { EventEnqueuer } from './event-enqueuer';
 import { CatchUpService } from './intake/catch-up.service';
 import { SubscriptionManager } from './subscriptions/subscription-manager';
@@ -12,11 +11,8 @@ import { IntakeService } from './intake.service';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES } from './queues';
 import { redisConnection } from './redis-connection';
-import { RouterProcessor } from './router.processor';
 import { PluginSlots } from './plugin-slots';
-import { RunProcessor } from './run.processor';
 import { RunStarter } from './run-starter';
-import { WritebackProcessor } from './writeback.processor';
 
 /** Retried with exponential backoff; finished jobs are trimmed, the audit trail keeps the record. */
 const defaultJobOptions = {
@@ -39,6 +35,7 @@ const defaultJobOptions = {
     BullModule.registerQueue(
       { name: QUEUES.events },
       { name: QUEUES.runs },
+      { name: QUEUES.gpuRuns },
       {
         name: QUEUES.writeback,
         // Write-back is bounded by each source's retry horizon, not a count (see WritebackProcessor).
@@ -51,6 +48,7 @@ const defaultJobOptions = {
     ),
     InferenceModule,
   ],
+  // The queue processors live in WorkersModule, so an api-only process runs none.
   providers: [
     EhrClients,
     PluginRegistry,
@@ -60,17 +58,15 @@ const defaultJobOptions = {
     IntakeService,
     CatchUpService,
     SubscriptionManager,
-    RouterProcessor,
-    RunProcessor,
-    WritebackProcessor,
     DeadLettersService,
-    FailedJobRecorder,
   ],
   exports: [
     IntakeService,
     CatchUpService,
     SubscriptionManager,
     PluginRegistry,
+    PluginSlots,
+    RunStarter,
     EhrClients,
     EventEnqueuer,
     BullModule,

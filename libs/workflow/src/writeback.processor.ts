@@ -25,6 +25,7 @@ import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 import { retryDelayMs, writebackBackoff } from './retry-policy';
 import { writeSequentially } from './sequential-writes';
+import { Traced } from './traced';
 import { RunOutputs } from './run-outputs';
 
 /**
@@ -34,7 +35,11 @@ import { RunOutputs } from './run-outputs';
  * retried with backoff and jitter until the source's horizon; refusals become dead letters at once.
  * A source that keeps failing opens its circuit breaker and its jobs wait instead of retrying.
  */
-@Processor(QUEUES.writeback, { concurrency: 16, settings: { backoffStrategy: writebackBackoff } })
+@Processor(QUEUES.writeback, {
+  concurrency: 16,
+  autorun: false,
+  settings: { backoffStrategy: writebackBackoff },
+})
 export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
   private readonly deviceIds = new Map<string, string>();
@@ -51,6 +56,7 @@ export class WritebackProcessor extends WorkerHost {
     super();
   }
 
+  @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
     const run = await this.runs.get(job.data.runId);
     // Shadow runs are audited only: nothing of theirs reaches the EHR.

@@ -8,6 +8,7 @@ import {
   OperationOutcomeFilter,
   operationOutcome,
 } from '@aegle/fhir';
+import { notificationsTotal } from '@aegle/telemetry';
 import { IntakeService } from '@aegle/workflow';
 import { readNotificationBody } from './notification-body';
 import { bearerOf, signatureMatches, tokenMatches } from './sender-auth';
@@ -93,6 +94,8 @@ export class IntakeController {
         ),
       ),
     };
+    // Unknown source ids share one metric label, so a caller cannot grow the label set.
+    const sourceLabel = this.sources.has(sourceId) ? sourceId : 'unknown';
     try {
       const source = this.sources.get(sourceId);
       if (!source)
@@ -114,12 +117,18 @@ export class IntakeController {
         Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
       );
       const result = await this.intake.accept({ ...meta, method, pathKey, body, headers });
+      notificationsTotal.inc({
+        source: sourceLabel,
+        outcome: result.accepted === 0 && result.duplicates > 0 ? 'duplicate' : 'accepted',
+      });
       const text =
         `${result.shape}: accepted ${result.accepted} event(s)` +
         (result.duplicates ? `, ${result.duplicates} already received` : '') +
         (result.queued ? '' : '; queued for processing once the queue is reachable');
       return operationOutcome('information', 'informational', text);
     } catch (error) {
+      const status = error instanceof OperationOutcomeError ? error.status : 500;
+      notificationsTotal.inc({ source: sourceLabel, outcome: `rejected_${status}` });
       if (error instanceof OperationOutcomeError) await this.intake.reject(meta, error);
       throw error;
     }

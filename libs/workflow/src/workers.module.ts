@@ -1,0 +1,95 @@
+import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
+import type { WorkerExecution } from '@aegle/config';
+import { failedJobsTotal, withTrace } from '@aegle/telemetry';
+import type { TraceCarrier } from './queues';
+import { InferenceModule } from '@aegle/inference';
+import { RouterProcessor } from './router.processor';
+import { GpuRunProcessor, RunProcessor } from './run.processor';
+import { WorkflowModule } from './workflow.module';
+import { WorkReconciler } from './work-reconciler';
+import { FailedJobRecorder } from './failed-job.recorder';
+import { WritebackProcessor } from './writeback.processor';
+
+interface Host {
+  worker?: Worker;
+}
+
+/** A failure is final when BullMQ will not retry it: unrecoverable, or out of attempts. */
+function isFinal(job: Job | undefined, error: Error): boolean {
+  return error instanceof UnrecoverableError || (job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false);
+}
+
+/**
+ * The queue workers this process runs. They start only once the whole app is up (plugins loaded,
+ * database migrated): a worker started with a backlog must not route events before the plugins
+ * that match them exist. They are closed together when the process drains.
+ */
+@Injectable()
+export class WorkerPool implements OnApplicationBootstrap {
+  private readonly logger = new Logger(WorkerPool.name);
+  private readonly hosts: Array<Host | undefined>;
+
+  constructor(
+    @Optional() router?: RouterProcessor,
+    @Optional() cpuRuns?: RunProcessor,
+    @Optional() gpuRuns?: GpuRunProcessor,
+    @Optional() writeback?: WritebackProcessor,
+  ) {
+    this.hosts = [router, cpuRuns, gpuRuns, writeback];
+  }
+
+  onApplicationBootstrap(): void {
+    for (const host of this.hosts) {
+      // The reason is an error message (ids and HTTP statuses, never resources); the job's data is not logged.
+      host?.worker?.on('failed', (job, error) => {
+        const entry = {
+          queue: host.worker!.name,
+          jobId: job?.id,
+          attempt: job?.attemptsMade,
+          reason: error.message,
+        };
+        withTrace((job?.data as TraceCarrier | undefined)?.traceparent, () => {
+          if (isFinal(job, error)) {
+            failedJobsTotal.inc({ queue: host.worker!.name });
+            this.logger.error(entry, 'job failed for good');
+          } else {
+            this.logger.warn(entry, 'job failed; will retry');
+          }
+        });
+      });
+      host?.worker?.run().catch((error: unknown) => {
+        this.logger.error({ reason: (error as Error).message }, 'queue worker stopped');
+      });
+    }
+  }
+
+  /** Stops taking jobs and waits for the active ones to finish (BullMQ's `worker.close()`). */
+  async close(): Promise<void> {
+    await Promise.all(this.hosts.map((host) => host?.worker?.close()));
+  }
+}
+
+/**
+ * The queue processors, for `ROLE=worker|all`. Every worker routes events and writes results back;
+ * plugin runs are taken from the CPU queue, the GPU queue, or both, as `execution` says.
+ */
+@Module({})
+export class WorkersModule {
+  static forRoot(execution: WorkerExecution): DynamicModule {
+    const runs = { cpu: [RunProcessor], gpu: [GpuRunProcessor], any: [RunProcessor, GpuRunProcessor] };
+    return {
+      module: WorkersModule,
+      imports: [WorkflowModule, InferenceModule],
+      providers: [
+        RouterProcessor,
+        ...runs[execution],
+        WritebackProcessor,
+        WorkerPool,
+        WorkReconciler,
+        FailedJobRecorder,
+      ],
+      exports: [WorkerPool],
+    };
+  }
+}

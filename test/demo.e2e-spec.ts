@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+jest.setTimeout(150_000);
+
+/** `npm run demo` as a newcomer runs it: results appear, and Ctrl-C leaves nothing running. */
+describe('npm run demo', () => {
+  it('prints risk results as they land in the sandbox EHR and stops cleanly on SIGINT', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'aegle-demo-test-'));
+    chmodSync(dataDir, 0o755); // as root, the embedded PostgreSQL runs as its own user
+    const demo = spawn(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        'demo/main.ts',
+        '--patients',
+        '8',
+        '--interval',
+        '50',
+        '--port',
+        '0',
+        '--data-dir',
+        dataDir,
+      ],
+      {
+        cwd: resolve(__dirname, '..'),
+        env: { ...process.env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
+
+    // Wait for the stream to finish and for results to arrive (the demo says when it has played all).
+    await new Promise<void>((done, fail) => {
+      const check = () => {
+        if (/Played 8 results/.test(output) && /✓ P-[0-9A-F]{6}\s+10-year ASCVD risk [\d.]+%/.test(output))
+          done();
+      };
+      demo.stdout.on('data', check);
+      void exited.then(() => fail(new Error(`the demo exited early:\n${output}`)));
+    });
+    expect(output).toMatch(
+      /Sandbox EHR \(FHIR R4\) at http:\/\/127\.0\.0\.1:\d+\/fhir with 8 synthetic patients/,
+    );
+    expect(output).toMatch(/→ P-[0-9A-F]{6}\s+lab result\s+[\d.]+ (mg\/dL|mmol\/L)/);
+    expect(output).toMatch(/\/console#\/results\/Observation\/[\w-]+/);
+    // Synthetic names never reach the screen: only pseudonyms.
+    expect(output).not.toMatch(/Castellanos|Okafor|Lindqvist/);
+
+    demo.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/Stopped\. Nothing is left running/);
+    // The embedded PostgreSQL of the demo stopped too: nothing holds its data directory.
+    const { execFileSync } = await import('node:child_process');
+    const running = execFileSync('ps', ['-eo', 'args']).toString('utf8');
+    expect(running).not.toContain(dataDir);
+  });
+});

@@ -126,6 +126,10 @@ class FhirTestServer implements TestFhirServer {
     this.writeListeners.push(listener);
   }
 
+  private announce(written: fhir4.Resource): void {
+    for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+  }
+
   seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
     return this.serialize(() => this.store(input));
   }
@@ -270,9 +274,16 @@ class FhirTestServer implements TestFhirServer {
     const status = existed ? getStatus(result) : 201;
     const reply: Reply = { status, body: resource ?? result, headers: {} };
     const wrote = status === 201 || (method === 'PUT' && status === 200);
-    if (wrote && resource && resource.resourceType !== 'Bundle') {
-      const written = resource as unknown as fhir4.Resource;
-      for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+    if (wrote && resource && resource.resourceType !== 'Bundle')
+      this.announce(resource as unknown as fhir4.Resource);
+    // What a transaction or batch created or updated is a write too (an EHR notifies for each).
+    if (
+      resource?.resourceType === 'Bundle' &&
+      /-response$/.test((resource as { type?: string }).type ?? '')
+    ) {
+      for (const entry of (resource as unknown as fhir4.Bundle).entry ?? []) {
+        if (entry.resource && /^20[01]/.test(entry.response?.status ?? '')) this.announce(entry.resource);
+      }
     }
     if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);
     if (resource?.id && resource.meta?.versionId && resource.resourceType !== 'Bundle') {

@@ -1,0 +1,19 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runGoldenCases } from '@aegle/plugin-sdk';
+
+/**
+ * Every reference plugin's golden FHIR Bundles (a complete patient, one with an input missing, one
+ * with values in other units …) run through the offline harness, as `aegle plugin test` runs them.
+ */
+const plugins = readdirSync(__dirname, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+describe.each(plugins)('%s golden cases', (plugin) => {
+  it('has at least three, and each gives what it expects', async () => {
+    const results = await runGoldenCases(join(__dirname, plugin));
+    expect(results.length).toBeGreaterThanOrEqual(3);
+    expect(results.filter((r) => !r.passed).map((r) => `${r.file}: ${r.problems.join('; ')}`)).toEqual([]);
+  });
+});

@@ -55,11 +55,15 @@ describe('/metrics: what an operator scrapes', () => {
 
     // The EHR refuses m-2's result for good (422): a dead letter.
     ehr.onRequest((req) => {
-      const body = req.body as fhir4.Observation | undefined;
+      // Write-back sends each result as a transaction Bundle (or a plain POST on EHRs without them).
+      const body = req.body as { resourceType?: string; entry?: fhir4.BundleEntry[] } | undefined;
+      const observations = [
+        body as fhir4.Observation | undefined,
+        ...(body?.entry ?? []).map((e) => e.resource as fhir4.Observation),
+      ];
       if (
         req.method === 'POST' &&
-        body?.resourceType === 'Observation' &&
-        body.subject?.reference === 'Patient/m-2'
+        observations.some((o) => o?.resourceType === 'Observation' && o.subject?.reference === 'Patient/m-2')
       )
         return {
           status: 422,
@@ -102,7 +106,8 @@ describe('/metrics: what an operator scrapes', () => {
       1,
     );
     expect(sample(text, 'aegle_writeback_attempts_total', { source: 'test-ehr', outcome: 'dead' })).toBe(1);
-    expect(sample(text, 'aegle_dead_letters_total', { queue: 'aegle-writeback' })).toBe(1);
+    expect(sample(text, 'aegle_dead_letters_total', { source: 'test-ehr', reason: 'refused' })).toBe(1);
+    expect(sample(text, 'aegle_failed_jobs_total', { queue: 'aegle-writeback' })).toBe(1);
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-writeback', state: 'failed' })).toBe(1);
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-events', state: 'waiting' })).toBe(0);
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-runs-gpu', state: 'waiting' })).toBe(0);

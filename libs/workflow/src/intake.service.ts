@@ -2,7 +2,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EventRepository, IntakeBatch, IntakeRepository } from '@aegle/audit';
 import { normaliseNotification, OperationOutcomeError, RawNotification } from '@aegle/fhir';
-import { notificationsTotal } from '@aegle/telemetry';
 import { CatchUpService } from './intake/catch-up.service';
 import { GroupCommit } from './intake/group-commit';
 import { mergeTouches, NotificationRows, notificationRows, ReceivedMeta } from './intake/notification-rows';
@@ -75,9 +74,6 @@ export class IntakeService {
     }
     const queued = await this.enqueuer.enqueue(stored.accepted);
     const duplicates = rows.events.length - stored.accepted.length;
-    notificationsTotal.inc({ source: notification.sourceId, outcome: 'accepted' }, stored.accepted.length);
-    if (duplicates)
-      notificationsTotal.inc({ source: notification.sourceId, outcome: 'duplicate' }, duplicates);
     this.catchUps.afterIntake(rows.subscription, rows.catchUps.length > 0);
     return {
       notificationId: rows.notification.id,
@@ -95,7 +91,6 @@ export class IntakeService {
   async reject(meta: ReceivedMeta, error: OperationOutcomeError): Promise<void> {
     if (this.recorded.has(error)) return;
     this.recorded.add(error);
-    notificationsTotal.inc({ source: meta.sourceId, outcome: String(error.status) });
     try {
       await this.events.recordRejected({
         sourceId: meta.sourceId,

@@ -169,26 +169,7 @@ function generatePatient(rng: Rng, id: string, now: Date): SyntheticPatient {
     name: [{ family: pick(rng, FAMILY), given: [pick(rng, GIVEN[gender])] }],
     gender,
     birthDate: birthDateForAge(age, now, rng),
-    ...(profile.black
-      ? {
-          extension: [
-            {
-              url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
-              extension: [
-                {
-                  url: 'ombCategory',
-                  valueCoding: {
-                    system: 'urn:oid:2.16.840.1.113883.6.238',
-                    code: '2054-5',
-                    display: 'Black or African American',
-                  },
-                },
-                { url: 'text', valueString: 'Black or African American' },
-              ],
-            },
-          ],
-        }
-      : {}),
+    ...(profile.black ? { extension: [usCoreRace('2054-5', 'Black or African American')] } : {}),
   };
   const chart: fhir4.Resource[] = [
     patient,
@@ -336,5 +317,16 @@ export function chartTransaction(patient: SyntheticPatient): fhir4.Bundle {
         };
       }),
     ),
+  };
+}
+
+/** The US Core race extension with one OMB category, as EHRs send it. */
+export function usCoreRace(code: string, display: string): fhir4.Extension {
+  return {
+    url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+    extension: [
+      { url: 'ombCategory', valueCoding: { system: 'urn:oid:2.16.840.1.113883.6.238', code, display } },
+      { url: 'text', valueString: display },
+    ],
   };
 }

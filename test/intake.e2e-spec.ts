@@ -10,6 +10,14 @@ const SECRET = 'intake-e2e-hmac-secret';
 const ADMIN = 'intake-e2e-admin-token';
 const MAX_BODY = 64 * 1024;
 
+/** An event notification of one numbered change to the same Encounter, for the gap tests. */
+const gapEvent = (subscription: string, eventNumber: number) =>
+  backportR4b({
+    subscription,
+    type: 'event-notification',
+    events: [{ eventNumber, focus: 'Encounter/gap-a' }],
+  });
+
 interface Send {
   method?: string;
   path?: string;
@@ -179,12 +187,7 @@ describe('intake: every notification shape an EHR sends, verified, none lost', (
     });
 
     it('catches up a jump in event numbers with a _lastUpdated search when the EHR has no $events', async () => {
-      const event = (n: number) =>
-        backportR4b({
-          subscription: 'gap-sub',
-          type: 'event-notification',
-          events: [{ eventNumber: n, focus: 'Encounter/gap-a' }],
-        });
+      const event = (n: number) => gapEvent('gap-sub', n);
       await expectAccepted(await send('plain', backportR4b({ subscription: 'gap-sub', type: 'handshake' })));
       await expectAccepted(await send('plain', event(1)));
       await expectAccepted(await send('plain', event(4)));
@@ -218,12 +221,7 @@ describe('intake: every notification shape an EHR sends, verified, none lost', (
     });
 
     it('catches up a jump of tens of thousands in bounded chunks, and moves the watermark past it', async () => {
-      const event = (n: number) =>
-        backportR4b({
-          subscription: 'far-sub',
-          type: 'event-notification',
-          events: [{ eventNumber: n, focus: 'Encounter/gap-a' }],
-        });
+      const event = (n: number) => gapEvent('far-sub', n);
       await expectAccepted(await send('plain', backportR4b({ subscription: 'far-sub', type: 'handshake' })));
       await expectAccepted(await send('plain', event(1)));
       await expectAccepted(await send('plain', event(25_000)));

@@ -185,4 +185,18 @@ describe('the admin console: its API and its page', () => {
     expect((await fetch(`${aegle.url}/console/assets/missing.js`)).status).toBe(404);
     expect((await fetch(`${aegle.url}/console/..%2F..%2Fpackage.json`)).status).toBe(404);
   });
+
+  it('is served by the api role only: a worker has no console', async () => {
+    const worker = await startAegle({
+      sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
+      adminToken: ADMIN,
+      env: { ROLE: 'worker' },
+    });
+    try {
+      expect((await fetch(`${worker.url}/console`)).status).toBe(404);
+      expect((await fetch(`${worker.url}/api/console/timeline`)).status).toBe(404);
+    } finally {
+      await worker.close();
+    }
+  });
 });

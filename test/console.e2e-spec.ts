@@ -240,4 +240,50 @@ describe('the admin console in Chromium', () => {
     await page.getByLabel('Admin token').waitFor();
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
+
+  it('shows keyed hashes, not values, when the audit trail stores inputs as hashes', async () => {
+    const hashed = await startAegle({
+      sources: [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
+      adminToken: ADMIN,
+      audit: { storeInputs: 'hash', inputHashKey: 'console-test-hash-key' },
+    });
+    try {
+      await ehr.seed([
+        patient('console-h', { gender: 'female', age: 61 }),
+        lab('tc-console-h', 'console-h', '2093-3', 'Cholesterol', 237, 'mg/dL'),
+        lab('hdl-console-h', 'console-h', '2085-9', 'HDL Cholesterol', 52, 'mg/dL'),
+        bloodPressurePanel('bp-console-h', 'console-h', 128, 80),
+        smokingStatus('smk-console-h', 'console-h', ...NEVER_SMOKER),
+      ]);
+      const cholesterol = (await json<fhir4.Observation>(fetch(`${ehr.baseUrl}/Observation/tc-console-h`)))!;
+      const sent = await fetch(`${hashed.url}/fhir/notify/test-ehr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(cholesterol),
+      });
+      expect(sent.status).toBe(200);
+      await hashed.waitForIdle();
+      await hashed.app.get(AuditChain).idle();
+      const [run] = await hashed.db.query(
+        `SELECT id FROM plugin_run WHERE patient_ref = 'Patient/console-h'`,
+      );
+
+      await page.goto(`${hashed.url}/console#/runs/${run.id}`);
+      await page.getByLabel('Admin token').fill(ADMIN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('Inputs are stored as keyed hashes').waitFor();
+      const row = page.getByTestId('inputs').getByRole('row', { name: /totalCholesterol/ });
+      await row.getByText(/^hmac [0-9a-f]{10}…$/).waitFor();
+      expect(await page.getByTestId('inputs').textContent()).not.toContain('mg/dL');
+      // Nor does the API behind it spell the value out.
+      const story = await fetch(`${hashed.url}/api/console/runs/${run.id}`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      const { run: stored } = await json<{ run: { inputs: object } }>(story);
+      expect(JSON.stringify(stored.inputs)).not.toMatch(/"display"|"value"/);
+      await shot('09-run-story-hashed-inputs');
+    } finally {
+      await hashed.close();
+    }
+  });
 });

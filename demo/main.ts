@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   // 2. Aegle, as `npm start` runs it, logs to a file so the results stay readable here.
   const aegleUrl = await startAegle(ehr.baseUrl);
   say(`Aegle at ${aegleUrl}  (logs: ${join(options.dataDir, 'aegle.log')}, metrics: ${aegleUrl}/metrics)`);
+  say(`Admin console at ${aegleUrl}/console  (admin token: ${process.env.AEGLE_ADMIN_TOKEN ?? ADMIN_TOKEN})`);
 
   // 3. Subscriptions: the EHR notifies Aegle of lab results; the demo listens for Aegle's results.
   hooks = new RestHookDelivery(ehr, (d) => {

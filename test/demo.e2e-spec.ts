@@ -49,7 +49,15 @@ describe('npm run demo', () => {
       /Sandbox EHR \(FHIR R4\) at http:\/\/127\.0\.0\.1:\d+\/fhir with 8 synthetic patients/,
     );
     expect(output).toMatch(/→ P-[0-9A-F]{6}\s+lab result\s+[\d.]+ (mg\/dL|mmol\/L)/);
-    expect(output).toMatch(/\/console#\/results\/Observation\/[\w-]+/);
+    // Each result's link opens the admin console on that result's story.
+    const [link, aegleUrl, observationId] =
+      /(http:\/\/127\.0\.0\.1:\d+)\/console#\/results\/Observation\/([\w-]+)/.exec(output)!;
+    expect(output).toContain(`Admin console at ${aegleUrl}/console`);
+    expect((await fetch(link)).status).toBe(200);
+    const story = await fetch(`${aegleUrl}/api/observations/${observationId}/story`, {
+      headers: { authorization: `Bearer ${process.env.AEGLE_ADMIN_TOKEN ?? 'demo-admin-token'}` },
+    });
+    expect(story.status).toBe(200);
     // Synthetic names never reach the screen: only pseudonyms.
     expect(output).not.toMatch(/Castellanos|Okafor|Lindqvist/);
 

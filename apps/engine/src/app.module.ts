@@ -5,6 +5,7 @@ import { AegleConfig, ConfigModule, Role } from '@aegle/config';
 import { WorkersModule } from '@aegle/workflow';
 import { DeadLettersModule } from './admin/dead-letters.module';
 import { AuditApiModule } from './audit/audit-api.module';
+import { ConsoleModule } from './console/console.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { IntakeAdminModule } from './intake-admin/intake-admin.module';
@@ -15,7 +16,14 @@ import { PluginsAdminModule } from './plugins/plugins-admin.module';
 
 /** What each role runs on top of health and metrics: intake and admin, the queue workers, or both. */
 function roleModules(config: AegleConfig): Record<Role, DynamicModule['imports']> {
-  const api = [IntakeModule, IntakeAdminModule, DeadLettersModule, PluginsAdminModule, AuditApiModule];
+  const api = [
+    IntakeModule,
+    IntakeAdminModule,
+    DeadLettersModule,
+    PluginsAdminModule,
+    AuditApiModule,
+    ConsoleModule,
+  ];
   const worker = [WorkersModule.forRoot(config.workerExecution)];
   return { api, worker, all: [...api, ...worker] };
 }

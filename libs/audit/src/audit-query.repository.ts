@@ -88,6 +88,10 @@ export interface RunRecord {
   outputs: object | null;
   latencyMs: number | null;
   outcome: string;
+  /** `live` and `canary` results are written; `shadow` ones only audited. */
+  mode: string;
+  /** The upstream run whose result started this one (an `after` trigger). */
+  triggeredBy: string | null;
   reason: string | null;
   createdAt: string;
   finishedAt: string | null;
@@ -133,6 +137,18 @@ export interface ObservationStory {
   audit: RecordTrail;
 }
 
+/** Everything behind one plugin run, whatever came of it (written, skipped, failed, dead letter). */
+export interface RunStory {
+  notification: NotificationRecord;
+  event: EventRecord;
+  run: RunRecord;
+  writeBacks: WriteBackRecord[];
+  /** The Observation the run wrote (its latest successful write-back), if any. */
+  observation: { reference: string; identifier: string } | null;
+  deadLetter: { id: string; status: string; httpStatus: number | null; reason: string } | null;
+  audit: RecordTrail;
+}
+
 export class AmbiguousObservationError extends Error {}
 
 /** ISO 8601 in UTC to the microsecond, so a cursor built from it is exact. */
@@ -144,7 +160,7 @@ const EVENT_COLUMNS = `e.id::text AS id, e.notification_id::text AS "notificatio
   ${iso('e.created_at')} AS "createdAt"`;
 const RUN_COLUMNS = `r.id::text AS id, r.event_id::text AS "eventId", r.source_id AS "sourceId",
   r.patient_ref AS "patientRef", r.plugin_id, r.plugin_version, r.model_sha256, r.execution_provider,
-  r.inputs, r.outputs, r.latency_ms AS "latencyMs", r.outcome, r.reason, ${iso('r.created_at')} AS "createdAt",
+  r.inputs, r.outputs, r.latency_ms AS "latencyMs", r.outcome, r.mode, r.triggered_by::text AS "triggeredBy", r.reason, ${iso('r.created_at')} AS "createdAt",
   ${iso('r.finished_at')} AS "finishedAt"`;
 const WRITE_BACK_COLUMNS = `w.id::text AS id, w.run_id::text AS "runId", w.source_id AS "sourceId",
   r.plugin_id AS "pluginId", r.patient_ref AS "patientRef", w.resource_type AS "resourceType",
@@ -245,9 +261,26 @@ export class AuditQueryRepository {
         `Observation/${observationId} exists on several sources (${[...new Set(written.map((w) => w.sourceId))].join(', ')}): name one`,
       );
     const [{ runId, identifier }] = written;
+    const story = (await this.runStory(runId))!;
+    return {
+      observation: { reference: `Observation/${observationId}`, sourceId: story.run.sourceId, identifier },
+      notification: story.notification,
+      event: story.event,
+      run: story.run,
+      writeBacks: story.writeBacks,
+      audit: story.audit,
+    };
+  }
+
+  /**
+   * The story of one plugin run: notification → event → run (inputs, model, outputs, timings) →
+   * every write-back attempt and any dead letter, with its audit entries. Null for an unknown id.
+   */
+  async runStory(runId: string): Promise<RunStory | null> {
     const [run] = (await this.db.query(`SELECT ${RUN_COLUMNS} FROM plugin_run r WHERE r.id = $1`, [
       runId,
     ])) as RawRun[];
+    if (!run) return null;
     const [event] = (await this.db.query(`SELECT ${EVENT_COLUMNS} FROM event e WHERE e.id = $1`, [
       run.eventId,
     ])) as EventRecord[];
@@ -263,18 +296,31 @@ export class AuditQueryRepository {
        WHERE w.run_id = $1 ORDER BY w.created_at, w.attempt`,
       [runId],
     )) as WriteBackRecord[];
+    const [deadLetter] = (await this.db.query(
+      `SELECT id::text AS id, status, http_status AS "httpStatus", reason FROM dead_letter WHERE run_id = $1`,
+      [runId],
+    )) as Array<NonNullable<RunStory['deadLetter']>>;
+    const written = writeBacks
+      .filter(
+        (w) => w.resourceType === 'Observation' && w.resourceId && ['created', 'exists'].includes(w.outcome),
+      )
+      .at(-1);
     const records: Array<{ type: ChainedTable; id: string }> = [
       { type: 'notification', id: notification.id },
       { type: 'event', id: event.id },
       { type: 'plugin_run', id: run.id },
       ...writeBacks.map((w) => ({ type: 'write_back' as const, id: w.id })),
+      ...(deadLetter ? [{ type: 'dead_letter' as const, id: deadLetter.id }] : []),
     ];
     return {
-      observation: { reference: `Observation/${observationId}`, sourceId: run.sourceId, identifier },
       notification,
       event,
       run: toRun(run),
       writeBacks,
+      observation: written
+        ? { reference: `Observation/${written.resourceId}`, identifier: written.identifier }
+        : null,
+      deadLetter: deadLetter ?? null,
       audit: await recordTrail(this.db.manager, records),
     };
   }

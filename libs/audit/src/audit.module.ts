@@ -4,6 +4,7 @@ import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { AdminActionRepository } from './admin-action.repository';
 import { AuditQueryRepository } from './audit-query.repository';
 import { AuditChain, AuditRetention } from './chain';
+import { ConsoleQueryRepository } from './console-query.repository';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
@@ -24,6 +25,7 @@ const repositories = [
   FailedJobRepository,
   AdminActionRepository,
   AuditQueryRepository,
+  ConsoleQueryRepository,
   IntakeRepository,
 ];
 

@@ -6,6 +6,7 @@ export * from './write-back.repository';
 export * from './dead-letter.repository';
 export * from './admin-action.repository';
 export * from './audit-query.repository';
+export * from './console-query.repository';
 export * from './input-policy';
 export * from './migrations';
 export * from './intake.repository';

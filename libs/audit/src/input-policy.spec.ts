@@ -5,8 +5,14 @@ const source = { id: 'ehr', fhirBaseUrl: 'http://127.0.0.1/fhir', inbound: { bea
 const audit = (block: Record<string, unknown>) => loadConfig({}, { sources: [source], audit: block }).audit;
 
 const inputs = {
-  totalCholesterol: { value: 213, unit: 'mg/dL', source: { reference: 'Observation/tc/_history/2' } },
+  totalCholesterol: {
+    value: 213,
+    unit: 'mg/dL',
+    display: '213 mg/dL',
+    source: { reference: 'Observation/tc/_history/2' },
+  },
   age: { value: 55 },
+  currentSmoker: { value: 1, display: 'Smokes tobacco daily' },
 };
 
 describe('the PHI policy for stored inputs', () => {
@@ -22,7 +28,7 @@ describe('the PHI policy for stored inputs', () => {
       source: { reference: 'Observation/tc/_history/2' },
       valueHmac: inputHmac('hospital-secret-key', 'totalCholesterol', 213),
     });
-    expect(JSON.stringify(stored)).not.toMatch(/213|"value"/);
+    expect(JSON.stringify(stored)).not.toMatch(/213|"value"|"display"|Smokes/);
     // Whoever holds the key can check a claimed value; a different value or key does not match.
     expect(stored.age.valueHmac).toBe(inputHmac('hospital-secret-key', 'age', 55));
     expect(stored.age.valueHmac).not.toBe(inputHmac('hospital-secret-key', 'age', 56));

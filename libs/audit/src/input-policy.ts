@@ -13,7 +13,8 @@ export function protectInputs(inputs: object | undefined, audit: AegleConfig['au
   return Object.fromEntries(
     Object.entries(inputs).map(([name, feature]) => {
       if (!feature || typeof feature !== 'object' || !('value' in feature)) return [name, feature];
-      const { value, ...rest } = feature as { value: unknown };
+      // `display` spells the value out ("237 mg/dL", a coded answer's text): it goes with it.
+      const { value, display: _display, ...rest } = feature as { value: unknown; display?: unknown };
       return [name, { ...rest, valueHmac: inputHmac(key, name, value) }];
     }),
   );

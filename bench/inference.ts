@@ -1,12 +1,18 @@
 /**
  * `npm run bench:inference`: Aegle's inference runtime against bare onnxruntime-node, in one run.
  *
- * For each reference model and N = 1, 8, 64: the baseline is a bare loop over `session.run` with a
- * pre-built batch of N rows; Aegle serves N concurrent clients, each sending single-row requests
+ * For each reference model and N = 1, 8, 64: the baseline is a bare loop over `session.run` with
+ * pre-built batches of N rows (the same 256 rows the clients send); Aegle serves N concurrent clients, each sending single-row requests
  * through `InferenceRuntime.run` (micro-batched). Rows per second of each and their ratio; the median
  * of several alternating rounds, since the host is shared. Floors (issue 4): Aegle ≥ 0.8× the raw
  * batched rate at N = 64, and under 50 µs of overhead per request at N = 1. The "promise ceiling"
  * column is the best any one-promise-per-request API could do here (see `ceilingRate`).
+ *
+ * Both sides run on the main thread with the same session options (onnxruntime intra-op and inter-op
+ * threads from the `inference` config, 1 and 1 by default), so each uses one core. Beside wall-clock
+ * rates the bench records the process's CPU time per row: on a shared host that ratio moves much
+ * less than the wall-clock one. After each model, a per-request breakdown at N = 64 says where
+ * Aegle's time goes.
  *
  * Options: ROUNDS (default 5), ROUND_MS (time per measurement, default 300).
  */
@@ -14,7 +20,8 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '@aegle/config';
-import { InferenceRuntime, RowInputs } from '@aegle/inference';
+import { InferenceRuntime, MicroBatcher, RowInputs, TensorCodec } from '@aegle/inference';
+import { inferenceBatchSize, inferenceRequestsTotal, inferenceSeconds } from '@aegle/telemetry';
 import { Model, referenceModels } from './reference-models';
 
 Logger.overrideLogger(['error', 'warn']);
@@ -41,47 +48,74 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
 };
 
-/** Runs `once` repeatedly for about ROUND_MS; returns rows per second. */
-async function timed(rowsPerCall: number, once: () => Promise<unknown>): Promise<number> {
-  let calls = 0;
+/** Rows per second (wall clock) and the process's CPU µs per row over one measurement. */
+interface Sample {
+  rate: number;
+  cpuPerRow: number;
+}
+
+async function measured(body: () => Promise<number>): Promise<Sample> {
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  let elapsed = 0;
-  while (elapsed < ROUND_MS) {
-    for (let i = 0; i < 50; i++) await once();
-    calls += 50;
-    elapsed = performance.now() - started;
-  }
-  return (calls * rowsPerCall * 1000) / elapsed;
+  const rows = await body();
+  const elapsed = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { rate: (rows * 1000) / elapsed, cpuPerRow: (used.user + used.system) / rows };
 }
 
-function prebuilt(model: Model, n: number): Record<string, ort.Tensor> {
-  const rows = model.rows.slice(0, n);
-  return { features: new ort.Tensor('float64', Float64Array.from(rows.flat()), [n, rows[0].length]) };
+/** Runs `once` repeatedly for about ROUND_MS. */
+function timed(rowsPerCall: number, once: () => Promise<unknown>): Promise<Sample> {
+  return measured(async () => {
+    let calls = 0;
+    const deadline = performance.now() + ROUND_MS;
+    while (performance.now() < deadline) {
+      for (let i = 0; i < 50; i++) await once();
+      calls += 50;
+    }
+    return calls * rowsPerCall;
+  });
 }
 
-function rawRate(session: ort.InferenceSession, model: Model, n: number): Promise<number> {
-  const feeds = prebuilt(model, n);
-  return timed(n, () => session.run(feeds));
+/**
+ * The model's 256 rows as pre-built batches of `n`, so that raw runs the same rows as the Aegle
+ * clients send (a tree ensemble's cost depends on the rows it walks).
+ */
+function prebuilt(model: Model, n: number): Array<Record<string, ort.Tensor>> {
+  return Array.from({ length: model.rows.length / n }, (_, k) => {
+    const rows = model.rows.slice(k * n, (k + 1) * n);
+    return { features: new ort.Tensor('float64', Float64Array.from(rows.flat()), [n, rows[0].length]) };
+  });
+}
+
+function rawRate(session: ort.InferenceSession, model: Model, n: number): Promise<Sample> {
+  const batches = prebuilt(model, n);
+  let next = 0;
+  return timed(n, () => session.run(batches[next++ % batches.length]));
 }
 
 /** N clients in a closed loop, each sending its next request as soon as its last one is answered. */
-async function closedLoop(n: number, request: (i: number) => Promise<unknown>): Promise<number> {
-  let answered = 0;
-  let next = 0;
-  const started = performance.now();
-  const deadline = started + ROUND_MS;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      for (let i = 0; i < 50; i++) await request(next++);
-      answered += 50;
-    }
-  };
-  await Promise.all(Array.from({ length: n }, client));
-  return (answered * 1000) / (performance.now() - started);
+function closedLoop(n: number, request: (i: number) => Promise<unknown>): Promise<Sample> {
+  return measured(async () => {
+    let answered = 0;
+    let next = 0;
+    const deadline = performance.now() + ROUND_MS;
+    const client = async () => {
+      while (performance.now() < deadline) {
+        for (let i = 0; i < 50; i++) await request(next++);
+        answered += 50;
+      }
+    };
+    await Promise.all(Array.from({ length: n }, client));
+    return answered;
+  });
 }
 
-function aegleRate(runtime: InferenceRuntime, model: Model, n: number): Promise<number> {
-  const requests: RowInputs[] = model.rows.map((row) => ({ features: row }));
+function requestsOf(model: Model): RowInputs[] {
+  return model.rows.map((row) => ({ features: row }));
+}
+
+function aegleRate(runtime: InferenceRuntime, model: Model, n: number): Promise<Sample> {
+  const requests = requestsOf(model);
   return closedLoop(n, (i) => runtime.run(model.name, requests[i & 255]));
 }
 
@@ -90,20 +124,24 @@ function aegleRate(runtime: InferenceRuntime, model: Model, n: number): Promise<
  * awaiting a promise that a bare loop resolves from the pre-built batch's run. Nothing packed, split
  * or measured. The gap between this and raw is JavaScript's own cost, not Aegle's.
  */
-function ceilingRate(session: ort.InferenceSession, model: Model, n: number): Promise<number> {
-  const feeds = prebuilt(model, n);
+function ceilingRate(session: ort.InferenceSession, model: Model, n: number): Promise<Sample> {
+  const batches = prebuilt(model, n);
+  let next = 0;
   let waiting: Array<(value: unknown) => void> = [];
-  const runAll = async () => {
+  const runAll = () => {
     const batch = waiting;
     waiting = [];
-    const results = await session.run(feeds);
-    for (const resolve of batch) resolve(results);
+    void session.run(batches[next++ % batches.length]).then((results) => {
+      for (const resolve of batch) resolve(results);
+    });
   };
   return closedLoop(
     n,
     () =>
       new Promise((resolve) => {
-        if (waiting.push(resolve) === n) void runAll();
+        // Run once per microtask sweep, like the batcher: clients that stop at the deadline would
+        // leave a batch that waits for exactly N waiting forever.
+        if (waiting.push(resolve) === 1) queueMicrotask(runAll);
       }),
   );
 }
@@ -114,23 +152,136 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * Best µs per call of a synchronous step over many short runs: on a shared host, the best run is
+ * the one no other process interrupted.
+ */
+function bestMicroseconds(calls: number, step: () => void): number {
+  let best = Infinity;
+  for (let round = 0; round < 25; round++) {
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) step();
+    best = Math.min(best, ((performance.now() - started) * 1000) / calls);
+  }
+  return best;
+}
+
+/**
+ * Aegle's own steps at a batch of 64, each timed alone (µs per request): validating a request,
+ * packing the batch, splitting its results, the metrics of one run, and the batcher's queueing and
+ * settling beyond what a bare promise costs (both with a run that returns at once).
+ */
+async function steps(session: ort.InferenceSession, model: Model): Promise<Record<string, number>> {
+  const n = 64;
+  const metadata = (values: readonly ort.InferenceSession.ValueMetadata[]) =>
+    values.map((v) =>
+      v.isTensor
+        ? { name: v.name, type: v.type, shape: [...v.shape] }
+        : { name: v.name, type: '', shape: [] },
+    );
+  const codec = new TensorCodec(
+    model.name,
+    metadata(session.inputMetadata),
+    metadata(session.outputMetadata),
+  );
+  const requests = requestsOf(model);
+  const batch = requests.slice(0, n);
+  const buffers = codec.allocate(n);
+  const results = await session.run(codec.pack(batch, buffers));
+  const labels = { model: `${model.name}@bench`, provider: 'cpu' };
+  const seconds = inferenceSeconds.labels(labels);
+  const batchSize = inferenceBatchSize.labels({ model: labels.model });
+  const ok = inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' });
+  const calls = 250;
+
+  const check = bestMicroseconds(calls, () => {
+    for (let i = 0; i < n; i++) codec.check(batch[i]);
+  });
+  const pack = bestMicroseconds(calls, () => codec.pack(batch, buffers));
+  const split = bestMicroseconds(calls, () =>
+    codec.split(results, n, (outputs) => ({ outputs, provider: 'cpu' })),
+  );
+  const metrics = bestMicroseconds(calls, () => {
+    seconds.observe(performance.now() / 1e9);
+    batchSize.observe(n);
+    ok.inc(n);
+  });
+  inferenceSeconds.remove(labels);
+  inferenceBatchSize.remove({ model: labels.model });
+  inferenceRequestsTotal.remove({ ...labels, outcome: 'ok' });
+
+  const answers = new Array<number>(n).fill(0);
+  const batcher = new MicroBatcher<RowInputs, number>(
+    { maxBatchSize: n, maxQueueDelayMicroseconds: 0, concurrency: 1 },
+    () => Promise.resolve(answers),
+  );
+  let waiting: Array<(value: number) => void> = [];
+  const settleAll = () => {
+    const settled = waiting;
+    waiting = [];
+    for (const resolve of settled) resolve(0);
+  };
+  const bestOf = async (request: (i: number) => Promise<unknown>) => {
+    let best = Infinity;
+    for (let round = 0; round < ROUNDS; round++)
+      best = Math.min(best, (await closedLoop(n, request)).cpuPerRow);
+    return best;
+  };
+  const batcherAlone = await bestOf((i) => batcher.submit(requests[i & 255]));
+  const promiseAlone = await bestOf(
+    () =>
+      new Promise<number>((resolve) => {
+        if (waiting.push(resolve) === 1) queueMicrotask(settleAll);
+      }),
+  );
+  return {
+    check: check / n,
+    batcher: batcherAlone - promiseAlone,
+    pack: pack / n,
+    split: split / n,
+    metrics: metrics / n,
+  };
+}
+
+/** Best µs of CPU per `session.run` of a pre-built batch of `n` rows, over many short loops. */
+async function runMicroseconds(session: ort.InferenceSession, model: Model, n: number): Promise<number> {
+  const batches = prebuilt(model, n);
+  let best = Infinity;
+  for (let round = 0; round < 25; round++) {
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < 100; i++) await session.run(batches[i % batches.length]);
+    const used = process.cpuUsage(cpu);
+    best = Math.min(best, (used.user + used.system) / 100);
+  }
+  return best;
+}
+
+const fixed = (value: number, digits: number, width: number) => value.toFixed(digits).padStart(width);
+
 async function main(): Promise<void> {
   const runtime = new InferenceRuntime(config);
   const failures: string[] = [];
+  const { intraOpThreads, interOpThreads } = config.inference;
   console.log(
     `onnxruntime-node ${ort.env.versions.node ?? ''} · CPU · ${ROUNDS} rounds × ${ROUND_MS} ms · ` +
       `Aegle batching ${JSON.stringify(config.inference.batching)}, concurrency ${config.inference.concurrency}`,
   );
   console.log(
-    'model                       N   raw rows/s   promise ceiling   Aegle rows/s  Aegle/raw  overhead µs/request',
+    `threads: raw and Aegle alike run session.run on the Node main thread, onnxruntime intra-op ${intraOpThreads}, ` +
+      `inter-op ${interOpThreads}: one core each, one at a time`,
+  );
+  console.log(
+    'model                       N   raw rows/s   promise ceiling   Aegle rows/s  Aegle/raw  overhead µs/request' +
+      '  │ CPU µs/row: raw   Aegle  Aegle/raw  overhead µs/request',
   );
   for (const model of referenceModels()) {
     const session = await ort.InferenceSession.create(model.bytes, sessionOptions);
     await runtime.load(model.name, model.bytes, { execution: 'cpu' });
+    const cpuAt64 = { raw: 0, ceiling: 0, aegle: 0 };
     for (const n of BATCHES) {
-      const raw: number[] = [];
-      const ceiling: number[] = [];
-      const aegle: number[] = [];
+      const raw: Sample[] = [];
+      const ceiling: Sample[] = [];
+      const aegle: Sample[] = [];
       // Warm every path, then alternate them so that the host's noise falls on all alike.
       await rawRate(session, model, n);
       await ceilingRate(session, model, n);
@@ -140,20 +291,60 @@ async function main(): Promise<void> {
         ceiling.push(await ceilingRate(session, model, n));
         aegle.push(await aegleRate(runtime, model, n));
       }
-      const ratio = median(aegle.map((a, i) => a / raw[i]));
-      const ceilingRatio = median(ceiling.map((c, i) => c / raw[i]));
+      const ratio = median(aegle.map((a, i) => a.rate / raw[i].rate));
+      const ceilingRatio = median(ceiling.map((c, i) => c.rate / raw[i].rate));
       // At N = 1 every request is a run of its own: the difference in time per request is our cost.
-      const overhead = median(aegle.map((a, i) => 1e6 / a - 1e6 / raw[i]));
+      const overhead = median(aegle.map((a, i) => 1e6 / a.rate - 1e6 / raw[i].rate));
+      const cpu = {
+        raw: median(raw.map((s) => s.cpuPerRow)),
+        ceiling: median(ceiling.map((s) => s.cpuPerRow)),
+        aegle: median(aegle.map((s) => s.cpuPerRow)),
+      };
+      // The breakdown takes each side's best round: the one other processes disturbed least, as
+      // for the steps it is compared with.
+      if (n === 64) {
+        Object.assign(cpuAt64, {
+          raw: Math.min(...raw.map((s) => s.cpuPerRow)),
+          ceiling: Math.min(...ceiling.map((s) => s.cpuPerRow)),
+          aegle: Math.min(...aegle.map((s) => s.cpuPerRow)),
+        });
+      }
       console.log(
-        `${model.name.padEnd(27)} ${String(n).padStart(2)} ${median(raw).toFixed(0).padStart(12)} ` +
-          `${median(ceiling).toFixed(0).padStart(10)} (${ceilingRatio.toFixed(2)}) ${median(aegle).toFixed(0).padStart(14)} ` +
-          `${ratio.toFixed(2).padStart(10)}  ${n === 1 ? overhead.toFixed(1).padStart(8) : ''}`,
+        `${model.name.padEnd(27)} ${String(n).padStart(2)} ${fixed(median(raw.map((s) => s.rate)), 0, 12)} ` +
+          `${fixed(median(ceiling.map((s) => s.rate)), 0, 10)} (${ceilingRatio.toFixed(2)}) ` +
+          `${fixed(median(aegle.map((s) => s.rate)), 0, 14)} ${fixed(ratio, 2, 10)}  ` +
+          `${n === 1 ? fixed(overhead, 1, 8) : ' '.repeat(8)}             │ ` +
+          `${fixed(cpu.raw, 2, 14)} ${fixed(cpu.aegle, 2, 7)} ${fixed(cpu.raw / cpu.aegle, 2, 10)}` +
+          `${n === 1 ? fixed(cpu.aegle - cpu.raw, 1, 15) : ''}`,
       );
       if (n === 64 && ratio < FLOOR_RATIO_AT_64)
         failures.push(`${model.name}: ratio ${ratio.toFixed(2)} at N = 64`);
       if (n === 1 && overhead >= FLOOR_OVERHEAD_US)
         failures.push(`${model.name}: ${overhead.toFixed(1)} µs overhead per request at N = 1`);
     }
+    const own = await steps(session, model);
+    const rest = cpuAt64.aegle - cpuAt64.ceiling - Object.values(own).reduce((a, b) => a + b, 0);
+    // A run's cost is mostly per run, not per row: the reason a deeper pipeline of smaller batches
+    // (say a worker thread fed two batches of 32) cannot beat one batch of 64.
+    const [runOf1, runOf64] = [
+      await runMicroseconds(session, model, 1),
+      await runMicroseconds(session, model, 64),
+    ];
+    console.log(`  where a request's ${cpuAt64.aegle.toFixed(3)} µs of CPU go at N = 64 (best rounds):`);
+    console.log(
+      `    onnxruntime session.run    ${fixed(cpuAt64.raw, 3, 6)}  a run takes ${runOf1.toFixed(1)} µs for 1 row, ` +
+        `${runOf64.toFixed(1)} µs for 64: ${((100 * runOf1) / runOf64).toFixed(0)}% of it is per run, not per row`,
+    );
+    console.log(
+      `    client promise round trip  ${fixed(cpuAt64.ceiling - cpuAt64.raw, 3, 6)}  ` +
+        'promise ceiling minus raw: any API with a promise per request pays it',
+    );
+    console.log(
+      `    Aegle                      ${fixed(cpuAt64.aegle - cpuAt64.ceiling, 3, 6)}  ` +
+        [...Object.entries(own), ['rest: async hops per run, GC', rest] as const]
+          .map(([step, us]) => `${step} ${us.toFixed(3)}`)
+          .join(' · '),
+    );
     await session.release();
     await runtime.unload(model.name);
   }

@@ -3,5 +3,6 @@ export * from './execution-providers';
 export * from './inference-runtime';
 export * from './inference.module';
 export * from './micro-batcher';
+export { TensorCodec } from './tensor-codec';
 export type { ElementType, RowInputs, RowOutputs, TensorMetadata } from './tensor-codec';
 export * from './node-placement';

@@ -39,6 +39,19 @@ describe('MicroBatcher', () => {
     expect(batches).toEqual([[1, -1, 3], [1], [-1], [3]]);
   });
 
+  it('keeps each answer with its own request when the queue is cut into batches and one fails', async () => {
+    const { batcher, batches } = doubler({ maxBatchSize: 2 });
+    const settled = await Promise.allSettled([1, 2, -3, 4, 5].map((n) => batcher.submit(n)));
+    expect(settled).toEqual([
+      { status: 'fulfilled', value: 2 },
+      { status: 'fulfilled', value: 4 },
+      { status: 'rejected', reason: new Error('negative') },
+      { status: 'fulfilled', value: 8 },
+      { status: 'fulfilled', value: 10 },
+    ]);
+    expect(batches).toEqual([[1, 2], [-3, 4], [-3], [4], [5]]);
+  });
+
   it('waits up to maxQueueDelayMicroseconds for company, and drain does not wait', async () => {
     const { batcher, batches } = doubler({ maxQueueDelayMicroseconds: 1_000_000 });
     const first = batcher.submit(1);

@@ -12,18 +12,22 @@ export interface BatchPolicy {
   concurrency: number;
 }
 
-interface Pending<I, O> {
-  input: I;
-  resolve(output: O): void;
-  reject(error: unknown): void;
+/** Requests taken together: inputs and their promises' settle functions, index for index. */
+interface Batch<I, O> {
+  inputs: I[];
+  resolvers: Array<(output: O) => void>;
+  rejecters: Array<(error: unknown) => void>;
 }
 
 /**
  * Coalesces concurrent single-row requests into batches (Triton's dynamic batching). A batch that
  * fails is re-run row by row, so a bad row fails only its own request.
+ *
+ * Per request this allocates the caller's promise and nothing else (no closure, no record): at a
+ * few hundred nanoseconds of onnxruntime per row, each allocation shows in the throughput.
  */
 export class MicroBatcher<I, O> {
-  private queue: Pending<I, O>[] = [];
+  private queue: Batch<I, O> = emptyBatch();
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushQueued = false;
@@ -36,16 +40,23 @@ export class MicroBatcher<I, O> {
   ) {}
 
   submit(input: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (this.queue.length >= this.policy.maxBatchSize) this.dispatch();
-      else if (this.timer === undefined && !this.flushQueued) this.schedule();
-    });
+    const queue = this.queue;
+    queue.inputs.push(input);
+    const answer = new Promise<O>(this.enqueue);
+    if (queue.inputs.length >= this.policy.maxBatchSize) this.dispatch();
+    else if (this.timer === undefined && !this.flushQueued) this.schedule();
+    return answer;
   }
+
+  /** The one promise executor of every request: files its settle functions beside its input. */
+  private readonly enqueue = (resolve: (output: O) => void, reject: (error: unknown) => void): void => {
+    this.queue.resolvers.push(resolve);
+    this.queue.rejecters.push(reject);
+  };
 
   /** Requests waiting for a batch. */
   get waiting(): number {
-    return this.queue.length;
+    return this.queue.inputs.length;
   }
 
   /** Runs in progress. */
@@ -57,7 +68,7 @@ export class MicroBatcher<I, O> {
   drain(): Promise<void> {
     this.draining = true;
     this.dispatch();
-    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    if (this.queue.inputs.length === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -89,53 +100,62 @@ export class MicroBatcher<I, O> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.queue.length > 0 && this.inFlight < this.policy.concurrency) {
-      let batch: Pending<I, O>[];
-      if (this.queue.length <= this.policy.maxBatchSize) {
+    const max = this.policy.maxBatchSize;
+    while (this.queue.inputs.length > 0 && this.inFlight < this.policy.concurrency) {
+      let batch: Batch<I, O>;
+      if (this.queue.inputs.length <= max) {
         batch = this.queue;
-        this.queue = [];
+        this.queue = emptyBatch();
       } else {
-        batch = this.queue.splice(0, this.policy.maxBatchSize);
+        const { inputs, resolvers, rejecters } = this.queue;
+        batch = {
+          inputs: inputs.splice(0, max),
+          resolvers: resolvers.splice(0, max),
+          rejecters: rejecters.splice(0, max),
+        };
       }
       this.inFlight += 1;
       void this.execute(batch);
     }
   }
 
-  private async execute(batch: Pending<I, O>[]): Promise<void> {
+  private async execute({ inputs, resolvers, rejecters }: Batch<I, O>): Promise<void> {
     try {
-      const outputs = await this.runBatch(batch.map((p) => p.input));
-      for (let i = 0; i < batch.length; i++) batch[i].resolve(outputs[i]);
-      this.release();
+      const outputs = await this.runBatch(inputs);
+      for (let i = 0; i < resolvers.length; i++) resolvers[i](outputs[i]);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0].reject(error);
-        this.release();
-        return;
-      }
-      // Find the culprit: each row alone, in this run's slot, so the others still get their answer.
-      for (const pending of batch) {
-        try {
-          const [output] = await this.runBatch([pending.input]);
-          pending.resolve(output);
-        } catch (rowError) {
-          pending.reject(rowError);
+      if (inputs.length === 1) {
+        rejecters[0](error);
+      } else {
+        // Find the culprit: each row alone, in this run's slot, so the others still get their answer.
+        for (let i = 0; i < inputs.length; i++) {
+          try {
+            const [output] = await this.runBatch([inputs[i]]);
+            resolvers[i](output);
+          } catch (rowError) {
+            rejecters[i](rowError);
+          }
         }
       }
-      this.release();
     }
+    this.release();
   }
 
   /** Frees a run slot: the requests that queued meanwhile form the next batch at once. */
   private release(): void {
     this.inFlight -= 1;
-    if (this.queue.length > 0) {
+    const waiting = this.queue.inputs.length;
+    if (waiting > 0) {
       // Their delay has passed unless a timer still runs for them.
-      if (this.draining || this.timer === undefined || this.queue.length >= this.policy.maxBatchSize) {
+      if (this.draining || this.timer === undefined || waiting >= this.policy.maxBatchSize) {
         this.dispatch();
       }
     } else if (this.inFlight === 0) {
       for (const resolve of this.idle.splice(0)) resolve();
     }
   }
+}
+
+function emptyBatch<I, O>(): Batch<I, O> {
+  return { inputs: [], resolvers: [], rejecters: [] };
 }

@@ -74,24 +74,16 @@ export class IntakeRepository {
   ) {}
 
   /**
-   * Stores the batch, its notifications and new events chained in the same transaction; returns the
-   * ids of the events that were new.
+   * Stores the batch, and chains its notifications and new events, in one statement: one round
+   * trip, atomic on its own, holding the chain head only from its link to its commit (a separate
+   * BEGIN … COMMIT would hold it across two more round trips). Returns the ids of the events that
+   * were new.
    */
-  writeBatch(batch: IntakeBatch): Promise<Set<string>> {
-    return this.chain.write(async (tx) => {
-      const rows = (await tx.query(WRITE_BATCH_SQL, writeBatchParams(batch))) as Array<
-        ChainedRow & { t: string }
-      >;
-      const notifications = rows.filter((r) => r.t === 'notification');
-      const events = rows.filter((r) => r.t === 'event');
-      return {
-        result: new Set(events.map((r) => r.id)),
-        records: [
-          ...chained('notification', 'received', notifications),
-          ...chained('event', 'accepted', events),
-        ],
-      };
-    });
+  async writeBatch(batch: IntakeBatch): Promise<Set<string>> {
+    const [row] = (await this.db.query(WRITE_BATCH_SQL, writeBatchParams(batch))) as Array<{
+      accepted: string[];
+    }>;
+    return new Set(row.accepted);
   }
 
   /**
@@ -266,7 +258,10 @@ export class IntakeRepository {
 
 /**
  * A whole batch of notifications (from concurrent requests) in one statement: one atomic round trip.
- * Notifications and new events come back with their content hashes, for the audit chain.
+ * Notifications and new events are linked into the audit chain (audit_append, which locks the
+ * chain head) with the content hashes their inserts return; the new events' ids are the answer.
+ * Locks: the chain head, then the subscription_state rows (PostgreSQL finishes CTEs the final
+ * query does not read after it); nothing takes them in the other order, so this cannot deadlock.
  */
 const WRITE_BATCH_SQL = `WITH n AS (
          INSERT INTO notification (id, source_id, shape, content_type, body_sha256, body_bytes, headers,
@@ -305,9 +300,14 @@ const WRITE_BATCH_SQL = `WITH n AS (
        ), c AS (
          INSERT INTO catch_up (source_id, subscription, reason, from_event, to_event)
          SELECT * FROM unnest($34::text[], $35::text[], $36::text[], $37::bigint[], $38::bigint[])
+       ), chained AS (
+         SELECT 1 AS part, 'notification'::text AS record_type, 'received'::text AS action, id, content_sha256 FROM n
+         UNION ALL SELECT 2, 'event', 'accepted', id, content_sha256 FROM e
        )
-       SELECT 'notification' AS t, id, content_sha256 FROM n
-       UNION ALL SELECT 'event' AS t, id, content_sha256 FROM e`;
+       SELECT (SELECT audit_append(array_agg(record_type ORDER BY part), array_agg(id ORDER BY part),
+                                   array_agg(action ORDER BY part), array_agg(content_sha256 ORDER BY part))
+               FROM chained) AS linked,
+              (SELECT coalesce(array_agg(id), '{}') FROM e) AS accepted`;
 
 function writeBatchParams(batch: IntakeBatch): unknown[] {
   const n = batch.notifications;

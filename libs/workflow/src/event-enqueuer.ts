@@ -35,6 +35,8 @@ export class EventEnqueuer
     maxBatch: 500,
   });
   private queueDown = false;
+  /** The queue's Redis connection, once open: whether it is up is read without waiting. */
+  private redis: { status: string } | undefined;
 
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
@@ -42,6 +44,11 @@ export class EventEnqueuer
   ) {}
 
   onApplicationBootstrap(): void {
+    // Not awaited: with Redis down at boot, Aegle starts anyway and intake fills the outbox.
+    this.queue.client.then(
+      (client) => (this.redis = client),
+      () => undefined,
+    );
     this.relayTimer = setInterval(() => void this.relay(), RELAY_INTERVAL_MS);
     this.relayTimer.unref();
   }
@@ -50,8 +57,12 @@ export class EventEnqueuer
     clearInterval(this.relayTimer);
   }
 
-  /** Before the database pool closes, so enqueued events are marked (else the relay re-enqueues them, harmlessly). */
+  /**
+   * Before the queue and the database pool close: events handed over are enqueued and marked (else
+   * the relay re-enqueues them after a restart, harmlessly).
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher.settled();
     await this.marking;
   }
 
@@ -62,6 +73,16 @@ export class EventEnqueuer
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
     return this.batcher.submit(eventIds);
+  }
+
+  /**
+   * Enqueues events already committed without making the caller wait for Redis: they are durable
+   * in the outbox, and any that do not reach the queue are relayed later. Answers whether the
+   * queue looks reachable now.
+   */
+  enqueueInBackground(eventIds: string[]): boolean {
+    if (eventIds.length > 0) void this.enqueue(eventIds);
+    return !this.queueDown && this.redis?.status === 'ready';
   }
 
   private async enqueueBatches(batches: string[][]): Promise<PromiseSettledResult<boolean>[]> {
@@ -106,7 +127,9 @@ export class EventEnqueuer
     try {
       let total = 0;
       for (;;) {
-        await this.marking; // unmarked ids would be found (and enqueued) again
+        // Ids being enqueued or marked would be found (and enqueued) again.
+        await this.batcher.settled();
+        await this.marking;
         const ids = await this.events.findUnqueued(500);
         if (ids.length === 0 || !(await this.enqueue(ids))) return total;
         total += ids.length;

@@ -77,10 +77,13 @@ export class IntakeRepository {
    * Stores the batch, and chains its notifications and new events, in one statement: one round
    * trip, atomic on its own, holding the chain head only from its link to its commit (a separate
    * BEGIN … COMMIT would hold it across two more round trips). Returns the ids of the events that
-   * were new.
+   * were new. `enqueuedNow`: the caller queues the events right after the commit, so they are
+   * stored as enqueued, which spares rewriting each row once queued (should that enqueue fail the
+   * caller clears the mark; should the process die first, the work reconciler re-queues them).
    */
-  async writeBatch(batch: IntakeBatch): Promise<Set<string>> {
-    const [row] = (await this.db.query(WRITE_BATCH_SQL, writeBatchParams(batch))) as Array<{
+  async writeBatch(batch: IntakeBatch, enqueuedNow: boolean): Promise<Set<string>> {
+    const params = [...writeBatchParams(batch), enqueuedNow];
+    const [row] = (await this.db.query(WRITE_BATCH_SQL, params)) as Array<{
       accepted: string[];
     }>;
     return new Set(row.accepted);
@@ -271,10 +274,12 @@ const WRITE_BATCH_SQL = `WITH n AS (
          RETURNING ${returningChained('notification')}
        ), e AS (
          INSERT INTO event (id, notification_id, source_id, subscription, topic, event_number, interaction,
-                            focus_type, focus_id, focus_version, resource, dedup_key, version_key, event_timestamp)
-         SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::bigint[],
-                              $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[],
-                              $23::text[], $24::text[])
+                            focus_type, focus_id, focus_version, resource, dedup_key, version_key, event_timestamp,
+                            enqueued_at)
+         SELECT u.*, CASE WHEN $39::boolean THEN now() END
+         FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::bigint[],
+                     $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[],
+                     $23::text[], $24::text[]) AS u
          ON CONFLICT DO NOTHING
          RETURNING ${returningChained('event')}
        ), s AS (

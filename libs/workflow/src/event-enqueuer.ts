@@ -13,6 +13,12 @@ import { QUEUES } from './queues';
 import { traced } from './traced';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
+
+/** Events handed to the queue; `storedAsEnqueued` when the intake wrote them with `enqueued_at` set. */
+interface Handover {
+  eventIds: string[];
+  storedAsEnqueued: boolean;
+}
 const RELAY_INTERVAL_MS = 2_000;
 
 /**
@@ -30,7 +36,7 @@ export class EventEnqueuer
   private toMark: string[] = [];
   private marking: Promise<void> | undefined;
   /** Concurrent requests' events go to Redis in one addBulk. */
-  private readonly batcher = new GroupCommit<string[], boolean>((batches) => this.enqueueBatches(batches), {
+  private readonly batcher = new GroupCommit<Handover, boolean>((batches) => this.enqueueBatches(batches), {
     maxInFlight: 2,
     maxBatch: 500,
   });
@@ -72,21 +78,40 @@ export class EventEnqueuer
    */
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
-    return this.batcher.submit(eventIds);
+    return this.batcher.submit({ eventIds, storedAsEnqueued: false });
   }
 
-  /**
-   * Enqueues events already committed without making the caller wait for Redis: they are durable
-   * in the outbox, and any that do not reach the queue are relayed later. Answers whether the
-   * queue looks reachable now.
-   */
-  enqueueInBackground(eventIds: string[]): boolean {
-    if (eventIds.length > 0) void this.enqueue(eventIds);
+  /** Whether Redis looks reachable now (the intake then stores its events as enqueued). */
+  queueLooksReachable(): boolean {
     return !this.queueDown && this.redis?.status === 'ready';
   }
 
-  private async enqueueBatches(batches: string[][]): Promise<PromiseSettledResult<boolean>[]> {
-    const value = await this.enqueueNow(batches.flat());
+  /**
+   * Enqueues events committed as enqueued (`enqueued_at` set) without making the caller wait for
+   * Redis. Should Redis refuse them, they go back to the outbox for the relay; should the process
+   * die first, the work reconciler finds them (accepted, enqueued, not routed) and queues them.
+   */
+  enqueueInBackground(eventIds: string[]): void {
+    if (eventIds.length > 0) void this.batcher.submit({ eventIds, storedAsEnqueued: true });
+  }
+
+  private async enqueueBatches(batches: Handover[]): Promise<PromiseSettledResult<boolean>[]> {
+    const value = await this.enqueueNow(batches.flatMap((b) => b.eventIds));
+    // Rows whose mark is now wrong: queued but stored as not (the relay's), or the other way round.
+    const toChange = batches.filter((b) => b.storedAsEnqueued !== value).flatMap((b) => b.eventIds);
+    if (toChange.length === 0) return batches.map(() => ({ status: 'fulfilled', value }));
+    if (value) {
+      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
+      this.toMark.push(...toChange);
+      this.marking ??= this.flushMarks();
+    } else {
+      await this.events.markUnqueued(toChange).catch((error: unknown) => {
+        this.logger.warn(
+          { reason: (error as Error).message },
+          'could not return events to the outbox; the work reconciler will queue them',
+        );
+      });
+    }
     return batches.map(() => ({ status: 'fulfilled', value }));
   }
 
@@ -101,9 +126,6 @@ export class EventEnqueuer
         ),
         ENQUEUE_TIMEOUT_MS,
       );
-      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
-      this.toMark.push(...eventIds);
-      this.marking ??= this.flushMarks();
       if (this.queueDown) this.logger.log('queue reachable again; enqueueing resumed');
       this.queueDown = false;
       return true;

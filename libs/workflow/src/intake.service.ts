@@ -21,6 +21,8 @@ export interface IntakeResult {
 
 interface Stored {
   accepted: string[];
+  /** Stored as enqueued, to be queued right after the commit (else left to the outbox relay). */
+  queued: boolean;
 }
 
 /** PostgreSQL data exceptions and limits (text it cannot store, nesting too deep): the body's fault. */
@@ -78,15 +80,15 @@ export class IntakeService {
       }
       throw error;
     }
-    // The EHR's answer waits for the commit, not for Redis: from here the outbox guarantees delivery.
-    const queued = this.enqueuer.enqueueInBackground(stored.accepted);
+    // The EHR's answer waits for the commit, not for Redis.
+    if (stored.queued) this.enqueuer.enqueueInBackground(stored.accepted);
     const duplicates = rows.events.length - stored.accepted.length;
     this.catchUps.afterIntake(rows.subscription, rows.catchUps.length > 0);
     return {
       notificationId: rows.notification.id,
       accepted: stored.accepted.length,
       duplicates,
-      queued,
+      queued: stored.queued || stored.accepted.length === 0,
       shape: rows.notification.shape ?? 'unknown',
     };
   }
@@ -120,9 +122,11 @@ export class IntakeService {
    */
   private async write(items: NotificationRows[]): Promise<PromiseSettledResult<Stored>[]> {
     const store = async (batch: NotificationRows[]) => {
-      const inserted = await this.intake.writeBatch(batchOf(batch));
+      const queued = this.enqueuer.queueLooksReachable();
+      const inserted = await this.intake.writeBatch(batchOf(batch), queued);
       return batch.map((item) => ({
         accepted: item.events.filter((e) => inserted.has(e.id)).map((e) => e.id),
+        queued,
       }));
     };
     try {

@@ -1,6 +1,8 @@
-import { BadRequestException, PayloadTooLargeException } from '@nestjs/common';
+import { BadRequestException, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /** The admin API takes small JSON bodies only. */
 const ADMIN_MAX_BODY_BYTES = 1024 * 1024;
@@ -9,9 +11,17 @@ const ADMIN_MAX_BODY_BYTES = 1024 * 1024;
 const BODY_REFUSED = Symbol('aegle.bodyRefused');
 
 export interface BodyRefusal {
-  status: 413 | 400;
+  status: 413 | 415 | 400;
   message: string;
 }
+
+/** Content encodings a sender may compress a body with (read decompressed, as Express did). */
+const DECODERS: Record<string, (() => Readable & NodeJS.WritableStream) | undefined> = {
+  identity: undefined,
+  gzip: createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
 
 /** Why the intake route got an empty body instead of the one sent, if it did. */
 export function bodyRefusalOf(request: object): BodyRefusal | undefined {
@@ -43,7 +53,9 @@ export function registerBodyParsers(fastify: FastifyInstance, maxIntakeBodyBytes
           const refusal =
             error.status === 413
               ? new PayloadTooLargeException(error.message)
-              : new BadRequestException(error.message);
+              : error.status === 415
+                ? new UnsupportedMediaTypeException(error.message)
+                : new BadRequestException(error.message);
           return done(refusal, undefined);
         }
         (request as { [BODY_REFUSED]?: BodyRefusal })[BODY_REFUSED] = error;
@@ -61,25 +73,41 @@ function adminBody(bytes: Buffer, contentType: string | undefined): unknown {
     : undefined;
 }
 
-/** Reads the whole body, refusing one larger than `limit` without holding more than that. */
+/**
+ * Reads the whole body (decompressed when it was sent compressed), refusing one larger than
+ * `limit` without holding more than that.
+ */
 function readBody(payload: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge: BodyRefusal = { status: 413, message: `the body is larger than ${limit} bytes` };
-  if (Number(payload.headers['content-length']) > limit) {
+  const encoding = (payload.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (!(encoding in DECODERS)) {
     payload.resume(); // discarded, so the connection stays usable for the answer
+    return Promise.reject({
+      status: 415,
+      message: `content encoding "${encoding.slice(0, 40)}" is not supported`,
+    });
+  }
+  const decoder = DECODERS[encoding];
+  if (!decoder && Number(payload.headers['content-length']) > limit) {
+    payload.resume();
     return Promise.reject(tooLarge);
   }
+  const body: Readable = decoder ? payload.pipe(decoder()) : payload;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
-      payload.off('data', onData);
+      body.off('data', onData);
+      if (decoder) payload.unpipe();
       payload.resume();
       reject(tooLarge);
     };
-    payload.on('data', onData);
-    payload.once('end', () => resolve(Buffer.concat(chunks, size)));
-    payload.once('error', (error) => reject({ status: 400, message: error.message } satisfies BodyRefusal));
+    body.on('data', onData);
+    body.once('end', () => resolve(Buffer.concat(chunks, size)));
+    const fail = (error: Error) => reject({ status: 400, message: error.message } satisfies BodyRefusal);
+    body.once('error', fail);
+    if (decoder) payload.once('error', fail);
   });
 }

@@ -109,6 +109,7 @@ export class IntakeController {
           `the body is larger than the ${this.config.intake.maxBodyBytes} bytes this endpoint accepts`,
         );
       }
+      if (refused?.status === 415) throw OperationOutcomeError.unsupportedMediaType(refused.message);
       if (refused) throw OperationOutcomeError.badRequest(`the body could not be read: ${refused.message}`);
       this.authenticate(source, request, bodyBytes);
       if (pathKey && (!isResourceType(pathKey.resourceType) || !isResourceId(pathKey.id))) {

@@ -13,7 +13,8 @@ import { ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase } from '../test/support/aegle-app';
+import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
+import { watchQueues } from '../test/support/queue-watch';
 
 const TOKEN = 'bench-inbound-token';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -105,13 +106,14 @@ function summarise(phases: Phase[]): Phase {
 async function main(): Promise<void> {
   const database = await createTestDatabase();
   let server: ChildProcess | undefined;
+  const queuePrefix = `aegle-bench-${process.pid}`;
   try {
     server = fork(join(__dirname, 'intake-server.ts'), [], {
       execArgv: ['-r', '@swc-node/register'],
       env: {
         ...process.env,
         BENCH_DATABASE_URL: database.url,
-        BENCH_QUEUE_PREFIX: `aegle-bench-${process.pid}`,
+        BENCH_QUEUE_PREFIX: queuePrefix,
       },
     });
     const [message] = (await once(server, 'message')) as [{ port: number }];
@@ -169,6 +171,10 @@ async function main(): Promise<void> {
       server.send('stop');
       await once(server, 'exit');
     }
+    // No worker takes the queued events in the api role: remove them with the database.
+    const queues = await watchQueues(process.env.BENCH_REDIS_URL ?? TEST_REDIS_URL, queuePrefix);
+    await queues.obliterate();
+    await queues.close();
     await database.drop();
   }
 }

@@ -16,9 +16,10 @@ const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow|telemetry)$': '<rootDir>/libs/$1/src',
 };
 const common = {
-  // jose ships ESM only; Jest's CommonJS runtime needs it compiled like our own code.
-  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;
+  // Jest's CommonJS runtime needs them compiled like our own code.
+  transform: { '^.+\\.ts$': swc, '/node_modules/(jose|content-disposition)/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(jose|content-disposition)/)'],
   moduleNameMapper,
   testEnvironment: '<rootDir>/test/support/node-environment.js',
 };

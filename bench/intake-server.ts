@@ -1,7 +1,10 @@
 /**
- * The server half of `npm run bench:intake`: the real app (PostgreSQL, Redis, workers) plus a bare
- * endpoint that goes through the same stack (raw body parser, logging, OperationOutcome filter)
- * and does nothing, as the baseline. Started by bench/intake.ts in its own process.
+ * The server half of `npm run bench:intake`: the real app in the api role (intake and admin API on
+ * PostgreSQL and Redis; routing and plugin runs belong to worker processes) plus a bare endpoint
+ * that goes through the same stack (body parser, trace middleware, request logging,
+ * OperationOutcome filter) and does nothing, as the baseline. Started by bench/intake.ts in its
+ * own process; answers `cpu` messages with its CPU time so far (µs), so the bench can report the
+ * server's CPU per request, which the other processes on the machine disturb less than rates.
  */
 import 'reflect-metadata';
 import { Controller, HttpCode, Module, Post, UseFilters } from '@nestjs/common';
@@ -29,6 +32,8 @@ async function main(): Promise<void> {
       REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       AEGLE_QUEUE_PREFIX: process.env.BENCH_QUEUE_PREFIX ?? 'aegle-bench',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // The intake is the api role's work; the bench measures that role, as deployed.
+      ROLE: process.env.BENCH_ROLE ?? 'api',
     },
     {
       sources: [
@@ -47,6 +52,10 @@ async function main(): Promise<void> {
   process.send?.({ port });
   process.on('message', (message) => {
     if (message === 'stop') void app.close().then(() => process.exit(0));
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuMicros: user + system });
+    }
   });
 }
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
 import { CatchUpService } from '@aegle/workflow';
 import { startAegle, RunningAegle } from './support/aegle-app';
@@ -463,6 +464,26 @@ describe('intake: every notification shape an EHR sends, verified, none lost', (
       ['application/json+fhir', 'ct-4'],
     ])('accepts a JSON body sent as %s', async (contentType, id) => {
       await expectAccepted(await send('plain', resource(id), { contentType }));
+    });
+
+    it('reads a gzip-compressed body, and refuses a content encoding it does not know (415)', async () => {
+      const compressed = await fetch(`${aegle.url}/fhir/notify/plain`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/fhir+json',
+          'content-encoding': 'gzip',
+        },
+        body: gzipSync(resource('gz-1')),
+      });
+      await expectAccepted(compressed);
+      const [row] = await db.query(`SELECT count(*)::int AS n FROM event WHERE focus_id = 'gz-1'`);
+      expect(row.n).toBe(1);
+      const unknown = await send('plain', resource('zz-1'), { headers: { 'content-encoding': 'zstd' } });
+      expect(unknown.status).toBe(415);
+      expect(await json<fhir4.OperationOutcome>(unknown)).toMatchObject({
+        issue: [{ severity: 'error', diagnostics: expect.stringMatching(/content encoding "zstd"/) }],
+      });
     });
 
     it.each<[string, number, () => Promise<Response>]>([

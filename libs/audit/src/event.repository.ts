@@ -94,6 +94,12 @@ export class EventRepository {
     await this.db.getRepository(EventEntity).update({ id: In(ids) }, { enqueuedAt: () => 'now()' });
   }
 
+  /** Back to the outbox: events stored as enqueued whose enqueue then failed. */
+  async markUnqueued(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.getRepository(EventEntity).update({ id: In(ids) }, { enqueuedAt: null });
+  }
+
   /** Events stored but never put on the queue (Redis was down): the outbox relay's work. */
   async findUnqueued(limit: number): Promise<string[]> {
     const rows = await this.db.getRepository(EventEntity).find({

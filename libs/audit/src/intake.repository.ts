@@ -74,24 +74,19 @@ export class IntakeRepository {
   ) {}
 
   /**
-   * Stores the batch, its notifications and new events chained in the same transaction; returns the
-   * ids of the events that were new.
+   * Stores the batch, and chains its notifications and new events, in one statement: one round
+   * trip, atomic on its own, holding the chain head only from its link to its commit (a separate
+   * BEGIN … COMMIT would hold it across two more round trips). Returns the ids of the events that
+   * were new. `enqueuedNow`: the caller queues the events right after the commit, so they are
+   * stored as enqueued, which spares rewriting each row once queued (should that enqueue fail the
+   * caller clears the mark; should the process die first, the work reconciler re-queues them).
    */
-  writeBatch(batch: IntakeBatch): Promise<Set<string>> {
-    return this.chain.write(async (tx) => {
-      const rows = (await tx.query(WRITE_BATCH_SQL, writeBatchParams(batch))) as Array<
-        ChainedRow & { t: string }
-      >;
-      const notifications = rows.filter((r) => r.t === 'notification');
-      const events = rows.filter((r) => r.t === 'event');
-      return {
-        result: new Set(events.map((r) => r.id)),
-        records: [
-          ...chained('notification', 'received', notifications),
-          ...chained('event', 'accepted', events),
-        ],
-      };
-    });
+  async writeBatch(batch: IntakeBatch, enqueuedNow: boolean): Promise<Set<string>> {
+    const params = [...writeBatchParams(batch), enqueuedNow];
+    const [row] = (await this.db.query(WRITE_BATCH_SQL, params)) as Array<{
+      accepted: string[];
+    }>;
+    return new Set(row.accepted);
   }
 
   /**
@@ -266,7 +261,10 @@ export class IntakeRepository {
 
 /**
  * A whole batch of notifications (from concurrent requests) in one statement: one atomic round trip.
- * Notifications and new events come back with their content hashes, for the audit chain.
+ * Notifications and new events are linked into the audit chain (audit_append, which locks the
+ * chain head) with the content hashes their inserts return; the new events' ids are the answer.
+ * Locks: the chain head, then the subscription_state rows (PostgreSQL finishes CTEs the final
+ * query does not read after it); nothing takes them in the other order, so this cannot deadlock.
  */
 const WRITE_BATCH_SQL = `WITH n AS (
          INSERT INTO notification (id, source_id, shape, content_type, body_sha256, body_bytes, headers,
@@ -276,10 +274,12 @@ const WRITE_BATCH_SQL = `WITH n AS (
          RETURNING ${returningChained('notification')}
        ), e AS (
          INSERT INTO event (id, notification_id, source_id, subscription, topic, event_number, interaction,
-                            focus_type, focus_id, focus_version, resource, dedup_key, version_key, event_timestamp)
-         SELECT * FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::bigint[],
-                              $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[],
-                              $23::text[], $24::text[])
+                            focus_type, focus_id, focus_version, resource, dedup_key, version_key, event_timestamp,
+                            enqueued_at)
+         SELECT u.*, CASE WHEN $39::boolean THEN now() END
+         FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::bigint[],
+                     $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[],
+                     $23::text[], $24::text[]) AS u
          ON CONFLICT DO NOTHING
          RETURNING ${returningChained('event')}
        ), s AS (
@@ -305,9 +305,14 @@ const WRITE_BATCH_SQL = `WITH n AS (
        ), c AS (
          INSERT INTO catch_up (source_id, subscription, reason, from_event, to_event)
          SELECT * FROM unnest($34::text[], $35::text[], $36::text[], $37::bigint[], $38::bigint[])
+       ), chained AS (
+         SELECT 1 AS part, 'notification'::text AS record_type, 'received'::text AS action, id, content_sha256 FROM n
+         UNION ALL SELECT 2, 'event', 'accepted', id, content_sha256 FROM e
        )
-       SELECT 'notification' AS t, id, content_sha256 FROM n
-       UNION ALL SELECT 'event' AS t, id, content_sha256 FROM e`;
+       SELECT (SELECT audit_append(array_agg(record_type ORDER BY part), array_agg(id ORDER BY part),
+                                   array_agg(action ORDER BY part), array_agg(content_sha256 ORDER BY part))
+               FROM chained) AS linked,
+              (SELECT coalesce(array_agg(id), '{}') FROM e) AS accepted`;
 
 function writeBatchParams(batch: IntakeBatch): unknown[] {
   const n = batch.notifications;

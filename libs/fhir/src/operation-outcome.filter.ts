@@ -1,5 +1,4 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
 import { operationOutcome, OperationOutcomeError } from './operation-outcome';
 
 /** Answers every error on a FHIR-facing route with an OperationOutcome, never an HTML or Nest error body. */
@@ -8,7 +7,10 @@ export class OperationOutcomeFilter implements ExceptionFilter {
   private readonly logger = new Logger(OperationOutcomeFilter.name);
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    // Express's Response and Fastify's Reply both answer to status/type/send.
+    const response = host.switchToHttp().getResponse<{
+      status(code: number): { type(mediaType: string): { send(body: string): unknown } };
+    }>();
     const { status, outcome } = this.toOutcome(error);
     response.status(status).type('application/fhir+json').send(JSON.stringify(outcome));
   }

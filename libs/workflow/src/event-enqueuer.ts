@@ -13,6 +13,12 @@ import { QUEUES } from './queues';
 import { traced } from './traced';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
+
+/** Events handed to the queue; `storedAsEnqueued` when the intake wrote them with `enqueued_at` set. */
+interface Handover {
+  eventIds: string[];
+  storedAsEnqueued: boolean;
+}
 const RELAY_INTERVAL_MS = 2_000;
 
 /**
@@ -30,11 +36,13 @@ export class EventEnqueuer
   private toMark: string[] = [];
   private marking: Promise<void> | undefined;
   /** Concurrent requests' events go to Redis in one addBulk. */
-  private readonly batcher = new GroupCommit<string[], boolean>((batches) => this.enqueueBatches(batches), {
+  private readonly batcher = new GroupCommit<Handover, boolean>((batches) => this.enqueueBatches(batches), {
     maxInFlight: 2,
     maxBatch: 500,
   });
   private queueDown = false;
+  /** The queue's Redis connection, once open: whether it is up is read without waiting. */
+  private redis: { status: string } | undefined;
 
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
@@ -42,6 +50,11 @@ export class EventEnqueuer
   ) {}
 
   onApplicationBootstrap(): void {
+    // Not awaited: with Redis down at boot, Aegle starts anyway and intake fills the outbox.
+    this.queue.client.then(
+      (client) => (this.redis = client),
+      () => undefined,
+    );
     this.relayTimer = setInterval(() => void this.relay(), RELAY_INTERVAL_MS);
     this.relayTimer.unref();
   }
@@ -50,8 +63,12 @@ export class EventEnqueuer
     clearInterval(this.relayTimer);
   }
 
-  /** Before the database pool closes, so enqueued events are marked (else the relay re-enqueues them, harmlessly). */
+  /**
+   * Before the queue and the database pool close: events handed over are enqueued and marked (else
+   * the relay re-enqueues them after a restart, harmlessly).
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher.settled();
     await this.marking;
   }
 
@@ -61,11 +78,40 @@ export class EventEnqueuer
    */
   async enqueue(eventIds: string[]): Promise<boolean> {
     if (eventIds.length === 0) return true;
-    return this.batcher.submit(eventIds);
+    return this.batcher.submit({ eventIds, storedAsEnqueued: false });
   }
 
-  private async enqueueBatches(batches: string[][]): Promise<PromiseSettledResult<boolean>[]> {
-    const value = await this.enqueueNow(batches.flat());
+  /** Whether Redis looks reachable now (the intake then stores its events as enqueued). */
+  queueLooksReachable(): boolean {
+    return !this.queueDown && this.redis?.status === 'ready';
+  }
+
+  /**
+   * Enqueues events committed as enqueued (`enqueued_at` set) without making the caller wait for
+   * Redis. Should Redis refuse them, they go back to the outbox for the relay; should the process
+   * die first, the work reconciler finds them (accepted, enqueued, not routed) and queues them.
+   */
+  enqueueInBackground(eventIds: string[]): void {
+    if (eventIds.length > 0) void this.batcher.submit({ eventIds, storedAsEnqueued: true });
+  }
+
+  private async enqueueBatches(batches: Handover[]): Promise<PromiseSettledResult<boolean>[]> {
+    const value = await this.enqueueNow(batches.flatMap((b) => b.eventIds));
+    // Rows whose mark is now wrong: queued but stored as not (the relay's), or the other way round.
+    const toChange = batches.filter((b) => b.storedAsEnqueued !== value).flatMap((b) => b.eventIds);
+    if (toChange.length === 0) return batches.map(() => ({ status: 'fulfilled', value }));
+    if (value) {
+      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
+      this.toMark.push(...toChange);
+      this.marking ??= this.flushMarks();
+    } else {
+      await this.events.markUnqueued(toChange).catch((error: unknown) => {
+        this.logger.warn(
+          { reason: (error as Error).message },
+          'could not return events to the outbox; the work reconciler will queue them',
+        );
+      });
+    }
     return batches.map(() => ({ status: 'fulfilled', value }));
   }
 
@@ -80,9 +126,6 @@ export class EventEnqueuer
         ),
         ENQUEUE_TIMEOUT_MS,
       );
-      // A crash before the mark only means the relay enqueues again: same job id, a no-op.
-      this.toMark.push(...eventIds);
-      this.marking ??= this.flushMarks();
       if (this.queueDown) this.logger.log('queue reachable again; enqueueing resumed');
       this.queueDown = false;
       return true;
@@ -106,7 +149,9 @@ export class EventEnqueuer
     try {
       let total = 0;
       for (;;) {
-        await this.marking; // unmarked ids would be found (and enqueued) again
+        // Ids being enqueued or marked would be found (and enqueued) again.
+        await this.batcher.settled();
+        await this.marking;
         const ids = await this.events.findUnqueued(500);
         if (ids.length === 0 || !(await this.enqueue(ids))) return total;
         total += ids.length;

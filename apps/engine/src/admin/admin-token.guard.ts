@@ -9,7 +9,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { AdminActionInterceptor } from '../audit/admin-action.interceptor';
 import { bearerOf, tokenMatches } from '../intake/sender-auth';
@@ -20,7 +20,7 @@ export class AdminTokenGuard implements CanActivate {
   constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<Request>();
+    const request = context.switchToHttp().getRequest<{ headers: IncomingHttpHeaders }>();
     const expected = this.config.adminToken;
     if (!expected) throw new UnauthorizedException('the admin API is disabled: set AEGLE_ADMIN_TOKEN');
     if (!tokenMatches(bearerOf(request.headers.authorization), expected)) {

@@ -6,7 +6,7 @@ import {
   Logger,
   NestInterceptor,
 } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, concatMap, Observable } from 'rxjs';
 import { AdminActionRepository } from '@aegle/audit';
 
@@ -23,15 +23,16 @@ export class AdminActionInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
-    const request = http.getRequest<Request>();
-    const route = (request.route as { path?: string } | undefined)?.path ?? request.path;
+    const request = http.getRequest<FastifyRequest>();
+    const target = request.url.split('?')[0];
+    const route = request.routeOptions.url ?? target;
     const record = (status: number) =>
       this.actions
         .record({
           // Who, as the caller says; the token only proves the caller may act.
           actor: String(request.headers['x-aegle-actor'] || 'admin-token'),
           action: `${request.method} ${route}`,
-          target: request.originalUrl.split('?')[0],
+          target,
           detail: { query: request.query, userAgent: request.headers['user-agent'] ?? null },
           httpStatus: status,
           remoteAddress: request.ip ?? null,
@@ -44,7 +45,7 @@ export class AdminActionInterceptor implements NestInterceptor {
     // Recorded before the answer goes out, so an action is never answered yet unrecorded.
     return next.handle().pipe(
       concatMap(async (value: unknown) => {
-        await record(http.getResponse<Response>().statusCode);
+        await record(http.getResponse<FastifyReply>().statusCode);
         return value;
       }),
       catchError(async (error: unknown) => {

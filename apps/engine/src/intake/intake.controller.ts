@@ -1,5 +1,5 @@
 import { Controller, Delete, HttpCode, Inject, Param, Post, Put, Req, UseFilters } from '@nestjs/common';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import {
   isResourceId,
@@ -10,6 +10,7 @@ import {
 } from '@aegle/fhir';
 import { notificationsTotal } from '@aegle/telemetry';
 import { IntakeService } from '@aegle/workflow';
+import { bodyRefusalOf } from '../http/request-bodies';
 import { readNotificationBody } from './notification-body';
 import { bearerOf, signatureMatches, tokenMatches } from './sender-auth';
 
@@ -24,9 +25,11 @@ const RECORDED_HEADERS = [
   'x-medplum-deleted-resource',
 ];
 
-/** Set by the body-parser error handler in app.ts: the body was refused before reaching the route. */
-export const BODY_ERROR = Symbol('aegle.bodyError');
-type IntakeRequest = Request & { [BODY_ERROR]?: { status: number; message: string } };
+/** What the intake reads of a request, whichever HTTP adapter carries it. */
+interface IntakeRequest {
+  headers: IncomingHttpHeaders;
+  body?: unknown;
+}
 
 /**
  * The endpoint EHRs send subscription notifications to, in every shape they use. It answers 2xx
@@ -100,7 +103,7 @@ export class IntakeController {
       const source = this.sources.get(sourceId);
       if (!source)
         throw OperationOutcomeError.notFound(`no source named "${sourceId.slice(0, 64)}" is configured`);
-      const refused = request[BODY_ERROR];
+      const refused = bodyRefusalOf(request);
       if (refused?.status === 413) {
         throw OperationOutcomeError.tooLarge(
           `the body is larger than the ${this.config.intake.maxBodyBytes} bytes this endpoint accepts`,
@@ -135,7 +138,7 @@ export class IntakeController {
   }
 
   /** Every secret the source declares must match: a right token does not excuse a wrong signature. */
-  private authenticate(source: SourceConfig, request: Request, body: Buffer): void {
+  private authenticate(source: SourceConfig, request: IntakeRequest, body: Buffer): void {
     const { bearerToken, hmacSecret } = source.inbound;
     if (bearerToken && !tokenMatches(bearerOf(request.headers.authorization), bearerToken)) {
       throw OperationOutcomeError.unauthorized('missing or wrong bearer token for this source');

@@ -336,6 +336,11 @@ function prepareWrite(resource: Resource, isCreate: boolean, baseUrl: string): R
       if (entry.resource && request && /^(POST|PUT)$/.test(request.method)) {
         entry.resource = prepareWrite(entry.resource, false, baseUrl); // the router assigns create ids
       }
+      // Spec: a batch's searches get the same reading of their parameters as a plain search.
+      if (request?.method === 'GET' && request.url.includes('?')) {
+        const [type, query] = request.url.split('?');
+        request.url = type + normalizeSearch(type, new URLSearchParams(query), true, baseUrl);
+      }
       if (request?.ifNoneExist) {
         const query = new URLSearchParams(request.ifNoneExist);
         request.ifNoneExist = normalizeSearch(request.url.split('?')[0], query, true, baseUrl).slice(1);

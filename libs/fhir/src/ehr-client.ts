@@ -122,7 +122,9 @@ function matchesOf(bundle: fhir4.Bundle, resourceType: string): fhir4.Resource[]
 }
 
 function searchQuery(params: SearchParams): string {
-  return new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
+  return new URLSearchParams(
+    Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString();
 }
 
 /** {@link EhrClient} over fhir-kit-client, authenticated as the source's config says. */
@@ -170,7 +172,8 @@ export class FhirKitEhrClient implements EhrClient {
 
   supportsBatch(): Promise<boolean> {
     this.batchSupport ??= this.send('read CapabilityStatement', async (options) => {
-      const statement = (await this.client.capabilityStatement({ options })) as fhir4.CapabilityStatement;
+      // Not capabilityStatement(): fhir-kit-client keeps its first answer, a failure included.
+      const statement = (await this.client.request('metadata', { options })) as fhir4.CapabilityStatement;
       return (statement.rest ?? []).some((rest) => rest.interaction?.some((i) => i.code === 'batch'));
     }).catch(() => {
       this.batchSupport = undefined; // unknown: ask again next time, and meanwhile do without

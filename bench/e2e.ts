@@ -10,9 +10,11 @@
  * runs in a process of its own, so the driver does not compete with it for an event loop.
  *
  *   npm run bench:e2e -- --events 600 --rate 100 --latency-seconds 5
+ *   npm run bench:e2e -- --workers 1 --cpu-prof /tmp/aegle-prof   # where a worker's CPU goes
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { Client } from 'pg';
@@ -37,6 +39,7 @@ const options = new Command()
   .option('--workers <list>', 'worker process counts to run', (v) => v.split(',').map(Number), [1, 2])
   .option('--concurrency <n>', 'notifications in flight in the throughput run', (v) => Number(v), 32)
   .option('--no-validate', 'the FHIR server stores writes without validating them against R4')
+  .option('--cpu-prof <dir>', 'write a V8 CPU profile of each worker process to this folder')
   .parse()
   .opts<{
     events: number;
@@ -45,6 +48,7 @@ const options = new Command()
     workers: number[];
     concurrency: number;
     validate: boolean;
+    cpuProf?: string;
   }>();
 
 /**
@@ -76,6 +80,7 @@ interface PhaseResult {
 const ms = (v: number) => v.toFixed(0).padStart(6);
 
 async function main(): Promise<void> {
+  if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const ehr = await startFhirServerProcess({ validate: options.validate });
   const database = await createTestDatabase();
@@ -199,7 +204,15 @@ async function main(): Promise<void> {
             queuePrefix: prefix,
             role: 'worker',
             sources: [{ id: 'bench', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
-            env: { LOG_LEVEL: 'warn' },
+            env: {
+              LOG_LEVEL: 'warn',
+              ...(options.cpuProf
+                ? {
+                    NODE_OPTIONS: `--require ${resolve(__dirname, 'cpu-profile.js')}`,
+                    AEGLE_CPU_PROF_DIR: resolve(options.cpuProf),
+                  }
+                : {}),
+            },
           }),
         );
       }

@@ -35,7 +35,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     downEhr = await startFhirServer();
     plainEhr = await startFhirServer();
     plainEhr.onRequest((req) =>
-      req.method === 'POST' && /^\/fhir\/?(\?|$)/.test(req.path)
+      req.method === 'POST' && /^\/fhir\/?(\?|$)/.test(req.path) && !isBatch(req)
         ? {
             status: 405,
             body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] },

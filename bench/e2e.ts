@@ -291,7 +291,9 @@ async function main(): Promise<void> {
       '  queued: notification accepted → run created (intake, events queue, router); run wait: run created →\n' +
         '  plugin started; plugin run: EHR reads + features + ONNX; write-back: run finished → Observation written',
     );
-    say('\nCPU per event in the throughput run (ms of CPU time, all cores; independent of machine load):');
+    say(
+      '\nCPU per event in the throughput run (ms of CPU time, all cores; far less load-sensitive than wall time):',
+    );
     say(`workers  ${CpuMeter.header}`);
     for (const row of cpuRows) say(row);
     say(

@@ -85,4 +85,108 @@ describe('FhirKitEhrClient: EHR faults in the terms a retry policy needs', () =>
     expect(response.type).toBe('transaction-response');
     expect(response.entry?.[0].response?.status).toMatch(/^201/);
   });
+
+  describe('batch searches', () => {
+    it("reads batch support from the EHR's CapabilityStatement, once", async () => {
+      const fresh = clientFor(ehr.baseUrl);
+      const before = ehr.requests.length;
+      expect(await fresh.supportsBatch()).toBe(true);
+      expect(await fresh.supportsBatch()).toBe(true);
+      expect(ehr.requests.slice(before).map((r) => r.path)).toEqual(['/fhir/metadata']);
+
+      const noBatch = clientFor(ehr.baseUrl);
+      ehr.onRequest((req) =>
+        req.path.endsWith('/metadata')
+          ? {
+              status: 200,
+              body: {
+                resourceType: 'CapabilityStatement',
+                status: 'active',
+                date: '2024-01-01',
+                kind: 'instance',
+                fhirVersion: '4.0.1',
+                format: ['json'],
+                rest: [{ mode: 'server', interaction: [{ code: 'transaction' }] }],
+              },
+            }
+          : undefined,
+      );
+      expect(await noBatch.supportsBatch()).toBe(false);
+    });
+
+    it('answers "no batch" when the CapabilityStatement cannot be read, and asks again later', async () => {
+      const fresh = clientFor(ehr.baseUrl);
+      ehr.failNext(1, 503);
+      expect(await fresh.supportsBatch()).toBe(false);
+      expect(await fresh.supportsBatch()).toBe(true);
+    });
+
+    it('runs several searches in one request, each answered in order', async () => {
+      const [alice, bob] = await ehr.seed<fhir4.Patient>([
+        { resourceType: 'Patient', gender: 'female' },
+        { resourceType: 'Patient', gender: 'male' },
+      ]);
+      await ehr.seed<fhir4.Resource>([
+        {
+          resourceType: 'Condition',
+          subject: { reference: `Patient/${alice.id}` },
+          code: { text: 'asthma' },
+        } as fhir4.Condition,
+      ]);
+      const before = ehr.requests.length;
+      const answers = await client.searchBatch([
+        { resourceType: 'Patient', params: { _id: bob.id! } },
+        { resourceType: 'Condition', params: { patient: alice.id! } },
+        { resourceType: 'Condition', params: { patient: bob.id! } },
+      ]);
+      expect(ehr.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+        expect.stringMatching(/^POST \/fhir\/?$/),
+      ]);
+      expect(answers.map((a) => (Array.isArray(a) ? a.map((r) => r.id) : a))).toEqual([
+        [bob.id],
+        [expect.any(String)],
+        [],
+      ]);
+    });
+
+    it('fails as a whole with a retryable error when the EHR is unwell', async () => {
+      ehr.failNext(1, 503);
+      const error = await failure(client.searchBatch([{ resourceType: 'Patient', params: {} }]));
+      expect(error).toMatchObject({ status: 503, retryable: true });
+    });
+
+    it('hands back the error of an entry the EHR refused, and the others', async () => {
+      ehr.onRequest((req) =>
+        req.method === 'POST' && /^\/fhir\/?$/.test(req.path)
+          ? {
+              status: 200,
+              body: {
+                resourceType: 'Bundle',
+                type: 'batch-response',
+                entry: [
+                  {
+                    resource: { resourceType: 'Bundle', type: 'searchset', entry: [] },
+                    response: { status: '200 OK' },
+                  },
+                  {
+                    resource: {
+                      resourceType: 'OperationOutcome',
+                      issue: [{ severity: 'error', code: 'forbidden' }],
+                    },
+                    response: { status: '403 Forbidden' },
+                  },
+                ],
+              },
+            }
+          : undefined,
+      );
+      const [ok, refused] = await client.searchBatch([
+        { resourceType: 'Patient', params: {} },
+        { resourceType: 'Condition', params: {} },
+      ]);
+      expect(ok).toEqual([]);
+      expect(refused).toBeInstanceOf(EhrRequestError);
+      expect(refused).toMatchObject({ status: 403, retryable: false });
+    });
+  });
 });

@@ -1,7 +1,10 @@
 // The stand-in EHR must behave like a real FHIR R4 server, or e2e tests prove nothing; check it over HTTP.
 import type { Bundle, Condition, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { startFhirServer, type TestFhirServer } from './support/fhir-server';
-import { FhirValidationError, validateR4 } from './support/fhir-validation';
+import { FhirValidationError, loadR4Definitions, validateR4 } from './support/fhir-validation';
+import { MemoryRepository } from '@medplum/fhir-router';
+import { parseSearchRequest } from '@medplum/core';
+import { TransactionalMemoryRepository } from './support/memory-fhir-repository';
 
 const LOINC = 'http://loinc.org';
 
@@ -548,6 +551,106 @@ describe('test FHIR server', () => {
       expect((created[1] as Observation).subject?.reference).toBe(`Patient/${created[0].id}`);
       expect(server.requests).toHaveLength(0); // seeding bypasses HTTP
     });
+  });
+});
+
+describe('the test FHIR server store: indexed searches and transactions', () => {
+  const LOINC_CODES = ['2093-3', '2085-9', '8480-6'];
+
+  beforeAll(() => loadR4Definitions());
+
+  /** The same resources in Medplum's plain MemoryRepository (scans everything) and in ours. */
+  async function bothStores(): Promise<[MemoryRepository, TransactionalMemoryRepository]> {
+    const plain = new MemoryRepository();
+    const indexed = new TransactionalMemoryRepository();
+    for (const repo of [plain, indexed]) {
+      for (let p = 0; p < 30; p++) {
+        await repo.createResource<Patient>({
+          resourceType: 'Patient',
+          id: `p${p}`,
+          identifier: [{ system: 'urn:mrn', value: `mrn-${p}` }],
+        });
+      }
+      for (let i = 0; i < 600; i++) {
+        await repo.createResource<Observation>({
+          resourceType: 'Observation',
+          id: `o${i}`,
+          status: i % 7 === 0 ? 'preliminary' : 'final',
+          code: { coding: [{ system: LOINC, code: LOINC_CODES[i % 3] }] },
+          subject: { reference: `Patient/p${(i * 7) % 30}` },
+          effectiveDateTime: new Date(Date.UTC(2024, 0, 1) + ((i * 37) % 400) * 86_400_000).toISOString(),
+          identifier: [{ system: 'urn:result', value: `r${i}` }],
+        });
+      }
+    }
+    return [plain, indexed];
+  }
+
+  const idsOf = (bundle: Bundle) => (bundle.entry ?? []).map((e) => e.resource?.id);
+
+  it('answers every search exactly as a full scan does: same matches, order, paging and total', async () => {
+    const [plain, indexed] = await bothStores();
+    for (const query of [
+      'Observation?subject=Patient/p3',
+      'Observation?subject=Patient/p3,Patient/p4&_sort=-date',
+      `Observation?subject=Patient/p5&code=${LOINC}|2093-3&_sort=-date&_count=2`,
+      `Observation?subject=Patient/p5&code=${LOINC}|2085-9&date=ge2024-06-01`,
+      'Observation?subject=Patient/p6&status=preliminary&_count=3&_offset=1',
+      'Observation?_id=o1,o2,o999',
+      'Observation?identifier=urn:result|r42',
+      'Observation?identifier=r42',
+      'Observation?identifier=urn:other|r42',
+      'Patient?identifier=urn:mrn|mrn-7',
+      'Observation?subject=Patient/nobody',
+      `Observation?code=${LOINC}|8480-6&_sort=date&_count=5`, // not indexed: the base's scan
+    ]) {
+      const request = parseSearchRequest(query);
+      const [expected, actual] = [await plain.search(request), await indexed.search(request)];
+      expect({ query, ids: idsOf(actual), total: actual.total }).toEqual({
+        query,
+        ids: idsOf(expected),
+        total: expected.total,
+      });
+    }
+  });
+
+  it('keeps its indexes true through updates, deletes and rolled-back transactions', async () => {
+    const [, repo] = await bothStores();
+    const bySubject = async (patient: string) =>
+      idsOf(await repo.search(parseSearchRequest(`Observation?subject=Patient/${patient}`)));
+    expect(await bySubject('p0')).toContain('o0');
+
+    const moved = await repo.readResource<Observation>('Observation', 'o0');
+    await repo.updateResource({ ...moved, subject: { reference: 'Patient/p1' } });
+    expect(await bySubject('p0')).not.toContain('o0');
+    expect(await bySubject('p1')).toContain('o0');
+
+    await repo.deleteResource('Observation', 'o0');
+    expect(await bySubject('p1')).not.toContain('o0');
+
+    await expect(
+      repo.withTransaction(async () => {
+        await repo.createResource<Observation>({
+          resourceType: 'Observation',
+          id: 'ghost',
+          status: 'final',
+          code: { coding: [{ system: LOINC, code: '2093-3' }] },
+          subject: { reference: 'Patient/p2' },
+          identifier: [{ system: 'urn:result', value: 'ghost' }],
+        });
+        await repo.deleteResource('Observation', 'o2');
+        throw new Error('the transaction fails');
+      }),
+    ).rejects.toThrow('the transaction fails');
+    expect(await bySubject('p2')).not.toContain('ghost');
+    expect(await bySubject('p14')).toContain('o2'); // the delete was undone
+    await expect(repo.readResource('Observation', 'ghost')).rejects.toThrow();
+    // A conditional create after the rollback creates: nothing of the failed transaction is left.
+    const { outcome } = await repo.conditionalCreate<Observation>(
+      { resourceType: 'Observation', status: 'final', code: { text: 'again' } },
+      parseSearchRequest('Observation?identifier=urn:result|ghost'),
+    );
+    expect(outcome.id).toBe('created');
   });
 });
 

@@ -244,16 +244,15 @@ describe('outbound authentication to the EHR', () => {
     expect(await riskObservations('auth-refresh')).toHaveLength(1);
     expect(auth.tokenRequests.slice(before).map((r) => r.clientId)).toEqual(['aegle-rs']);
     // The revoked token was refused once, then the renewed one used from there on.
-    const sent = ehr.requests
-      .slice(requestsBefore)
-      .filter(
-        (r) =>
-          r.path.startsWith('/fhir/Observation') ||
-          r.path.startsWith('/fhir/Patient') ||
-          r.path.startsWith('/fhir/Condition') ||
-          r.path.startsWith('/fhir/Medication') ||
-          r.path === '/fhir',
-      );
+    const sent = ehr.requests.slice(requestsBefore).filter(
+      (r) =>
+        r.path.startsWith('/fhir/Observation') ||
+        r.path.startsWith('/fhir/Patient') ||
+        r.path.startsWith('/fhir/Condition') ||
+        r.path.startsWith('/fhir/Medication') ||
+        r.path.startsWith('/fhir/metadata') ||
+        /^\/fhir\/?$/.test(r.path), // transactions and batches
+    );
     const refused = sent.filter((r) => r.status === 401);
     expect(refused.length).toBeGreaterThanOrEqual(1);
     const revoked = new Set(refused.map((r) => r.headers.authorization));

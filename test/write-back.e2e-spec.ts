@@ -16,8 +16,10 @@ const PCE_CODE = '79423-0';
 const SUPERSEDED_BY = 'https://fhir.aegle.dev/StructureDefinition/superseded-by';
 const REPLACES = 'http://hl7.org/fhir/StructureDefinition/observation-replaces';
 
-/** A write to the EHR (results, Provenance, Device, supersession); reads are left alone. */
-const isWrite = (req: { method: string; path: string }) => req.method === 'POST' || req.method === 'PUT';
+/** A write to the EHR (results, Provenance, Device, supersession); reads (a batch of searches too) are left alone. */
+const isWrite = (req: { method: string; path: string; body?: unknown }) =>
+  (req.method === 'POST' || req.method === 'PUT') && !isBatch(req);
+const isBatch = (req: { body?: unknown }) => (req.body as { type?: string } | undefined)?.type === 'batch';
 
 describe('write-back: results reach the EHR exactly once, whatever fails on the way', () => {
   let ehr: TestFhirServer;
@@ -33,7 +35,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     downEhr = await startFhirServer();
     plainEhr = await startFhirServer();
     plainEhr.onRequest((req) =>
-      req.method === 'POST' && /^\/fhir\/?(\?|$)/.test(req.path)
+      req.method === 'POST' && /^\/fhir\/?(\?|$)/.test(req.path) && !isBatch(req)
         ? {
             status: 405,
             body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] },
@@ -261,7 +263,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     const tc = await seedPatient('wb-412');
     let raced = false;
     ehr.onRequest((req) => {
-      if (raced || req.method !== 'POST' || !/^\/fhir\/?$/.test(req.path)) return;
+      if (raced || req.method !== 'POST' || !/^\/fhir\/?$/.test(req.path) || isBatch(req)) return;
       raced = true;
       return {
         status: 412,

@@ -4,9 +4,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  Operator,
   OperationOutcomeError,
-  type SearchRequest,
   badRequest,
   getSearchParameter,
   getStatus,
@@ -16,7 +14,7 @@ import {
   notFound,
   type WithId,
 } from '@medplum/core';
-import { FhirRouter, MemoryRepository, type HttpMethod, type ReadHistoryOptions } from '@medplum/fhir-router';
+import { FhirRouter, type HttpMethod, type MemoryRepository } from '@medplum/fhir-router';
 import type {
   Bundle,
   CapabilityStatement,
@@ -25,6 +23,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { isError, loadR4Definitions, r4ValidationIssues } from './fhir-validation';
+import { TransactionalMemoryRepository } from './memory-fhir-repository';
 
 export interface FhirServerOptions {
   /** Reject creates and updates that are not valid FHIR R4 with 400, as a strict EHR would. Default true. */
@@ -337,6 +336,11 @@ function prepareWrite(resource: Resource, isCreate: boolean, baseUrl: string): R
       if (entry.resource && request && /^(POST|PUT)$/.test(request.method)) {
         entry.resource = prepareWrite(entry.resource, false, baseUrl); // the router assigns create ids
       }
+      // Spec: a batch's searches get the same reading of their parameters as a plain search.
+      if (request?.method === 'GET' && request.url.includes('?')) {
+        const [type, query] = request.url.split('?');
+        request.url = type + normalizeSearch(type, new URLSearchParams(query), true, baseUrl);
+      }
       if (request?.ifNoneExist) {
         const query = new URLSearchParams(request.ifNoneExist);
         request.ifNoneExist = normalizeSearch(request.url.split('?')[0], query, true, baseUrl).slice(1);
@@ -437,89 +441,4 @@ function capabilityStatement(): CapabilityStatement {
     format: ['json'],
     rest: [{ mode: 'server', interaction: [{ code: 'transaction' }, { code: 'batch' }] }],
   };
-}
-
-/**
- * MemoryRepository plus two fixes: transactions roll back on failure (the base runs them
- * without isolation), and history stays in order (the base reverses its version list in place
- * on every read, so alternate calls came back oldest-first). It also honours history paging.
- */
-class TransactionalMemoryRepository extends MemoryRepository {
-  private inTransaction = false;
-
-  // The base class keeps its state in TypeScript-private maps; snapshots need to reach them.
-  private get state(): Record<'resources' | 'history', Map<string, Map<string, unknown>>> {
-    return this as unknown as Record<'resources' | 'history', Map<string, Map<string, unknown>>>;
-  }
-
-  /**
-   * Speed: a lone `identifier=system|value` search (what every conditional create by identifier
-   * does) is answered by a plain scan instead of Medplum's generic FHIRPath matcher, which took
-   * seconds per search at a few thousand resources. Same matches, in storage order.
-   */
-  override async searchResources<T extends Resource>(request: SearchRequest<T>): Promise<WithId<T>[]> {
-    const [filter, ...others] = request.filters ?? [];
-    const plain =
-      filter &&
-      others.length === 0 &&
-      filter.code === 'identifier' &&
-      filter.operator === Operator.EQUALS &&
-      /^[^|,]+\|[^|,]+$/.test(filter.value) &&
-      !request.sortRules?.length;
-    if (!plain) return super.searchResources(request);
-    const [system, value] = filter.value.split('|');
-    const stored = this.state.resources.get(request.resourceType) ?? new Map<string, unknown>();
-    const found: WithId<T>[] = [];
-    for (const resource of stored.values()) {
-      const identifiers = (resource as { identifier?: Array<{ system?: string; value?: string }> })
-        .identifier;
-      if (identifiers?.some((i) => i.system === system && i.value === value)) {
-        found.push(structuredClone(resource) as WithId<T>);
-        if (request.count !== undefined && found.length >= request.count) break;
-      }
-    }
-    return found;
-  }
-
-  override async withTransaction<TResult>(
-    callback: (client: undefined) => Promise<TResult>,
-  ): Promise<TResult> {
-    if (this.inTransaction) return callback(undefined); // nested: the outer call owns the snapshot
-    // Stored resources are never changed in place (writes store new objects), so the snapshot copies
-    // the maps and history lists, not the resources: a deep copy made every conditional create
-    // (which runs in a transaction) cost time in proportion to everything stored.
-    const copy = (outer: Map<string, Map<string, unknown>>) =>
-      new Map(
-        [...outer].map(([type, inner]) => [
-          type,
-          new Map([...inner].map(([id, value]) => [id, Array.isArray(value) ? [...value] : value])),
-        ]),
-      );
-    const snapshot = { resources: copy(this.state.resources), history: copy(this.state.history) };
-    this.inTransaction = true;
-    try {
-      return await callback(undefined);
-    } catch (err) {
-      for (const key of ['resources', 'history'] as const) {
-        this.state[key].clear();
-        snapshot[key].forEach((value, type) => this.state[key].set(type, value));
-      }
-      throw err;
-    } finally {
-      this.inTransaction = false;
-    }
-  }
-
-  override async readHistory<T extends Resource>(
-    resourceType: string,
-    id: string,
-    options?: ReadHistoryOptions,
-  ): Promise<Bundle<T>> {
-    const bundle = await super.readHistory<T>(resourceType, id);
-    (this.state.history.get(resourceType)?.get(id) as unknown[] | undefined)?.reverse();
-    const all = bundle.entry ?? [];
-    const offset = options?.offset ?? 0;
-    const page = all.slice(offset, options?.limit ? offset + options.limit : undefined);
-    return { ...bundle, total: all.length, entry: page.length ? page : undefined };
-  }
 }

@@ -2,8 +2,10 @@
 import {
   OperationOutcomeError,
   crawlTypedValue,
+  globalSchema,
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
+  isResourceType,
   toTypedValue,
   tryGetDataType,
   validateResource,
@@ -30,7 +32,48 @@ export function loadR4Definitions(): void {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  narrowSearchParameters();
   indexed = true;
+}
+
+/**
+ * Speed: R4 shares one SearchParameter among many types, its expression a union over all of them
+ * (`date` has some thirty branches), and Medplum's matcher parses the expression again for every
+ * resource it checks. Each type gets its own copy holding only the branches that can apply to it:
+ * the same matches, at a small fraction of the parse cost.
+ */
+function narrowSearchParameters(): void {
+  for (const [type, schema] of Object.entries(globalSchema.types)) {
+    for (const [code, param] of Object.entries(schema.searchParams ?? {})) {
+      if (!param.expression || (param.base ?? []).length < 2) continue;
+      const branches = topLevelBranches(param.expression).filter((branch) => {
+        const head = /^\(*\s*([A-Za-z]+)\./.exec(branch)?.[1];
+        return !head || head === type || !isResourceType(head);
+      });
+      if (branches.length > 0) schema.searchParams![code] = { ...param, expression: branches.join(' | ') };
+    }
+  }
+}
+
+/** Splits `a | b | (c | d)` at the unions outside parentheses and string literals. */
+function topLevelBranches(expression: string): string[] {
+  const branches: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (c === "'" && expression[i - 1] !== '\\') quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      branches.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  branches.push(expression.slice(start).trim());
+  return branches;
 }
 
 let terminology: Map<string, ValueSet | CodeSystem> | undefined;

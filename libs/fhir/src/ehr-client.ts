@@ -36,6 +36,11 @@ export class EhrRequestError extends Error {
 
 export type SearchParams = Record<string, string | number>;
 
+export interface BatchSearch {
+  resourceType: string;
+  params: SearchParams;
+}
+
 export interface CreateResult<T extends fhir4.Resource> {
   resource: T;
   /** False when a conditional create found the resource already there. */
@@ -51,6 +56,13 @@ export interface EhrClient {
     versionId?: string,
   ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
+  /** Whether the EHR's CapabilityStatement announces `batch`; asked once, then remembered. */
+  supportsBatch(): Promise<boolean>;
+  /**
+   * Several searches in one `batch` Bundle, one round trip: each entry's matches (as {@link search}
+   * returns them), or the error that entry met. Throws only when the batch itself fails.
+   */
+  searchBatch(searches: BatchSearch[]): Promise<Array<fhir4.Resource[] | EhrRequestError>>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
   /** Runs a transaction Bundle: every entry succeeds, or none does. */
   transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
@@ -101,11 +113,26 @@ function toEhrError(operation: string, error: unknown): EhrRequestError {
   return new EhrRequestError(undefined, undefined, `${operation} failed: ${reason}`);
 }
 
+/** The matches of a searchset: not what `_include` added, nor OperationOutcome entries. */
+function matchesOf(bundle: fhir4.Bundle, resourceType: string): fhir4.Resource[] {
+  return (bundle.entry ?? [])
+    .filter((entry) => entry.search?.mode !== 'include' && entry.search?.mode !== 'outcome')
+    .map((entry) => entry.resource as fhir4.Resource)
+    .filter((resource) => resource?.resourceType === resourceType);
+}
+
+function searchQuery(params: SearchParams): string {
+  return new URLSearchParams(
+    Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString();
+}
+
 /** {@link EhrClient} over fhir-kit-client, authenticated as the source's config says. */
 export class FhirKitEhrClient implements EhrClient {
   readonly sourceId: string;
   private readonly client: Client;
   private readonly tokens: AccessTokenProvider;
+  private batchSupport: Promise<boolean> | undefined;
 
   constructor(private readonly source: SourceConfig) {
     this.sourceId = source.id;
@@ -139,10 +166,51 @@ export class FhirKitEhrClient implements EhrClient {
         searchParams: params,
         options,
       })) as fhir4.Bundle;
-      return (bundle.entry ?? [])
-        .filter((entry) => entry.search?.mode !== 'include' && entry.search?.mode !== 'outcome')
-        .map((entry) => entry.resource as T)
-        .filter((resource) => resource?.resourceType === resourceType);
+      return matchesOf(bundle, resourceType) as T[];
+    });
+  }
+
+  supportsBatch(): Promise<boolean> {
+    this.batchSupport ??= this.send('read CapabilityStatement', async (options) => {
+      // Not capabilityStatement(): fhir-kit-client keeps its first answer, a failure included.
+      const statement = (await this.client.request('metadata', { options })) as fhir4.CapabilityStatement;
+      return (statement.rest ?? []).some((rest) => rest.interaction?.some((i) => i.code === 'batch'));
+    }).catch(() => {
+      this.batchSupport = undefined; // unknown: ask again next time, and meanwhile do without
+      return false;
+    });
+    return this.batchSupport;
+  }
+
+  searchBatch(searches: BatchSearch[]): Promise<Array<fhir4.Resource[] | EhrRequestError>> {
+    return this.send('batch', async (options) => {
+      const response = (await this.client.batch({
+        body: {
+          resourceType: 'Bundle',
+          type: 'batch',
+          entry: searches.map(({ resourceType, params }) => ({
+            request: { method: 'GET', url: `${resourceType}?${searchQuery(params)}` },
+          })),
+        },
+        options,
+      })) as fhir4.Bundle;
+      const entries = response.entry ?? [];
+      if (entries.length !== searches.length) {
+        throw new EhrRequestError(undefined, undefined, 'batch answered with a different number of entries');
+      }
+      return entries.map((entry, i) => {
+        const status = Number(/^\d{3}/.exec(entry.response?.status ?? '')?.[0]);
+        const bundle = entry.resource as fhir4.Bundle | undefined;
+        if (status >= 200 && status < 300 && bundle?.resourceType === 'Bundle') {
+          return matchesOf(bundle, searches[i].resourceType);
+        }
+        const outcome = entry.resource?.resourceType === 'OperationOutcome' ? entry.resource : undefined;
+        return new EhrRequestError(
+          Number.isFinite(status) ? status : undefined,
+          outcome as fhir4.OperationOutcome | undefined,
+          `search ${searches[i].resourceType} in a batch failed with HTTP ${status}`,
+        );
+      });
     });
   }
 

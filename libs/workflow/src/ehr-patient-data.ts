@@ -1,5 +1,5 @@
-import { ActiveMedication, PatientData } from '@aegle/plugin-sdk';
-import { EhrClient, parseReference } from '@aegle/fhir';
+import { ActiveMedication, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
+import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
@@ -20,43 +20,103 @@ export class EhrPatientData implements PatientData {
   }
 
   observations(codes: readonly string[], since?: Date): Promise<fhir4.Observation[]> {
-    const key = `obs|${codes.join(',')}|${since?.toISOString() ?? ''}`;
-    return this.once(key, async () => {
-      const found = await this.client.search<fhir4.Observation>('Observation', {
-        patient: this.patientId,
-        code: codes.join(','),
-        _sort: '-date',
-        _count: 50,
-        ...(since ? { date: `ge${since.toISOString().slice(0, 10)}` } : {}),
-      });
-      return found.filter((o) => !UNUSABLE_STATUS.has(o.status)).sort(newestFirst);
-    });
+    return this.once(observationsKey(codes, since), async () =>
+      usableObservations(
+        await this.client.search<fhir4.Observation>('Observation', this.observationParams(codes, since)),
+      ),
+    );
   }
 
   activeConditions(): Promise<fhir4.Condition[]> {
-    return this.once('conditions', async () => {
-      const found = await this.client.search<fhir4.Condition>('Condition', {
-        patient: this.patientId,
-        'clinical-status': 'active,recurrence,relapse',
-      });
-      return found.filter((c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')));
-    });
+    return this.once('conditions', async () =>
+      confirmedConditions(await this.client.search<fhir4.Condition>('Condition', this.conditionParams())),
+    );
   }
 
   activeMedications(): Promise<ActiveMedication[]> {
     return this.once('medications', async () => {
-      const [statements, requests] = await Promise.all([
-        this.client.search<fhir4.MedicationStatement>('MedicationStatement', {
-          patient: this.patientId,
-          status: 'active',
-        }),
-        this.client.search<fhir4.MedicationRequest>('MedicationRequest', {
-          patient: this.patientId,
-          status: 'active',
-        }),
-      ]);
-      return Promise.all([...statements, ...requests].map((resource) => this.resolveMedication(resource)));
+      const [statements, requests] = await Promise.all(
+        this.medicationSearches().map((s) => this.client.search<MedicationOrder>(s.resourceType, s.params)),
+      );
+      return this.resolveMedications([...statements, ...requests]);
     });
+  }
+
+  /**
+   * Reads what the plugin's declared inputs will ask for in one `batch` round trip instead of one
+   * request each, when the EHR announces batch support. Whatever the batch could not answer (or an
+   * EHR without batch) is read on demand as before, so this only ever saves requests.
+   */
+  async prefetch(manifest: PluginManifest, now: Date): Promise<void> {
+    const reads = new Map<
+      string,
+      { searches: BatchSearch[]; fill: (found: fhir4.Resource[][]) => unknown }
+    >();
+    for (const { source } of manifest.inputs) {
+      if (source.from === 'patient' || source.from === 'age') {
+        reads.set('patient', {
+          searches: [{ resourceType: 'Patient', params: { _id: this.patientId } }],
+          fill: ([found]) => found[0] as fhir4.Patient | undefined,
+        });
+      } else if (source.from === 'observation') {
+        const from = since(now, source.lookback);
+        reads.set(observationsKey(source.codes, from), {
+          searches: [{ resourceType: 'Observation', params: this.observationParams(source.codes, from) }],
+          fill: ([found]) => usableObservations(found as fhir4.Observation[]),
+        });
+      } else if (source.from === 'condition') {
+        reads.set('conditions', {
+          searches: [{ resourceType: 'Condition', params: this.conditionParams() }],
+          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+        });
+      } else if (source.from === 'medication') {
+        reads.set('medications', {
+          searches: this.medicationSearches(),
+          fill: ([statements, requests]) =>
+            this.resolveMedications([...statements, ...requests] as MedicationOrder[]),
+        });
+      }
+    }
+    const pending = [...reads].filter(([key]) => !this.cache.has(key));
+    if (pending.length < 2 || !(await this.client.supportsBatch())) return;
+    const searches = pending.flatMap(([, read]) => read.searches);
+    let answers: Array<fhir4.Resource[] | EhrRequestError>;
+    try {
+      answers = await this.client.searchBatch(searches);
+    } catch {
+      return; // each input is read on its own instead
+    }
+    let next = 0;
+    for (const [key, read] of pending) {
+      const mine = answers.slice(next, (next += read.searches.length));
+      if (mine.some((a) => a instanceof EhrRequestError) || this.cache.has(key)) continue;
+      this.cache.set(key, Promise.resolve(read.fill(mine as fhir4.Resource[][])));
+    }
+  }
+
+  private observationParams(codes: readonly string[], since?: Date): BatchSearch['params'] {
+    return {
+      patient: this.patientId,
+      code: codes.join(','),
+      _sort: '-date',
+      _count: 50,
+      ...(since ? { date: `ge${since.toISOString().slice(0, 10)}` } : {}),
+    };
+  }
+
+  private conditionParams(): BatchSearch['params'] {
+    return { patient: this.patientId, 'clinical-status': 'active,recurrence,relapse' };
+  }
+
+  private medicationSearches(): BatchSearch[] {
+    return ['MedicationStatement', 'MedicationRequest'].map((resourceType) => ({
+      resourceType,
+      params: { patient: this.patientId, status: 'active' },
+    }));
+  }
+
+  private resolveMedications(orders: MedicationOrder[]): Promise<ActiveMedication[]> {
+    return Promise.all(orders.map((resource) => this.resolveMedication(resource)));
   }
 
   members(): Promise<fhir4.Observation[]> {
@@ -83,9 +143,7 @@ export class EhrPatientData implements PatientData {
   }
 
   /** Medication codes live on the resource or on a referenced (or contained) Medication. */
-  private async resolveMedication(
-    resource: fhir4.MedicationStatement | fhir4.MedicationRequest,
-  ): Promise<ActiveMedication> {
+  private async resolveMedication(resource: MedicationOrder): Promise<ActiveMedication> {
     const concept = resource.medicationCodeableConcept;
     if (concept) return { resource, codings: concept.coding ?? [], text: concept.text };
     const reference = resource.medicationReference?.reference;
@@ -104,6 +162,20 @@ export class EhrPatientData implements PatientData {
     if (!this.cache.has(key)) this.cache.set(key, load());
     return this.cache.get(key) as Promise<T>;
   }
+}
+
+type MedicationOrder = fhir4.MedicationStatement | fhir4.MedicationRequest;
+
+function observationsKey(codes: readonly string[], since?: Date): string {
+  return `obs|${codes.join(',')}|${since?.toISOString() ?? ''}`;
+}
+
+function usableObservations(found: fhir4.Observation[]): fhir4.Observation[] {
+  return found.filter((o) => !UNUSABLE_STATUS.has(o.status)).sort(newestFirst);
+}
+
+function confirmedConditions(found: fhir4.Condition[]): fhir4.Condition[] {
+  return found.filter((c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')));
 }
 
 function effectiveOf(o: fhir4.Observation): string {

@@ -13,3 +13,4 @@ export * from './intake/notification-rows';
 export * from './subscriptions/subscription-manager';
 export * from './workers.module';
 export * from './traced';
+export * from './ehr-patient-data';

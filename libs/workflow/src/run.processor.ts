@@ -94,17 +94,22 @@ export class RunProcessor extends WorkerHost {
     let provider: ExecutionProvider | undefined;
     let evaluation: Evaluation;
     try {
+      const data = new EhrPatientData(client, patientId, focus);
+      const upstream = await this.upstreamOf(run);
       evaluation = await withTimeout(
-        evaluatePlugin(plugin, new EhrPatientData(client, patientId, focus), {
-          now,
-          focus,
-          upstream: await this.upstreamOf(run),
-          infer: async (row) => {
-            const result = await this.runtime.run(plugin.key, row);
-            provider = result.provider;
-            return result.outputs;
-          },
-        }),
+        // The declared inputs in one batch request where the EHR allows it, then the plugin.
+        data.prefetch(plugin.manifest, now).then(() =>
+          evaluatePlugin(plugin, data, {
+            now,
+            focus,
+            upstream,
+            infer: async (row) => {
+              const result = await this.runtime.run(plugin.key, row);
+              provider = result.provider;
+              return result.outputs;
+            },
+          }),
+        ),
         timeoutMs,
       );
     } catch (error) {

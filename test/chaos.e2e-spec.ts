@@ -1,0 +1,239 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { RESULT_IDENTIFIER_SYSTEM } from '@aegle/plugin-sdk';
+import { AegleProcess, spawnAegle, SpawnOptions } from './support/aegle-process';
+import { createTestDatabase, TestDatabase } from './support/aegle-app';
+import { startFhirServer, TestFhirServer } from './support/fhir-server';
+import { QueueWatch, watchQueues } from './support/queue-watch';
+import { RedisProcess, startRedisProcess } from './support/redis-process';
+import {
+  chartTransaction,
+  cholesterolResult,
+  generatePatients,
+  PatientProfile,
+} from '../sandbox/synthetic-patients';
+
+/** 2,000 by default; CHAOS_EVENTS makes a quicker (or longer) run. */
+const EVENTS = Number(process.env.CHAOS_EVENTS ?? 2000);
+const PATIENTS = Math.min(100, EVENTS);
+const TOKEN = 'chaos-inbound-token';
+const RISK_CODE = '79423-0';
+/** Each wait gives up after this long: generous, for a loaded CI machine. */
+const WAIT_MS = 300_000;
+
+jest.setTimeout(15 * 60_000);
+
+/** PCE computes a risk for this patient (a margin inside its ranges: mmol/L values come back a little off). */
+const eligible = (p: PatientProfile) =>
+  p.age >= 40 &&
+  p.age <= 79 &&
+  p.hdl !== undefined &&
+  p.smoker !== 'unknown' &&
+  p.totalCholesterol >= 132 &&
+  p.totalCholesterol <= 318;
+
+/**
+ * While a stream of events flows through an api process and two worker processes, a worker is
+ * killed with SIGKILL twice and Redis (without persistence, so every queued job is lost) is
+ * restarted once. PostgreSQL is the record of the work: the outbox relay and the work reconciler
+ * put back what Redis lost, stalled jobs of the killed workers are taken over, and conditional
+ * writes keep retries from writing twice. Afterwards the EHR holds exactly one result per event.
+ */
+describe(`chaos: ${EVENTS} events, two SIGKILLed workers and a Redis restart`, () => {
+  let ehr: TestFhirServer;
+  let database: TestDatabase;
+  let redis: RedisProcess;
+  let watch: QueueWatch;
+  let base: SpawnOptions;
+  const processes: AegleProcess[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisProcess();
+    ehr = await startFhirServer({ validate: false }); // validation has its own tests; this one is about durability
+    database = await createTestDatabase();
+    const queuePrefix = `aegle-chaos-${randomBytes(4).toString('hex')}`;
+    watch = await watchQueues(redis.url, queuePrefix);
+    base = {
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      queuePrefix,
+      sources: [{ id: 'chaos', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
+      env: { LOG_LEVEL: 'warn', AEGLE_RECONCILE_INTERVAL_MS: '1000' },
+    };
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await watch?.close();
+    await redis?.stop();
+    await database?.drop();
+    await ehr?.close();
+  });
+
+  const spawnRole = async (role: 'api' | 'worker') => {
+    const p = await spawnAegle({ ...base, role });
+    processes.push(p);
+    return p;
+  };
+
+  it('writes exactly one Observation per event, loses none, and keeps the audit chain intact', async () => {
+    const patients = generatePatients(PATIENTS * 3, 99, new Date(), 'chaos')
+      .filter((p) => eligible(p.profile))
+      .slice(0, PATIENTS);
+    for (const p of patients) await ehr.seed(chartTransaction(p) as never);
+    const focus: fhir4.Resource[] = [];
+    for (let i = 0; i < EVENTS; i++) {
+      const p = patients[i % patients.length].profile;
+      const when = new Date(Date.now() - (EVENTS - i) * 60_000).toISOString();
+      focus.push((await ehr.seed(cholesterolResult(p, when)))[0]);
+    }
+    const focusIds = new Set(focus.map((f) => f.id!));
+
+    // Results as they land, counted by identifier (one per event; a supersession rewrites one, which
+    // counts once), waking the test at chosen points.
+    const landed = new Set<string>();
+    const waiters: Array<{ at: number; resolve: () => void }> = [];
+    ehr.onWrite((resource) => {
+      const o = resource as fhir4.Observation;
+      if (o.resourceType !== 'Observation' || o.code?.coding?.[0]?.code !== RISK_CODE) return;
+      const identifier = o.identifier?.find((i) => i.system === RESULT_IDENTIFIER_SYSTEM)?.value;
+      if (identifier) landed.add(identifier);
+      for (const w of waiters.filter((w) => landed.size >= w.at)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
+    const whenLanded = (at: number) =>
+      new Promise<void>((done, fail) => {
+        if (landed.size >= at) return done();
+        const timer = setTimeout(
+          () => fail(new Error(`${landed.size} of ${at} results had landed after ${WAIT_MS} ms`)),
+          WAIT_MS,
+        );
+        waiters.push({
+          at,
+          resolve: () => {
+            clearTimeout(timer);
+            done();
+          },
+        });
+      });
+
+    const api = await spawnRole('api');
+    const workers = [await spawnRole('worker'), await spawnRole('worker')];
+
+    // The EHR's side: a rest-hook sender retries each notification until Aegle answers 200.
+    let resent = 0;
+    const sender = (async () => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < focus.length) {
+            const resource = focus[next++];
+            for (;;) {
+              const response = await fetch(`${api.url}/fhir/notify/chaos`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+                body: JSON.stringify(resource),
+              }).catch(() => undefined);
+              await response?.body?.cancel();
+              if (response?.status === 200) break;
+              resent++;
+              await delay(100); // a sender's retry pacing, not synchronisation
+            }
+          }
+        }),
+      );
+    })();
+
+    const killWorker = async (index: number) => {
+      const victim = workers[index];
+      victim.child.kill('SIGKILL');
+      expect((await victim.exited).signal).toBe('SIGKILL');
+      workers[index] = await spawnRole('worker');
+    };
+
+    await whenLanded(Math.floor(EVENTS * 0.2));
+    await killWorker(0);
+    await whenLanded(Math.floor(EVENTS * 0.4));
+    await redis.stop(); // every queued job goes with it
+    await redis.start();
+    await whenLanded(Math.floor(EVENTS * 0.6));
+    await killWorker(1);
+    await sender;
+    await whenLanded(EVENTS);
+
+    // Everything reached a terminal state: no event unrouted, no run pending, no result unwritten.
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const unfinished = async () =>
+        Number(
+          (
+            await db.query<{ n: string }>(
+              `SELECT (SELECT count(*) FROM event WHERE status = 'accepted')
+                    + (SELECT count(*) FROM plugin_run WHERE outcome = 'pending')
+                    + (SELECT count(*) FROM plugin_run r WHERE r.outcome = 'succeeded' AND NOT EXISTS
+                        (SELECT 1 FROM write_back w WHERE w.run_id = r.id AND w.outcome IN ('created', 'exists')))
+                    AS n`,
+            )
+          ).rows[0].n,
+        );
+      await watch.until(async () => (await unfinished()) === 0, 'every event to finish', WAIT_MS);
+
+      // Exactly one result per event in the EHR, counted by identifier: none lost, none duplicated.
+      const response = await fetch(
+        `${ehr.baseUrl}/Observation?code=http://loinc.org|${RISK_CODE}&_count=${EVENTS * 2}`,
+      );
+      const bundle = (await response.json()) as fhir4.Bundle;
+      const results = (bundle.entry ?? []).map((e) => e.resource as fhir4.Observation);
+      const identifiers = results.map(
+        (o) => o.identifier?.find((i) => i.system === RESULT_IDENTIFIER_SYSTEM)?.value,
+      );
+      expect(identifiers.every(Boolean)).toBe(true);
+      expect(new Set(identifiers).size).toBe(results.length);
+      expect(results).toHaveLength(EVENTS);
+      expect(new Set(identifiers)).toEqual(landed);
+
+      // Every event sent is in the audit trail once, with one run.
+      const focusAudited = await db.query<{ focus_id: string }>(`SELECT focus_id FROM event`);
+      expect(focusAudited.rows).toHaveLength(EVENTS);
+      expect(new Set(focusAudited.rows.map((r) => r.focus_id))).toEqual(focusIds);
+      const events = await db.query<{ status: string; n: string }>(
+        `SELECT status, count(*) AS n FROM event GROUP BY status`,
+      );
+      expect(events.rows).toEqual([{ status: 'routed', n: String(EVENTS) }]);
+      const runs = await db.query<{ outcome: string; n: string }>(
+        `SELECT outcome, count(*) AS n FROM plugin_run GROUP BY outcome`,
+      );
+      expect(runs.rows).toEqual([{ outcome: 'succeeded', n: String(EVENTS) }]);
+      // Each run wrote one Observation; a retry after a kill finds it there ('exists'), never a second.
+      const written = await db.query<{ ids: string[]; identifiers: string[] }>(
+        `SELECT array_agg(DISTINCT resource_id) AS ids, array_agg(DISTINCT identifier) AS identifiers
+           FROM write_back WHERE outcome IN ('created', 'exists') GROUP BY run_id`,
+      );
+      expect(written.rows).toHaveLength(EVENTS);
+      expect(written.rows.filter((r) => r.ids.length !== 1 || r.identifiers.length !== 1)).toEqual([]);
+      expect(new Set(written.rows.map((r) => r.ids[0]))).toEqual(new Set(results.map((o) => o.id)));
+      expect(new Set(written.rows.map((r) => r.identifiers[0]))).toEqual(new Set(identifiers));
+    } finally {
+      await db.end();
+    }
+
+    // The audit trail is intact, as the operator's own command sees it.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['-r', '@swc-node/register', 'apps/engine/src/cli/main.ts', 'audit', 'verify'],
+      { cwd: resolve(__dirname, '..'), env: { ...process.env, DATABASE_URL: database.url } },
+    );
+    expect(stdout).toMatch(/chain intact/);
+
+    process.stdout.write(
+      `chaos: ${EVENTS} events, ${resent} notifications resent, ${landed.size} results landed\n`,
+    );
+  });
+});

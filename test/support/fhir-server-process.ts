@@ -1,0 +1,67 @@
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+
+/** What the parent asks of the server process. */
+export type FhirServerCommand = { type: 'watch'; resourceType: string; code: string } | { type: 'stop' };
+
+/** What the server process tells the parent. */
+export type FhirServerMessage =
+  { type: 'ready'; baseUrl: string } | { type: 'write'; resource: fhir4.Resource };
+
+export interface FhirServerProcess {
+  /** `http://127.0.0.1:<port>/fhir` */
+  readonly baseUrl: string;
+  readonly pid: number;
+  /**
+   * Calls `listener` with each resource of `resourceType` whose first code is `code` once a request
+   * created or updated it: how a test sees results land without polling.
+   */
+  onWrite(resourceType: string, code: string, listener: (resource: fhir4.Resource) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The test FHIR server (test/support/fhir-server.ts) in a child process of its own: what a benchmark
+ * or a long run needs, so that the driver's work and the server's do not slow each other down.
+ * Seed it over HTTP (transaction Bundles), as any client would.
+ */
+export async function startFhirServerProcess(
+  options: { validate?: boolean } = {},
+): Promise<FhirServerProcess> {
+  const child = fork(resolve(__dirname, 'fhir-server-main.ts'), [], {
+    cwd: resolve(__dirname, '../..'),
+    execArgv: ['-r', '@swc-node/register'],
+    env: { ...process.env, FHIR_VALIDATE: String(options.validate ?? true) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const listeners: Array<{ key: string; listener: (resource: fhir4.Resource) => void }> = [];
+  child.on('message', (message: FhirServerMessage) => {
+    if (message.type !== 'write') return;
+    const code = (message.resource as { code?: fhir4.CodeableConcept }).code?.coding?.[0]?.code;
+    const key = `${message.resource.resourceType}|${code}`;
+    for (const l of listeners) if (l.key === key) l.listener(message.resource);
+  });
+  const exited = once(child, 'exit');
+  const ready = await Promise.race([
+    new Promise<string>((done) =>
+      child.on('message', (m: FhirServerMessage) => m.type === 'ready' && done(m.baseUrl)),
+    ),
+    exited.then(() => {
+      throw new Error('the FHIR server process exited before it was ready');
+    }),
+  ]);
+  return {
+    baseUrl: ready,
+    pid: child.pid!,
+    onWrite(resourceType, code, listener) {
+      listeners.push({ key: `${resourceType}|${code}`, listener });
+      child.send({ type: 'watch', resourceType, code } satisfies FhirServerCommand);
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ type: 'stop' } satisfies FhirServerCommand);
+      await exited;
+    },
+  };
+}

@@ -37,13 +37,10 @@ export class ConsoleAssetsController {
     return this.send('index.html', response);
   }
 
-  @Get('*path')
-  file(
-    @Param('path') path: string | string[],
-    @Res({ passthrough: true }) response: unknown,
-  ): StreamableFile {
-    // Express 5 hands the wildcard over as segments, Fastify as one string.
-    return this.send(Array.isArray(path) ? path.join('/') : path, response);
+  // Fastify (find-my-way) takes only a bare trailing wildcard, named '*' in the params.
+  @Get('*')
+  file(@Param('*') path: string, @Res({ passthrough: true }) response: unknown): StreamableFile {
+    return this.send(path, response);
   }
 
   private send(path: string, response: unknown): StreamableFile {

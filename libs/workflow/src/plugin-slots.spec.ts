@@ -14,6 +14,25 @@ describe('plugin isolation', () => {
     expect(slots.tryAcquire('a@1', 2)).toBeDefined();
   });
 
+  it('hands a freed slot to the first waiter, and queues at most the given number of waiters', async () => {
+    const slots = new PluginSlots();
+    const running = await slots.acquire('a@1', 1, 2)!;
+    const order: string[] = [];
+    const first = slots.acquire('a@1', 1, 2)!.then((release) => (order.push('first'), release));
+    const second = slots.acquire('a@1', 1, 2)!.then((release) => (order.push('second'), release));
+    expect(slots.acquire('a@1', 1, 2)).toBeUndefined();
+    expect(slots.waitingFor('a@1')).toBe(2);
+    running();
+    const releaseFirst = await first;
+    expect(order).toEqual(['first']);
+    expect(slots.inUse('a@1')).toBe(1);
+    releaseFirst();
+    (await second)();
+    expect(order).toEqual(['first', 'second']);
+    expect(slots.inUse('a@1')).toBe(0);
+    expect(slots.waitingFor('a@1')).toBe(0);
+  });
+
   it('stops waiting on work that never settles', async () => {
     await expect(withTimeout(new Promise(() => undefined), 20)).rejects.toThrow(
       new RunTimeoutError('timed out after 20 ms'),

@@ -1,19 +1,47 @@
 import { Injectable } from '@nestjs/common';
 
+export type ReleaseSlot = () => void;
+
 /** Per plugin version, how many of its runs may be in progress at once in this process. */
 @Injectable()
 export class PluginSlots {
   private readonly busy = new Map<string, number>();
+  private readonly waiting = new Map<string, Array<(release: ReleaseSlot) => void>>();
 
   /** A release function when a slot is free, else undefined (the caller retries later). */
-  tryAcquire(key: string, limit: number): (() => void) | undefined {
+  tryAcquire(key: string, limit: number): ReleaseSlot | undefined {
     const used = this.busy.get(key) ?? 0;
     if (used >= limit) return undefined;
     this.busy.set(key, used + 1);
+    return this.releaser(key);
+  }
+
+  /**
+   * A slot now, or the next one freed when fewer than `maxWaiting` callers already wait for one
+   * (first come, first served); undefined when the queue is full too (the caller retries later).
+   */
+  acquire(key: string, limit: number, maxWaiting: number): Promise<ReleaseSlot> | undefined {
+    const free = this.tryAcquire(key, limit);
+    if (free) return Promise.resolve(free);
+    const queue = this.waiting.get(key) ?? [];
+    if (queue.length >= maxWaiting) return undefined;
+    this.waiting.set(key, queue);
+    return new Promise((resolve) => queue.push(resolve));
+  }
+
+  waitingFor(key: string): number {
+    return this.waiting.get(key)?.length ?? 0;
+  }
+
+  private releaser(key: string): ReleaseSlot {
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      // A waiter takes the slot over as it is: the count stays the same.
+      const next = this.waiting.get(key)?.shift();
+      if (next) return next(this.releaser(key));
+      this.waiting.delete(key);
       const left = (this.busy.get(key) ?? 1) - 1;
       if (left > 0) this.busy.set(key, left);
       else this.busy.delete(key);

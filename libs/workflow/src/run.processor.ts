@@ -24,6 +24,14 @@ import { RunStarter } from './run-starter';
 
 /** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
 const SLOT_RETRY_MS = 50;
+/** Runs taken from the queue at once by one process. */
+const RUN_CONCURRENCY = 32;
+/**
+ * Runs of one plugin version that wait in the process for its next free slot. Waiting here costs
+ * nothing per wait (a slot is handed over when a run ends), where a trip back to the queue costs a
+ * database read and Redis scripts each time; the cap keeps half the worker's jobs for other plugins.
+ */
+const MAX_WAITING_PER_PLUGIN = RUN_CONCURRENCY / 2;
 
 /**
  * One plugin run: gather the inputs from the EHR, run the plugin (its code and its model) within its
@@ -32,7 +40,7 @@ const SLOT_RETRY_MS = 50;
  * faults are retried. A live or canary result is written back and starts the runs chained after it;
  * a shadow result is only audited.
  */
-@Processor(QUEUES.runs, { concurrency: 32, autorun: false })
+@Processor(QUEUES.runs, { concurrency: RUN_CONCURRENCY, autorun: false })
 export class RunProcessor extends WorkerHost {
   private readonly logger = new Logger(RunProcessor.name);
 
@@ -62,12 +70,13 @@ export class RunProcessor extends WorkerHost {
         reason: 'the plugin version is no longer loaded',
       });
     const limits = this.plugins.limitsOf(plugin);
-    const release = this.slots.tryAcquire(plugin.key, limits.maxConcurrency);
-    if (!release) {
-      // At its concurrency limit: wait outside the worker, so other plugins' runs go on.
+    const slot = this.slots.acquire(plugin.key, limits.maxConcurrency, MAX_WAITING_PER_PLUGIN);
+    if (!slot) {
+      // At its limit with enough runs waiting: wait outside the worker, so other plugins' runs go on.
       await job.moveToDelayed(Date.now() + SLOT_RETRY_MS, token);
       throw new DelayedError();
     }
+    const release = await slot;
     try {
       await this.execute(run, plugin, limits.timeoutMs);
     } finally {
@@ -207,7 +216,7 @@ export class RunProcessor extends WorkerHost {
 }
 
 /** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
-@Processor(QUEUES.gpuRuns, { concurrency: 32, autorun: false })
+@Processor(QUEUES.gpuRuns, { concurrency: RUN_CONCURRENCY, autorun: false })
 export class GpuRunProcessor extends RunProcessor {}
 
 /** The exact features, their units and where each came from: what the audit trail keeps. */

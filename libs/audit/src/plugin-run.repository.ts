@@ -25,14 +25,20 @@ export interface RunCompletion {
   latencyMs?: number;
 }
 
+/** A run as opened: its id, and whether it is still to do (new, or opened before but not finished). */
+export interface OpenedRun {
+  id: string;
+  pending: boolean;
+}
+
 const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string }) =>
   `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
 
 /**
  * Opens runs, many at once: one multi-row insert per batch (an existing run is found, not duplicated).
  */
-class OpenRuns implements BatchedWrite<RunIdentity, string> {
-  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<string>>> {
+class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
+  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
     const inserted = (await tx.query(
       `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
@@ -51,16 +57,16 @@ class OpenRuns implements BatchedWrite<RunIdentity, string> {
     )) as Array<ChainedRow & { eventId: string; pluginId: string; pluginVersion: string }>;
     const created = new Map(inserted.map((row) => [runKey(row), row]));
     const missing = items.filter((i) => !created.has(runKey(i)));
-    const existing = new Map<string, string>();
+    const existing = new Map<string, OpenedRun>();
     if (missing.length > 0) {
       const rows = (await tx.query(
         `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
-                r.plugin_version AS "pluginVersion"
+                r.plugin_version AS "pluginVersion", r.outcome
          FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
            ON r.event_id = k.e AND r.plugin_id = k.p AND r.plugin_version = k.v`,
         [missing.map((i) => i.eventId), missing.map((i) => i.pluginId), missing.map((i) => i.pluginVersion)],
-      )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string }>;
-      for (const row of rows) existing.set(runKey(row), row.id);
+      )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string; outcome: string }>;
+      for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
     }
     const chainedOnce = new Set<string>();
     return items.map((item) => {
@@ -70,7 +76,10 @@ class OpenRuns implements BatchedWrite<RunIdentity, string> {
       // The same run asked for twice in one batch is opened (and chained) once.
       const first = !chainedOnce.has(key);
       chainedOnce.add(key);
-      return { result: row.id, records: first ? chained('plugin_run', 'opened', [row]) : [] };
+      return {
+        result: { id: row.id, pending: true },
+        records: first ? chained('plugin_run', 'opened', [row]) : [],
+      };
     });
   }
 }
@@ -125,7 +134,12 @@ export class PluginRunRepository {
   ) {}
 
   /** The run of this plugin version on this event, created once however often routing repeats. */
-  open(identity: RunIdentity): Promise<string> {
+  async open(identity: RunIdentity): Promise<string> {
+    return (await this.openRun(identity)).id;
+  }
+
+  /** As {@link open}, also telling whether the run is still to do, without another read. */
+  openRun(identity: RunIdentity): Promise<OpenedRun> {
     return this.chain.submit(this.openRuns, identity);
   }
 

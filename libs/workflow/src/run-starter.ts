@@ -25,7 +25,7 @@ export class RunStarter {
     triggeredBy?: string,
   ): Promise<void> {
     for (const { plugin, mode } of selected) {
-      const runId = await this.runs.open({
+      const run = await this.runs.openRun({
         eventId: event.id,
         sourceId: event.sourceId,
         pluginId: plugin.manifest.id,
@@ -36,12 +36,11 @@ export class RunStarter {
       });
       // Only a run still to do is queued: one already finished (a replay, or a chain that comes back
       // round to it) is left alone.
-      const run = await this.runs.get(runId);
-      if (run?.outcome !== 'pending') continue;
+      if (!run.pending) continue;
       // GPU plugins' runs wait on their own queue, for the workers of GPU machines.
       const queue =
         runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns ? this.gpuRuns : this.cpuRuns;
-      await queue.add('run', traced({ runId }), { jobId: runId });
+      await queue.add('run', traced({ runId: run.id }), { jobId: run.id });
     }
   }
 }

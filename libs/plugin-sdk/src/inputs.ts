@@ -56,8 +56,21 @@ function observationTime(observation: fhir4.Observation): string | undefined {
   );
 }
 
+type CompiledPath = (resource: fhir4.Resource) => unknown[];
+
+/**
+ * Compiled FHIRPath by expression: `fhirpath.evaluate` parses its expression on every call, which
+ * cost more than the evaluation. The expressions come from the loaded manifests, so this stays small.
+ */
+const compiledPaths = new Map<string, CompiledPath>();
+
 function evaluate(resource: fhir4.Resource, path: string): unknown[] {
-  return fhirpath.evaluate(resource, path, undefined, r4Model) as unknown[];
+  let compiled = compiledPaths.get(path);
+  if (!compiled) {
+    compiled = fhirpath.compile(path, r4Model) as CompiledPath;
+    compiledPaths.set(path, compiled);
+  }
+  return compiled(resource);
 }
 
 /** Subtracts an ISO-8601 duration of years, months and days from a date. */

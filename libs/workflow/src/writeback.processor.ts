@@ -6,6 +6,7 @@ import {
   DeadLetterRepository,
   PluginRunEntity,
   PluginRunRepository,
+  WriteBackAttempt,
   WriteBackRepository,
 } from '@aegle/audit';
 import { buildWriteBackAuditEvent, EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
@@ -103,7 +104,6 @@ export class WritebackProcessor extends WorkerHost {
       );
       throw Object.assign(failure, { retryDelayMs: delay });
     }
-    await this.deadLetters.resolve(run.id);
   }
 
   private async write(
@@ -130,7 +130,7 @@ export class WritebackProcessor extends WorkerHost {
       derivedFrom: outputs.sources,
       device,
     });
-    for (const { identifier, spec, observation } of results) {
+    for (const [index, { identifier, spec, observation }] of results.entries()) {
       const earlier =
         mode === 'none'
           ? []
@@ -181,20 +181,19 @@ export class WritebackProcessor extends WorkerHost {
           `entity=${target}`,
         );
       }
-      await this.writeBacks.record({
-        runId: run.id,
-        sourceId: run.sourceId,
-        resourceType: 'Observation',
-        resourceId: written.observationId,
-        identifier,
-        attempt,
-        httpStatus: written.created ? 201 : 200,
-        outcome: written.created ? 'created' : 'exists',
-        response: null,
-      });
-      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: written.created ? 'created' : 'exists' });
-      for (const id of written.superseded) {
-        await this.writeBacks.record({
+      const attempts: WriteBackAttempt[] = [
+        {
+          runId: run.id,
+          sourceId: run.sourceId,
+          resourceType: 'Observation',
+          resourceId: written.observationId,
+          identifier,
+          attempt,
+          httpStatus: written.created ? 201 : 200,
+          outcome: written.created ? 'created' : 'exists',
+          response: null,
+        },
+        ...written.superseded.map((id): WriteBackAttempt => ({
           runId: run.id,
           sourceId: run.sourceId,
           resourceType: 'Observation',
@@ -204,9 +203,14 @@ export class WritebackProcessor extends WorkerHost {
           httpStatus: 200,
           outcome: 'superseded',
           response: { mode, by: `Observation/${written.observationId}` },
-        });
-      }
+        })),
+      ];
+      // The last result's record also resolves the run's dead letter (a replay that got through).
+      const last = index === results.length - 1;
+      await this.writeBacks.recordAll(attempts, last ? run.id : undefined);
+      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: written.created ? 'created' : 'exists' });
     }
+    if (results.length === 0) await this.deadLetters.resolve(run.id);
     this.logger.debug({ runId: run.id, plugin: plugin.key }, 'results written back');
   }
 

@@ -5,10 +5,21 @@ import {
   Injectable,
   Logger,
   NestInterceptor,
+  SetMetadata,
 } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, concatMap, Observable } from 'rxjs';
 import { AdminActionRepository } from '@aegle/audit';
+
+const NOT_RECORDED = 'aegle:admin-action-not-recorded';
+
+/**
+ * For reads that name no patient (aggregates, the console's live feed, plugin metadata): the
+ * console polls them every few seconds, and recording each poll would bury the accesses that
+ * matter under thousands of chain entries a day. Anything that can show one patient's data stays recorded.
+ */
+export const NamesNoPatient = () => SetMetadata(NOT_RECORDED, true);
 
 /**
  * Records every admin API call (who, what, when, and how it ended) in the chained audit trail:
@@ -19,9 +30,13 @@ import { AdminActionRepository } from '@aegle/audit';
 export class AdminActionInterceptor implements NestInterceptor {
   private readonly logger = new Logger(AdminActionInterceptor.name);
 
-  constructor(private readonly actions: AdminActionRepository) {}
+  constructor(
+    private readonly actions: AdminActionRepository,
+    private readonly reflector: Reflector,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (this.reflector.get<boolean>(NOT_RECORDED, context.getHandler())) return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const target = request.url.split('?')[0];

@@ -20,6 +20,7 @@ import {
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { Inject } from '@nestjs/common';
 import { AdminApi } from '../admin/admin-token.guard';
+import { NamesNoPatient } from '../audit/admin-action.interceptor';
 import { ConsolePlugins, PluginsView } from './console-plugins';
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
@@ -67,6 +68,7 @@ export class ConsoleApiController {
   ) {}
 
   @Get('timeline')
+  @NamesNoPatient()
   @ApiOperation({
     summary: 'Audited changes in commit order: notifications, events, runs, write-backs, dead letters',
     description:
@@ -115,6 +117,7 @@ export class ConsoleApiController {
   }
 
   @Get('stats')
+  @NamesNoPatient()
   @ApiOperation({
     summary: 'Figures for the charts: throughput, latency percentiles and outcomes, bucketed over a window',
   })
@@ -132,6 +135,7 @@ export class ConsoleApiController {
   }
 
   @Get('plugins')
+  @NamesNoPatient()
   @ApiOperation({
     summary:
       'Loaded plugin versions with rollout state, provider, limits and model card (markdown); rejected plugins',

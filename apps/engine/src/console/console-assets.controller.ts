@@ -13,7 +13,7 @@ import { ConsoleAsset, ConsoleAssets } from './console-assets';
 
 /**
  * The page holds no data and needs no token: it asks for the admin token and calls the admin API
- * with it. Headers go through Nest's HTTP adapter, so this works on Express and Fastify alike.
+ * with it. Headers go through Nest's HTTP adapter.
  */
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -37,7 +37,7 @@ export class ConsoleAssetsController {
     return this.send('index.html', response);
   }
 
-  // Fastify (find-my-way) takes only a bare trailing wildcard, named '*' in the params.
+  // Fastify's router (find-my-way) names the rest of the path `*`.
   @Get('*')
   file(@Param('*') path: string, @Res({ passthrough: true }) response: unknown): StreamableFile {
     return this.send(path, response);

@@ -63,32 +63,7 @@ export const api = {
 
 // Shapes of the admin API's answers (see /api/docs).
 
-export type TimelineKind =
-  'notification' | 'event' | 'plugin_run' | 'write_back' | 'dead_letter' | 'failed_job' | 'admin_action';
-
-export interface TimelineItem {
-  seq: string;
-  at: string;
-  kind: TimelineKind;
-  action: string;
-  recordId: string;
-  sourceId: string | null;
-  pluginId: string | null;
-  pluginVersion: string | null;
-  status: string | null;
-  reason: string | null;
-  resource: string | null;
-  runId: string | null;
-  mode: string | null;
-  latencyMs: number | null;
-  httpStatus: number | null;
-}
-
-export interface TimelinePage {
-  items: TimelineItem[];
-  cursor: string;
-  more: boolean;
-}
+export type { TimelineItem, TimelineKind, TimelinePage } from '../../../libs/audit/src/timeline';
 
 export interface InputValue {
   value?: unknown;

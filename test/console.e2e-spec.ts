@@ -85,9 +85,10 @@ describe('the admin console in Chromium', () => {
   it('results flow: one written, one refused by the EHR (a dead letter)', async () => {
     await notifyPatient('console-1', 226);
     await settle();
-    // The EHR refuses the next write (a transaction POST) with 422: not retryable, so a dead letter.
+    // The EHR refuses writes (transaction POSTs; a batch of searches is a read) with 422: not
+    // retryable, so a dead letter.
     ehr.onRequest((req) =>
-      req.method === 'POST'
+      req.method === 'POST' && (req.body as { type?: string } | undefined)?.type !== 'batch'
         ? {
             status: 422,
             body: {

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { AegleConfig, loadConfig } from '@aegle/config';
 import { createApp } from '../../apps/engine/src/app';
 import { watchQueues } from './queue-watch';
+import { EventEnqueuer } from '@aegle/workflow';
 
 /** PostgreSQL the tests use: the machine's server (CI starts it), one fresh database per test file. */
 export const TEST_POSTGRES_URL =
@@ -119,7 +120,11 @@ export async function startAegle(options: {
     app,
     config,
     db: app.get(DataSource),
-    waitForIdle: (timeoutMs?: number) => watch.waitForIdle(timeoutMs),
+    async waitForIdle(timeoutMs?: number) {
+      // The intake answers before its events reach Redis: empty queues mean idle only after that.
+      await app.get(EventEnqueuer, { strict: false }).settled();
+      await watch.waitForIdle(timeoutMs);
+    },
     async close() {
       await app.close();
       await watch.obliterate();

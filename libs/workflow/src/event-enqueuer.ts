@@ -68,6 +68,11 @@ export class EventEnqueuer
    * the relay re-enqueues them after a restart, harmlessly).
    */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.settled();
+  }
+
+  /** Resolves once every event handed over so far is in Redis (or back in the outbox), and marked. */
+  async settled(): Promise<void> {
     await this.batcher.settled();
     await this.marking;
   }

@@ -63,7 +63,13 @@ export const api = {
 
 // Shapes of the admin API's answers (see /api/docs).
 
-export type { TimelineItem, TimelineKind, TimelinePage } from '../../../libs/audit/src/timeline';
+export type {
+  Stats,
+  StatsBucket,
+  TimelineItem,
+  TimelineKind,
+  TimelinePage,
+} from '../../../libs/audit/src/console-views';
 
 export interface InputValue {
   value?: unknown;
@@ -223,35 +229,4 @@ export interface CatchUp {
   error: string | null;
   createdAt: string;
   finishedAt: string | null;
-}
-
-export interface StatsBucket {
-  t: number;
-  events: number;
-  succeeded: number;
-  skipped: number;
-  failed: number;
-  written: number;
-  deadLetters: number;
-  inferenceP50: number | null;
-  inferenceP95: number | null;
-  endToEndP50: number | null;
-  endToEndP95: number | null;
-}
-
-export interface Stats {
-  from: string;
-  to: string;
-  bucketSeconds: number;
-  buckets: StatsBucket[];
-  plugins: Array<{
-    pluginId: string;
-    pluginVersion: string;
-    succeeded: number;
-    skipped: number;
-    failed: number;
-    pending: number;
-    inferenceP50: number | null;
-    inferenceP95: number | null;
-  }>;
 }

@@ -2,9 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ChainedTable } from './chain';
 
-import { TIMELINE_KINDS, type TimelineItem, type TimelineKind, type TimelinePage } from './timeline';
+import {
+  TIMELINE_KINDS,
+  type TimelineItem,
+  type TimelineKind,
+  type TimelinePage,
+  type Stats,
+  type StatsBucket,
+  type PluginStats,
+} from './console-views';
 
-// Every timeline kind is an audited table: checked here, since timeline.ts imports nothing.
+// Every timeline kind is an audited table: checked here, since console-views.ts imports nothing.
 TIMELINE_KINDS satisfies readonly ChainedTable[];
 
 export interface TimelineQuery {
@@ -20,42 +28,6 @@ export interface StatsQuery {
   from: Date;
   to: Date;
   bucketSeconds: number;
-}
-
-export interface StatsBucket {
-  /** Bucket start, seconds since the epoch. */
-  t: number;
-  events: number;
-  succeeded: number;
-  skipped: number;
-  failed: number;
-  written: number;
-  deadLetters: number;
-  /** Inference latency of the runs that finished in the bucket (ms). */
-  inferenceP50: number | null;
-  inferenceP95: number | null;
-  /** Notification received → Observation written (ms). */
-  endToEndP50: number | null;
-  endToEndP95: number | null;
-}
-
-export interface PluginStats {
-  pluginId: string;
-  pluginVersion: string;
-  succeeded: number;
-  skipped: number;
-  failed: number;
-  pending: number;
-  inferenceP50: number | null;
-  inferenceP95: number | null;
-}
-
-export interface Stats {
-  from: string;
-  to: string;
-  bucketSeconds: number;
-  buckets: StatsBucket[];
-  plugins: PluginStats[];
 }
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

@@ -7,7 +7,7 @@ export * from './dead-letter.repository';
 export * from './admin-action.repository';
 export * from './audit-query.repository';
 export * from './console-query.repository';
-export * from './timeline';
+export * from './console-views';
 export * from './input-policy';
 export * from './migrations';
 export * from './intake.repository';

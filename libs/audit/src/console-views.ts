@@ -1,4 +1,4 @@
-// The timeline feed's shapes (GET /api/console/timeline). No imports: the admin console's own
+// What the console API answers (timeline feed, chart figures). No imports: the admin console's own
 // build (apps/console) imports these types too, so server and page cannot drift apart.
 
 /** What the console's timeline shows: every audited change but the admin API's own calls, unless asked. */
@@ -46,4 +46,40 @@ export interface TimelinePage {
   cursor: string;
   /** More entries after `cursor` than this page held: ask again at once. */
   more: boolean;
+}
+
+export interface StatsBucket {
+  /** Bucket start, seconds since the epoch. */
+  t: number;
+  events: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  written: number;
+  deadLetters: number;
+  /** Inference latency of the runs that finished in the bucket (ms). */
+  inferenceP50: number | null;
+  inferenceP95: number | null;
+  /** Notification received → Observation written (ms). */
+  endToEndP50: number | null;
+  endToEndP95: number | null;
+}
+
+export interface PluginStats {
+  pluginId: string;
+  pluginVersion: string;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  pending: number;
+  inferenceP50: number | null;
+  inferenceP95: number | null;
+}
+
+export interface Stats {
+  from: string;
+  to: string;
+  bucketSeconds: number;
+  buckets: StatsBucket[];
+  plugins: PluginStats[];
 }

@@ -54,9 +54,16 @@ describe('npm run demo', () => {
       /(http:\/\/127\.0\.0\.1:\d+)\/console#\/results\/Observation\/([\w-]+)/.exec(output)!;
     expect(output).toContain(`Admin console at ${aegleUrl}/console`);
     expect((await fetch(link)).status).toBe(200);
-    const story = await fetch(`${aegleUrl}/api/observations/${observationId}/story`, {
-      headers: { authorization: `Bearer ${process.env.AEGLE_ADMIN_TOKEN ?? 'demo-admin-token'}` },
-    });
+    // The result is printed when the EHR stores it; Aegle records the write-back a moment later.
+    const storyOf = () =>
+      fetch(`${aegleUrl}/api/observations/${observationId}/story`, {
+        headers: { authorization: `Bearer ${process.env.AEGLE_ADMIN_TOKEN ?? 'demo-admin-token'}` },
+      });
+    let story = await storyOf();
+    for (let tries = 0; story.status === 404 && tries < 50; tries++) {
+      await new Promise((next) => setTimeout(next, 100));
+      story = await storyOf();
+    }
     expect(story.status).toBe(200);
     // Synthetic names never reach the screen: only pseudonyms.
     expect(output).not.toMatch(/Castellanos|Okafor|Lindqvist/);

@@ -38,6 +38,8 @@ const options = new Command()
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const dataDir = resolve(ROOT, options.dataDir);
+/** One demo's queues per data directory: two demos (or the demo test beside a demo) never share jobs. */
+const queuePrefix = `aegle-demo-${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const pseudonym = (patientId: string) =>
   `P-${createHash('sha256').update(patientId).digest('hex').slice(0, 6).toUpperCase()}`;
@@ -174,7 +176,7 @@ function startAegle(fhirUrl: string): Promise<string> {
       PORT: String(options.port),
       ROLE: 'all',
       AEGLE_DATA_DIR: dataDir,
-      AEGLE_QUEUE_PREFIX: 'aegle-demo',
+      AEGLE_QUEUE_PREFIX: queuePrefix,
       AEGLE_CONFIG: join(ROOT, 'aegle.config.yaml'),
       AEGLE_DEMO_FHIR_URL: fhirUrl,
       AEGLE_DEMO_INBOUND_TOKEN: INBOUND_TOKEN,
@@ -214,7 +216,7 @@ function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 async function clearDemoQueues(): Promise<void> {
   await Promise.all(
     Object.values(QUEUES).map(async (name) => {
-      const queue = new Queue(name, { connection: redisConnection(redisUrl), prefix: 'aegle-demo' });
+      const queue = new Queue(name, { connection: redisConnection(redisUrl), prefix: queuePrefix });
       await queue.obliterate({ force: true }).finally(() => queue.close());
     }),
   );

@@ -29,5 +29,7 @@ export class EventEntity {
   @Column({ type: 'text', nullable: true }) reason!: string | null;
   /** Null until the event is on the queue; the outbox relay enqueues those left null. */
   @Column({ name: 'enqueued_at', type: 'timestamptz', nullable: true }) enqueuedAt!: Date | null;
+  /** When the router last took the event (see EventClaims); operational, like `enqueuedAt`. */
+  @Column({ name: 'claimed_at', type: 'timestamptz', nullable: true }) claimedAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `stale`: a newer version of the same resource was already processed, so this one is skipped. */
+/** `stale`: a newer version of the same resource was claimed or routed first, so this one is skipped. */
 export type EventStatus = 'accepted' | 'routed' | 'failed' | 'stale';
 
 /** A normalised event: one thing that happened to one EHR resource. Also the intake's outbox. */

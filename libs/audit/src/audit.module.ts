@@ -14,6 +14,7 @@ import { QueryLogger } from './query-logger';
 import { WriteBackRepository } from './write-back.repository';
 import { FailedJobRepository } from './failed-job.repository';
 import { IntakeRepository } from './intake.repository';
+import { EventClaims } from './event-claims';
 
 const repositories = [
   AuditChain,
@@ -27,6 +28,7 @@ const repositories = [
   AuditQueryRepository,
   ConsoleQueryRepository,
   IntakeRepository,
+  EventClaims,
 ];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */

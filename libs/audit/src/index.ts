@@ -11,5 +11,6 @@ export * from './console-views';
 export * from './input-policy';
 export * from './migrations';
 export * from './intake.repository';
+export * from './event-claims';
 export * from './audit.module';
 export * from './failed-job.repository';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { NotificationRecord } from './audit-query.repository';
-import { AuditChain, chained, ChainedRow, contentHashSql, returningChained } from './chain';
+import { returningChained } from './chain';
 import { CatchUpEntity, CatchUpStatus, SubscriptionStateEntity } from './entities';
 
 /** A notification as the intake writes it (the database dates it). */
@@ -68,10 +68,7 @@ export interface CatchUpResult {
  */
 @Injectable()
 export class IntakeRepository {
-  constructor(
-    private readonly db: DataSource,
-    private readonly chain: AuditChain,
-  ) {}
+  constructor(private readonly db: DataSource) {}
 
   /**
    * Stores the batch, and chains its notifications and new events, in one statement: one round
@@ -224,38 +221,6 @@ export class IntakeRepository {
       [sourceId, silentForSeconds],
     );
     return rows.map((r) => r.subscription);
-  }
-
-  /**
-   * Marks an event stale (recorded and skipped) when a newer version of the same resource was
-   * already routed. Numeric versions compare as numbers, opaque ones by the resources' lastUpdated.
-   */
-  skipIfStale(eventId: string): Promise<boolean> {
-    return this.chain.write(async (tx) => {
-      // TypeORM answers an UPDATE with [rows, affected count].
-      const [rows]: [ChainedRow[], number] = await tx.query(
-        `UPDATE event me SET status = 'stale',
-         reason = 'a newer version (' || newer.focus_version || ') of this resource was already processed'
-       FROM LATERAL (
-         SELECT o.focus_version FROM event o, event self
-         WHERE self.id = $1 AND o.source_id = self.source_id AND o.focus_type = self.focus_type
-           AND o.focus_id = self.focus_id AND o.id <> self.id AND o.status = 'routed'
-           AND o.focus_version IS DISTINCT FROM self.focus_version
-           AND CASE
-             WHEN self.focus_version ~ '^[0-9]{1,18}$' AND o.focus_version ~ '^[0-9]{1,18}$'
-               THEN o.focus_version::bigint > self.focus_version::bigint
-             -- Opaque versions (UUIDs, as Medplum's): the resources' UTC lastUpdated instants decide.
-             ELSE o.resource->'meta'->>'lastUpdated' ~ '^\d{4}-\d\d-\d\dT[\d:.]+Z$'
-               AND self.resource->'meta'->>'lastUpdated' ~ '^\d{4}-\d\d-\d\dT[\d:.]+Z$'
-               AND o.resource->'meta'->>'lastUpdated' > self.resource->'meta'->>'lastUpdated'
-           END
-         LIMIT 1) newer
-       WHERE me.id = $1 AND me.status = 'accepted'
-       RETURNING me.id::text AS id, ${contentHashSql('event', 'me')} AS content_sha256`,
-        [eventId],
-      );
-      return { result: rows.length > 0, records: chained('event', 'stale', rows) };
-    });
   }
 }
 

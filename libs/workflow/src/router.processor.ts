@@ -1,7 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { Job } from 'bullmq';
-import { EventRepository, IntakeRepository } from '@aegle/audit';
+import { DelayedError, Job } from 'bullmq';
+import { EventClaims, EventRepository } from '@aegle/audit';
 import { EhrClients } from '@aegle/fhir';
 import { patientIdOf } from './patient-of';
 import { PluginRegistry } from './plugin-registry';
@@ -9,9 +9,14 @@ import { JobPayload, QUEUES } from './queues';
 import { RunStarter } from './run-starter';
 import { Traced } from './traced';
 
+/** How long an event held up by an older version of its resource waits before asking again. */
+const HELD_RETRY_MIN_MS = 100;
+const HELD_RETRY_MAX_MS = 2_000;
+
 /**
  * Matches each event against the triggers of the plugin versions its patient is rolled out to
- * (live or canary, and shadow) and starts one run per match.
+ * (live or canary, and shadow) and starts one run per match. Events of one resource go in version
+ * order (EventClaims): one held up by an older version waits on the queue, a late older one is stale.
  */
 @Processor(QUEUES.events, { concurrency: 16, autorun: false })
 export class RouterProcessor extends WorkerHost {
@@ -19,7 +24,7 @@ export class RouterProcessor extends WorkerHost {
 
   constructor(
     private readonly events: EventRepository,
-    private readonly intake: IntakeRepository,
+    private readonly claims: EventClaims,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
     private readonly starter: RunStarter,
@@ -28,11 +33,19 @@ export class RouterProcessor extends WorkerHost {
   }
 
   @Traced()
-  async process(job: Job<JobPayload<typeof QUEUES.events>>): Promise<void> {
-    const event = await this.events.get(job.data.eventId);
-    if (!event || event.status !== 'accepted') return;
-    // A version older than one already processed arrived late: recorded, and skipped.
-    if (await this.intake.skipIfStale(event.id)) return;
+  async process(job: Job<JobPayload<typeof QUEUES.events>>, token?: string): Promise<void> {
+    const claim = await this.claims.claim(job.data.eventId);
+    if (claim.verdict === 'wait') {
+      // Off the worker until the older version is through; the longer it has waited, the less often
+      // it asks. Not an attempt: BullMQ does not count delays.
+      const waited = Date.now() - job.timestamp;
+      const delay = Math.min(HELD_RETRY_MAX_MS, Math.max(HELD_RETRY_MIN_MS, waited / 4));
+      await job.moveToDelayed(Date.now() + Math.round(delay * (0.9 + Math.random() * 0.2)), token);
+      throw new DelayedError();
+    }
+    // Stale (recorded in the claim's transaction) or nothing left to do.
+    if (claim.verdict !== 'claimed') return;
+    const event = claim.event;
     if (event.interaction === 'delete') {
       return this.events.setStatus(event.id, 'routed', 'deleted resources start no plugin runs');
     }

@@ -176,15 +176,18 @@ export class RunProcessor extends WorkerHost {
     await this.afterSuccess({ ...run, patientRef }, event);
   }
 
-  /** A written result (live or canary) goes to the EHR and starts the plugins chained after it. */
+  /**
+   * A written result (live or canary) starts the plugins chained after it, then goes to the EHR. In
+   * that order, so the event's runs are all open before its last result is written: the next version
+   * of the resource waits for them too (EventClaims).
+   */
   private async afterSuccess(run: PluginRunEntity, event?: EventEntity | null): Promise<void> {
     if (run.mode === 'shadow') return;
-    await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
-    if (chained.length === 0) return;
-    const source = event ?? (await this.events.get(run.eventId));
+    const source = chained.length === 0 ? null : (event ?? (await this.events.get(run.eventId)));
     if (source) await this.starter.start(source, chained, run.id);
+    await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
   }
 
   /** For a chained run: what the upstream run found, handed to the plugin's extract(). */

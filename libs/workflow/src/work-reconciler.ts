@@ -13,8 +13,9 @@ const BATCH = 1000;
 /**
  * PostgreSQL is the record of what is left to do; Redis only carries it. If Redis loses jobs (a
  * restart without persistence, a failover, a flush), this puts unfinished work back on the queues:
- * events not yet routed, runs not yet finished, results not yet written. Job ids are the row ids and
- * every processor is idempotent, so re-adding work that is in fact queued, or done, changes nothing.
+ * events not yet routed (a claimed one too: its job re-takes its own claim), runs not yet finished,
+ * results not yet written. Job ids are the row ids and every processor is idempotent, so re-adding
+ * work that is in fact queued (waiting for an older version, say), or done, changes nothing.
  */
 @Injectable()
 export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShutdown {

@@ -1,10 +1,11 @@
 /**
  * The audit tables whose rows are chained, and the columns left out of a row's content hash
- * because they are operational state rather than audit facts (an event's outbox mark).
+ * because they are operational state rather than audit facts (an event's outbox mark and routing
+ * claim).
  */
 export const CHAINED_TABLES = {
   notification: [],
-  event: ['enqueued_at'],
+  event: ['enqueued_at', 'claimed_at'],
   plugin_run: [],
   write_back: [],
   dead_letter: [],

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `stale`: a newer version of the same resource was already processed, so this one is skipped. */
+/** `stale`: a newer version of the same resource was claimed or routed first, so this one is skipped. */
 export type EventStatus = 'accepted' | 'routed' | 'failed' | 'stale';
 
 /** A normalised event: one thing that happened to one EHR resource. Also the intake's outbox. */
@@ -29,5 +29,7 @@ export class EventEntity {
   @Column({ type: 'text', nullable: true }) reason!: string | null;
   /** Null until the event is on the queue; the outbox relay enqueues those left null. */
   @Column({ name: 'enqueued_at', type: 'timestamptz', nullable: true }) enqueuedAt!: Date | null;
+  /** When the router last took the event (see EventClaims); operational, like `enqueuedAt`. */
+  @Column({ name: 'claimed_at', type: 'timestamptz', nullable: true }) claimedAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

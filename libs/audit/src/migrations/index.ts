@@ -3,6 +3,7 @@ import { DeadLetters1764400000000 } from './1764400000000-dead-letters';
 import { PluginRunMode1764400000001 } from './1764400000001-plugin-run-mode';
 import { IntakeSubscriptions1764400000002 } from './1764400000002-intake-subscriptions';
 import { AuditChain1764500000000 } from './1764500000000-audit-chain';
+import { EventClaims1764600000000 } from './1764600000000-event-claims';
 
 /** In order; TypeORM runs the ones not yet applied at boot. */
 export const AUDIT_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const AUDIT_MIGRATIONS = [
   PluginRunMode1764400000001,
   IntakeSubscriptions1764400000002,
   AuditChain1764500000000,
+  EventClaims1764600000000,
 ];

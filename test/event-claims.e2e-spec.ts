@@ -73,8 +73,24 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
     });
   }
 
-  const succeed = (runId: string) =>
-    store.runs.complete(runId, { outcome: 'succeeded', patientRef: 'Patient/p1', latencyMs: 1 });
+  /** A finished run; with `findings`, one result to write back (as a plugin's usual run has). */
+  const succeed = (runId: string, findings = 1) =>
+    store.runs.complete(runId, {
+      outcome: 'succeeded',
+      patientRef: 'Patient/p1',
+      latencyMs: 1,
+      outputs: {
+        raw: {},
+        findings: Array.from({ length: findings }, () => ({
+          tensor: 'risk',
+          code: { system: 'http://loinc.org', code: '79423-0' },
+          value: 0.1,
+        })),
+        effective: '2026-01-01T00:00:00Z',
+        sources: [],
+        focus: 'Observation/x',
+      },
+    });
 
   const writeBack = (runId: string, outcome: 'created' | 'retrying' | 'dead') =>
     store.writeBacks.record({
@@ -185,6 +201,16 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
       reason: 'EHR unreachable',
     });
     expect(await verdict(v3)).toBe('claimed');
+  });
+
+  it('does not wait for a write-back from a run that found nothing to write', async () => {
+    const v1 = await event('nothing-1', '1');
+    const v2 = await event('nothing-1', '2');
+    expect(await verdict(v1)).toBe('claimed');
+    const empty = await openRun(v1);
+    await store.events.setStatus(v1, 'routed');
+    await succeed(empty, 0);
+    expect(await verdict(v2)).toBe('claimed');
   });
 
   it('frees a resource whose routing claim was not renewed within the lease', async () => {

@@ -46,7 +46,8 @@ function gaveUp(id: string): string {
 
 /**
  * SQL: event `o` is still being processed: claimed and being routed, or routed with a run that has
- * not reached its end (pending, or a result not yet written to the EHR nor dead-lettered). A job
+ * not reached its end (pending, or a result not yet written to the EHR nor dead-lettered; a run that
+ * found nothing has nothing to write). A job
  * that gave up for good (a failed job) ends it too, so nothing blocks a resource forever.
  */
 function inFlight(o: string): string {
@@ -56,6 +57,8 @@ function inFlight(o: string): string {
         SELECT 1 FROM plugin_run r WHERE r.event_id = ${o}.id AND (
           (r.outcome = 'pending' AND NOT ${gaveUp('r.id')})
           OR (r.outcome = 'succeeded' AND r.mode <> 'shadow' AND r.patient_ref IS NOT NULL
+              -- A run that found nothing has nothing to write: it ended with its success.
+              AND jsonb_array_length(coalesce(r.outputs->'findings', '[]'::jsonb)) > 0
               AND NOT EXISTS (SELECT 1 FROM write_back w
                               WHERE w.run_id = r.id AND w.outcome IN ('created', 'exists', 'dead')))))))`;
 }

@@ -2,13 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import {
-  EventEntity,
-  EventRepository,
-  PluginRunEntity,
-  PluginRunRepository,
-  RunCompletion,
-} from '@aegle/audit';
+import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/audit';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { Evaluation, evaluatePlugin, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
@@ -46,7 +40,6 @@ export class RunProcessor extends WorkerHost {
 
   constructor(
     private readonly runs: PluginRunRepository,
-    private readonly events: EventRepository,
     private readonly plugins: PluginRegistry,
     private readonly runtime: InferenceRuntime,
     private readonly ehr: EhrClients,
@@ -59,9 +52,10 @@ export class RunProcessor extends WorkerHost {
 
   @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.runs>>, token?: string): Promise<void> {
-    const run = await this.runs.get(job.data.runId);
-    if (!run) return;
-    if (run.outcome === 'succeeded') return this.afterSuccess(run);
+    const found = await this.runs.getWithEvent(job.data.runId);
+    if (!found) return;
+    const { run, event } = found;
+    if (run.outcome === 'succeeded') return this.afterSuccess(run, event);
     if (run.outcome !== 'pending') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin)
@@ -78,14 +72,18 @@ export class RunProcessor extends WorkerHost {
     }
     const release = await slot;
     try {
-      await this.execute(run, plugin, limits.timeoutMs);
+      await this.execute(run, event, plugin, limits.timeoutMs);
     } finally {
       release();
     }
   }
 
-  private async execute(run: PluginRunEntity, plugin: LoadedPlugin, timeoutMs: number): Promise<void> {
-    const event = await this.events.get(run.eventId);
+  private async execute(
+    run: PluginRunEntity,
+    event: EventEntity | null,
+    plugin: LoadedPlugin,
+    timeoutMs: number,
+  ): Promise<void> {
     const client = this.ehr.for(run.sourceId);
     const focus =
       event?.resource ??
@@ -177,14 +175,13 @@ export class RunProcessor extends WorkerHost {
   }
 
   /** A written result (live or canary) goes to the EHR and starts the plugins chained after it. */
-  private async afterSuccess(run: PluginRunEntity, event?: EventEntity | null): Promise<void> {
+  private async afterSuccess(run: PluginRunEntity, event: EventEntity | null): Promise<void> {
     if (run.mode === 'shadow') return;
     await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
     if (chained.length === 0) return;
-    const source = event ?? (await this.events.get(run.eventId));
-    if (source) await this.starter.start(source, chained, run.id);
+    if (event) await this.starter.start(event, chained, run.id);
   }
 
   /** For a chained run: what the upstream run found, handed to the plugin's extract(). */

@@ -157,6 +157,28 @@ export class PluginRunRepository {
     return row ?? null;
   }
 
+  /**
+   * The run, for its write-back; with `resultsSince`, also whether another run of the same plugin
+   * for the same patient and source has written a new result since then (by the audit trail).
+   */
+  async getForWriteBack(
+    id: string,
+    resultsSince?: Date,
+  ): Promise<{ run: PluginRunEntity; othersWroteSince: boolean } | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')},
+         $2::timestamptz IS NOT NULL AND EXISTS (
+           SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
+           WHERE o.patient_ref = r.patient_ref AND o.source_id = r.source_id AND o.plugin_id = r.plugin_id
+             AND o.id <> r.id AND w.outcome = 'created' AND w.created_at >= $2::timestamptz
+         ) AS "othersWroteSince"
+       FROM plugin_run r WHERE r.id = $1`,
+      [id, resultsSince ?? null],
+    )) as Array<Record<string, unknown>>;
+    if (!row) return null;
+    return { run: this.runColumns.from(row), othersWroteSince: row.othersWroteSince === true };
+  }
+
   /** The run and the event it runs on, in one read: what a plugin run starts from. */
   async getWithEvent(id: string): Promise<{ run: PluginRunEntity; event: EventEntity | null } | null> {
     const [row] = (await this.db.query(

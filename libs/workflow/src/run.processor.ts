@@ -7,6 +7,7 @@ import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { Evaluation, evaluatePlugin, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
+import { EarlierResults, earlierResultsSearch, resultCodes } from './earlier-results';
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
@@ -45,6 +46,7 @@ export class RunProcessor extends WorkerHost {
     private readonly ehr: EhrClients,
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
+    private readonly earlierResults: EarlierResults,
     @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
   ) {
     super();
@@ -100,23 +102,32 @@ export class RunProcessor extends WorkerHost {
     const now = new Date();
     let provider: ExecutionProvider | undefined;
     let evaluation: Evaluation;
+    // A result to be written: the earlier results it may supersede are read with the inputs.
+    const superseding = run.mode !== 'shadow' && this.supersedes(run.sourceId, plugin.manifest.id);
+    const codes = superseding ? resultCodes(plugin.manifest) : [];
+    const data = new EhrPatientData(client, patientId, focus);
     try {
-      const data = new EhrPatientData(client, patientId, focus);
       const upstream = await this.upstreamOf(run);
       evaluation = await withTimeout(
         // The declared inputs in one batch request where the EHR allows it, then the plugin.
-        data.prefetch(plugin.manifest, now).then(() =>
-          evaluatePlugin(plugin, data, {
+        data
+          .prefetch(
+            plugin.manifest,
             now,
-            focus,
-            upstream,
-            infer: async (row) => {
-              const result = await this.runtime.run(plugin.key, row);
-              provider = result.provider;
-              return result.outputs;
-            },
-          }),
-        ),
+            codes.map((code) => ({ key: code, search: earlierResultsSearch(patientRef, code) })),
+          )
+          .then(() =>
+            evaluatePlugin(plugin, data, {
+              now,
+              focus,
+              upstream,
+              infer: async (row) => {
+                const result = await this.runtime.run(plugin.key, row);
+                provider = result.provider;
+                return result.outputs;
+              },
+            }),
+          ),
         timeoutMs,
       );
     } catch (error) {
@@ -171,7 +182,21 @@ export class RunProcessor extends WorkerHost {
       latencyMs: performance.now() - started,
     });
     this.logger.debug({ runId: run.id, plugin: plugin.key, mode: run.mode }, 'plugin run succeeded');
+    await this.keepEarlierResults(run.id, data, codes, now);
     await this.afterSuccess({ ...run, patientRef }, event);
+  }
+
+  /** Whether this source supersedes this plugin's earlier results (see write-back). */
+  private supersedes(sourceId: string, pluginId: string): boolean {
+    const writeBack = this.ehr.source(sourceId)?.writeBack;
+    return (writeBack?.supersedeByPlugin[pluginId] ?? writeBack?.supersede ?? 'none') !== 'none';
+  }
+
+  /** Hands the earlier results read with the inputs to this process's write-back, when all were read. */
+  private async keepEarlierResults(runId: string, data: EhrPatientData, codes: string[], at: Date) {
+    const found = await Promise.all(codes.map((code) => data.prefetched<fhir4.Observation>(code)));
+    if (codes.length === 0 || found.some((f) => f === undefined)) return;
+    this.earlierResults.keep(runId, { at, byCode: new Map(codes.map((code, i) => [code, found[i]!])) });
   }
 
   /** A written result (live or canary) goes to the EHR and starts the plugins chained after it. */

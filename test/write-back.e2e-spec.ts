@@ -353,6 +353,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
 
     // The EHR's rule is fixed; the operator replays it twice (a double click): one Observation.
     ehr.onRequest(undefined);
+    const from = ehr.requests.length;
     const replays = await Promise.all([
       admin(`/${letter.id}/replay`, { method: 'POST' }),
       admin(`/${letter.id}/replay`, { method: 'POST' }),
@@ -361,6 +362,10 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     await aegle.waitForIdle();
     const [risk, ...others] = await riskObservations('wb-400');
     expect(others).toHaveLength(0);
+    // After a refusal the remembered Device is not trusted: the replay ensures it (conditionally) again.
+    const devices = ehr.requests.slice(from).filter((r) => r.method === 'POST' && r.path === '/fhir/Device');
+    expect(devices.length).toBeGreaterThan(0);
+    expect(devices.every((r) => r.headers['if-none-exist'] && r.status === 200)).toBe(true);
     expect(await provenances(risk.id!)).toHaveLength(1);
     const resolved = await json<{ deadLetter: { status: string; replayCount: number } }>(
       admin(`/${letter.id}`),

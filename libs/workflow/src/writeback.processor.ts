@@ -103,6 +103,8 @@ export class WritebackProcessor extends WorkerHost {
           : new EhrRequestError(undefined, undefined, `write-back failed: ${(error as Error).message}`);
       if (error instanceof EhrRequestError && error.transient) breaker.failed();
       else breaker.released();
+      // A refusal may be the remembered Device gone from the EHR: the next try ensures it again.
+      if (!failure.retryable) this.forgetDevices(client.sourceId);
       const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
       const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;
       if (!failure.retryable || outOfTime) {
@@ -288,6 +290,10 @@ export class WritebackProcessor extends WorkerHost {
       this.breakers.set(source.id, breaker);
     }
     return breaker;
+  }
+
+  private forgetDevices(sourceId: string): void {
+    for (const key of this.deviceIds.keys()) if (key.startsWith(`${sourceId}|`)) this.deviceIds.delete(key);
   }
 
   /** The model's Device on this EHR, created once (conditional on its identifier) and remembered. */

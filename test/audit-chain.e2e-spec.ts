@@ -1,13 +1,17 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import {
   AUDIT_MIGRATIONS,
   contentHashSql,
+  DeadLetterRepository,
   entryHash,
+  EventEntity,
   GENESIS_HASH,
   parseAnchor,
+  PluginRunEntity,
   verifyAuditChain,
 } from '@aegle/audit';
 import { InitialSchema1764340000000 } from '../libs/audit/src/migrations/1764340000000-initial-schema';
@@ -224,6 +228,78 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     const [{ count }] = await store.db.query(`SELECT count(*)::int AS count FROM plugin_run`);
     expect(count).toBe(2 * perProcess);
   }, 60_000);
+
+  it('chains write-backs and status changes made at once, each with its own dead letter resolved once', async () => {
+    const stories = await Promise.all([1, 2, 3].map(() => recordStory(store)));
+    const deadLetters = new DeadLetterRepository(store.db, store.chain, store.adminActions);
+    for (const story of stories.slice(0, 2)) {
+      await deadLetters.open({
+        runId: story.runId,
+        sourceId: 'test-ehr',
+        pluginId: 'prognosis-ascvd-pce',
+        pluginVersion: '1.0.0',
+        httpStatus: 503,
+        reason: 'gave up',
+        outcome: null,
+        attempts: 3,
+      });
+    }
+    const attempt = (runId: string, outcome: 'created' | 'superseded') => ({
+      runId,
+      sourceId: 'test-ehr',
+      resourceType: 'Observation',
+      resourceId: `risk-${randomUUID()}`,
+      identifier: 'again',
+      attempt: 2,
+      httpStatus: outcome === 'created' ? 201 : 200,
+      outcome,
+      response: null,
+    });
+    // Submitted at once: the first two status changes take the chain's two transactions in flight,
+    // so the rest share the next one, one statement per kind.
+    const statuses = stories.map((s) => store.events.setStatus(s.eventId, 'routed', null));
+    const [first, second, third] = await Promise.all([
+      store.writeBacks.recordAll(
+        [attempt(stories[0].runId, 'created'), attempt(stories[0].runId, 'superseded')],
+        stories[0].runId,
+      ),
+      store.writeBacks.recordAll([attempt(stories[1].runId, 'created')], stories[1].runId),
+      // The same run's dead letter asked for twice in one batch is resolved (and chained) once.
+      store.writeBacks.recordAll([attempt(stories[1].runId, 'created')], stories[1].runId),
+      store.writeBacks.recordAll([attempt(stories[2].runId, 'created')], stories[2].runId),
+      ...statuses,
+    ]);
+    expect([first.length, second.length, third.length]).toEqual([2, 1, 1]);
+    const ids = [...first, ...second, ...third];
+    expect(
+      await store.db.query(`SELECT count(*)::int AS count FROM write_back WHERE id = ANY($1)`, [ids]),
+    ).toEqual([{ count: 4 }]);
+    expect(
+      await store.db.query(
+        `SELECT record_type, action, count(*)::int AS count FROM audit_log
+         WHERE action IN ('resolved', 'routed') GROUP BY 1, 2 ORDER BY 1`,
+      ),
+    ).toEqual([
+      { record_type: 'dead_letter', action: 'resolved', count: 2 },
+      { record_type: 'event', action: 'routed', count: 3 },
+    ]);
+    expect(await store.db.query(`SELECT status FROM dead_letter`)).toEqual([
+      { status: 'resolved' },
+      { status: 'resolved' },
+    ]);
+    expect((await verifyAuditChain(store.db)).problems).toEqual([]);
+
+    // The run and its event read in one statement are the entities TypeORM reads.
+    const read = await store.runs.getWithEvent(stories[0].runId);
+    expect(read?.run).toEqual({
+      ...(await store.db.getRepository(PluginRunEntity).findOneByOrFail({ id: stories[0].runId })),
+    });
+    expect(read?.event).toEqual({
+      ...(await store.db.getRepository(EventEntity).findOneByOrFail({ id: stories[0].eventId })),
+    });
+    expect(await store.events.get(stories[0].eventId)).toEqual(read?.event);
+    expect(await store.runs.getWithEvent(randomUUID())).toBeNull();
+  });
 
   it('prunes old records behind a checkpoint and still verifies', async () => {
     const old = await recordStory(store);

@@ -353,6 +353,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
 
     // The EHR's rule is fixed; the operator replays it twice (a double click): one Observation.
     ehr.onRequest(undefined);
+    const from = ehr.requests.length;
     const replays = await Promise.all([
       admin(`/${letter.id}/replay`, { method: 'POST' }),
       admin(`/${letter.id}/replay`, { method: 'POST' }),
@@ -361,6 +362,10 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     await aegle.waitForIdle();
     const [risk, ...others] = await riskObservations('wb-400');
     expect(others).toHaveLength(0);
+    // After a refusal the remembered Device is not trusted: the replay ensures it (conditionally) again.
+    const devices = ehr.requests.slice(from).filter((r) => r.method === 'POST' && r.path === '/fhir/Device');
+    expect(devices.length).toBeGreaterThan(0);
+    expect(devices.every((r) => r.headers['if-none-exist'] && r.status === 200)).toBe(true);
     expect(await provenances(risk.id!)).toHaveLength(1);
     const resolved = await json<{ deadLetter: { status: string; replayCount: number } }>(
       admin(`/${letter.id}`),
@@ -446,8 +451,13 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
       }),
     );
     expect(updated.meta?.versionId).not.toBe(tc.meta?.versionId);
+    const from = ehr.requests.length;
     expect((await notify(updated)).status).toBe(200);
     await aegle.waitForIdle();
+    // The earlier result was recorded moments before the run read the EHR: searched for again.
+    expect(
+      ehr.requests.slice(from).filter((r) => /^\/fhir\/Observation\?.*\bsubject=/.test(r.path)),
+    ).toHaveLength(1);
 
     const all = await riskObservations('wb-sup');
     expect(all).toHaveLength(2);
@@ -473,6 +483,43 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect((await riskObservations('wb-sup')).map((o) => o.status).sort()).toEqual([
       'amended',
       'preliminary',
+    ]);
+  });
+
+  it('supersedes with the earlier results read in the inputs batch, and asks the EHR no more', async () => {
+    const tc = await seedPatient('wb-one-read', 213);
+    expect((await notify(tc)).status).toBe(200);
+    await aegle.waitForIdle();
+    const [earlier] = await riskObservations('wb-one-read');
+    // Recorded a minute ago: no result written since could be missing from the next run's read.
+    await db.query(`UPDATE write_back SET created_at = created_at - interval '1 minute' WHERE run_id = $1`, [
+      (await runOf('wb-one-read')).id,
+    ]);
+
+    const updated = await json<fhir4.Observation>(
+      fetch(`${ehr.baseUrl}/Observation/${tc.id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ ...tc, effectiveDateTime: new Date().toISOString() }),
+      }),
+    );
+    const from = ehr.requests.length;
+    expect((await notify(updated)).status).toBe(200);
+    await aegle.waitForIdle();
+
+    // The inputs and the earlier results in one batch, then the result's transaction: two requests.
+    expect(ehr.requests.slice(from).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /fhir/',
+      'POST /fhir/',
+    ]);
+    const all = await riskObservations('wb-one-read');
+    expect(all).toHaveLength(2);
+    const latest = all.find((o) => o.id !== earlier.id)!;
+    expect(all.find((o) => o.id === earlier.id)!.extension).toEqual([
+      { url: SUPERSEDED_BY, valueReference: { reference: `Observation/${latest.id}` } },
+    ]);
+    expect(latest.extension).toEqual([
+      { url: REPLACES, valueReference: { reference: `Observation/${earlier.id}` } },
     ]);
   });
 

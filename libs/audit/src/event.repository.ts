@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, IsNull } from 'typeorm';
-import { AuditChain, chained, ChainedRow, returningChained } from './chain';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
+import {
+  Audited,
+  AuditChain,
+  BatchedWrite,
+  chained,
+  ChainedRow,
+  contentHashSql,
+  returningChained,
+} from './chain';
+import { EntityColumns } from './entity-columns';
 import { EventEntity, EventStatus, NotificationEntity } from './entities';
 
 export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
@@ -23,13 +32,45 @@ export interface RecordedNotification {
   duplicates: number;
 }
 
+interface StatusChange {
+  id: string;
+  status: EventStatus;
+  reason: string | null;
+}
+
+/** Sets events' statuses, many at once: one multi-row update per batch. */
+class SetStatuses implements BatchedWrite<StatusChange, void> {
+  async run(tx: EntityManager, items: StatusChange[]): Promise<Array<Audited<void>>> {
+    // Should one event change twice in a batch, the later change is the one recorded.
+    const last = new Map(items.map((item, i) => [item.id, i]));
+    const unique = [...last.values()].map((i) => items[i]);
+    const [rows] = (await tx.query(
+      `UPDATE event SET status = v.status, reason = v.reason
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason)
+       WHERE event.id = v.id
+       RETURNING event.id::text AS id, event.status, ${contentHashSql('event')} AS content_sha256`,
+      [unique.map((u) => u.id), unique.map((u) => u.status), unique.map((u) => u.reason)],
+    )) as [Array<ChainedRow & { status: string }>, number];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return items.map((item, i) => {
+      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
+      return { result: undefined, records: row ? chained('event', row.status, [row]) : [] };
+    });
+  }
+}
+
 /** Received notifications and their normalised events: the intake's durable record and outbox. */
 @Injectable()
 export class EventRepository {
+  private readonly setStatuses = new SetStatuses();
+  private readonly columns: EntityColumns<EventEntity>;
+
   constructor(
     private readonly db: DataSource,
     private readonly chain: AuditChain,
-  ) {}
+  ) {
+    this.columns = new EntityColumns(db, EventEntity);
+  }
 
   /** Stores a notification and its events in one transaction; an event already seen is not stored again. */
   record(notification: NewNotification, events: NewEvent[]): Promise<RecordedNotification> {
@@ -111,21 +152,15 @@ export class EventRepository {
     return rows.map((r) => r.id);
   }
 
-  get(id: string): Promise<EventEntity | null> {
-    return this.db.getRepository(EventEntity).findOneBy({ id });
+  async get(id: string): Promise<EventEntity | null> {
+    const [row] = (await this.db.query(`SELECT ${this.columns.select('e')} FROM event e WHERE e.id = $1`, [
+      id,
+    ])) as EventEntity[];
+    return row ?? null;
   }
 
-  async setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
-    await this.chain.write(async (tx) => {
-      const updated = await tx
-        .createQueryBuilder()
-        .update(EventEntity)
-        .set({ status, reason })
-        .where('id = :id', { id })
-        .returning(returningChained('event'))
-        .updateEntity(false)
-        .execute();
-      return { result: undefined, records: chained('event', status, updated.raw as ChainedRow[]) };
-    });
+  /** Routers in flight at once share one statement (and one transaction) for their status changes. */
+  setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
+    return this.chain.submit(this.setStatuses, { id, status, reason });
   }
 }

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './chain';
-import { PluginRunEntity, RunMode, RunOutcome } from './entities';
+import { EntityColumns } from './entity-columns';
+import { EventEntity, PluginRunEntity, RunMode, RunOutcome } from './entities';
 import { protectInputs } from './input-policy';
 
 export interface RunIdentity {
@@ -126,12 +127,17 @@ class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompleti
 export class PluginRunRepository {
   private readonly openRuns = new OpenRuns();
   private readonly completeRuns = new CompleteRuns();
+  private readonly runColumns: EntityColumns<PluginRunEntity>;
+  private readonly eventColumns: EntityColumns<EventEntity>;
 
   constructor(
     private readonly db: DataSource,
     private readonly chain: AuditChain,
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
-  ) {}
+  ) {
+    this.runColumns = new EntityColumns(db, PluginRunEntity);
+    this.eventColumns = new EntityColumns(db, EventEntity);
+  }
 
   /** The run of this plugin version on this event, created once however often routing repeats. */
   async open(identity: RunIdentity): Promise<string> {
@@ -143,8 +149,48 @@ export class PluginRunRepository {
     return this.chain.submit(this.openRuns, identity);
   }
 
-  get(id: string): Promise<PluginRunEntity | null> {
-    return this.db.getRepository(PluginRunEntity).findOneBy({ id });
+  async get(id: string): Promise<PluginRunEntity | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')} FROM plugin_run r WHERE r.id = $1`,
+      [id],
+    )) as PluginRunEntity[];
+    return row ?? null;
+  }
+
+  /**
+   * The run, for its write-back; with `resultsSince`, also whether another run of the same plugin
+   * for the same patient and source has written a new result since then (by the audit trail).
+   */
+  async getForWriteBack(
+    id: string,
+    resultsSince?: Date,
+  ): Promise<{ run: PluginRunEntity; othersWroteSince: boolean } | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')},
+         $2::timestamptz IS NOT NULL AND EXISTS (
+           SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
+           WHERE o.patient_ref = r.patient_ref AND o.source_id = r.source_id AND o.plugin_id = r.plugin_id
+             AND o.id <> r.id AND w.outcome = 'created' AND w.created_at >= $2::timestamptz
+         ) AS "othersWroteSince"
+       FROM plugin_run r WHERE r.id = $1`,
+      [id, resultsSince ?? null],
+    )) as Array<Record<string, unknown>>;
+    if (!row) return null;
+    return { run: this.runColumns.from(row), othersWroteSince: row.othersWroteSince === true };
+  }
+
+  /** The run and the event it runs on, in one read: what a plugin run starts from. */
+  async getWithEvent(id: string): Promise<{ run: PluginRunEntity; event: EventEntity | null } | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')}, ${this.eventColumns.select('e', 'event.')}
+       FROM plugin_run r LEFT JOIN event e ON e.id = r.event_id WHERE r.id = $1`,
+      [id],
+    )) as Array<Record<string, unknown>>;
+    if (!row) return null;
+    return {
+      run: this.runColumns.from(row),
+      event: row['event.id'] === null ? null : this.eventColumns.from(row, 'event.'),
+    };
   }
 
   /** Records the run's outcome; the inputs are stored as the PHI policy (`audit.storeInputs`) says. */

@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { AuditChain, chained, ChainedRecord, ChainedRow, contentHashSql } from './chain';
+import { DataSource, EntityManager } from 'typeorm';
+import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './chain';
 import { WriteBackEntity } from './entities';
 
 export type WriteBackAttempt = Omit<WriteBackEntity, 'id' | 'createdAt'>;
 
 /**
- * Attempts inserted from arrays (ids made here, so the answer keeps their order), and optionally the
- * run's open dead letter resolved, in one statement: one round trip however many rows it chains.
+ * Attempts inserted from arrays (ids made here, so each is known to its caller), and the open dead
+ * letters of the given runs resolved, in one statement: one round trip however many rows it chains.
  */
 const RECORD_SQL = `WITH w AS (
          INSERT INTO write_back (id, run_id, source_id, resource_type, resource_id, identifier, attempt,
@@ -18,13 +18,61 @@ const RECORD_SQL = `WITH w AS (
          RETURNING id::text AS id, outcome AS action, ${contentHashSql('write_back')} AS content_sha256),
        d AS (
          UPDATE dead_letter SET status = 'resolved', resolved_at = now()
-         WHERE $11::uuid IS NOT NULL AND run_id = $11::uuid AND status <> 'resolved'
-         RETURNING id::text AS id, 'resolved' AS action, ${contentHashSql('dead_letter')} AS content_sha256)
-       SELECT 'write_back' AS type, id, action, content_sha256 FROM w
-       UNION ALL SELECT 'dead_letter' AS type, id, action, content_sha256 FROM d`;
+         WHERE run_id = ANY($11::uuid[]) AND status <> 'resolved'
+         RETURNING id::text AS id, run_id::text AS run_id, 'resolved' AS action,
+                   ${contentHashSql('dead_letter')} AS content_sha256)
+       SELECT 'write_back' AS type, id, NULL AS run_id, action, content_sha256 FROM w
+       UNION ALL SELECT 'dead_letter' AS type, id, run_id, action, content_sha256 FROM d`;
+
+interface Recording {
+  ids: string[];
+  attempts: WriteBackAttempt[];
+  resolveDeadLetterOf?: string;
+}
+
+/** Records the attempts of every write-back in the batch: one statement for all of them. */
+class RecordAttempts implements BatchedWrite<Recording, string[]> {
+  async run(tx: EntityManager, items: Recording[]): Promise<Array<Audited<string[]>>> {
+    const attempts = items.flatMap((item) => item.attempts);
+    const rows = (await tx.query(RECORD_SQL, [
+      items.flatMap((item) => item.ids),
+      attempts.map((a) => a.runId),
+      attempts.map((a) => a.sourceId),
+      attempts.map((a) => a.resourceType),
+      attempts.map((a) => a.resourceId),
+      attempts.map((a) => a.identifier),
+      attempts.map((a) => a.attempt),
+      attempts.map((a) => a.httpStatus),
+      attempts.map((a) => a.outcome),
+      attempts.map((a) => (a.response === null ? null : JSON.stringify(a.response))),
+      items.flatMap((item) => (item.resolveDeadLetterOf ? [item.resolveDeadLetterOf] : [])),
+    ])) as Array<ChainedRow & { type: 'write_back' | 'dead_letter'; run_id: string | null; action: string }>;
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    // A run's dead letter is resolved once, and chained with the first recording that asked for it.
+    const resolvedOf = new Map(
+      rows.filter((row) => row.type === 'dead_letter').map((row) => [row.run_id, row]),
+    );
+    return items.map((item) => {
+      const attempted = item.ids.flatMap((id) => {
+        const row = byId.get(id);
+        return row ? [row] : [];
+      });
+      const resolved = item.resolveDeadLetterOf ? resolvedOf.get(item.resolveDeadLetterOf) : undefined;
+      if (resolved) resolvedOf.delete(item.resolveDeadLetterOf!);
+      return {
+        result: item.ids,
+        records: [...attempted, ...(resolved ? [resolved] : [])].flatMap((row) =>
+          chained(row.type, row.action, [row]),
+        ),
+      };
+    });
+  }
+}
 
 @Injectable()
 export class WriteBackRepository {
+  private readonly recordAttempts = new RecordAttempts();
+
   constructor(
     private readonly db: DataSource,
     private readonly chain: AuditChain,
@@ -37,29 +85,13 @@ export class WriteBackRepository {
   }
 
   /**
-   * Records attempts and chains them, in one statement; with `resolveDeadLetterOf` (a run id) the
-   * run's dead letter, if it has an open one, is resolved and chained by the same statement.
-   * Resolves with the attempts' ids, in order.
+   * Records attempts and chains them, in one statement (shared with the other write-backs of the
+   * batch); with `resolveDeadLetterOf` (a run id) the run's dead letter, if it has an open one, is
+   * resolved and chained by the same statement. Resolves with the attempts' ids, in order.
    */
   recordAll(attempts: WriteBackAttempt[], resolveDeadLetterOf?: string): Promise<string[]> {
     const ids = attempts.map(() => randomUUID());
-    return this.chain.write(async (tx) => {
-      const rows = (await tx.query(RECORD_SQL, [
-        ids,
-        attempts.map((a) => a.runId),
-        attempts.map((a) => a.sourceId),
-        attempts.map((a) => a.resourceType),
-        attempts.map((a) => a.resourceId),
-        attempts.map((a) => a.identifier),
-        attempts.map((a) => a.attempt),
-        attempts.map((a) => a.httpStatus),
-        attempts.map((a) => a.outcome),
-        attempts.map((a) => (a.response === null ? null : JSON.stringify(a.response))),
-        resolveDeadLetterOf ?? null,
-      ])) as Array<ChainedRow & { type: 'write_back' | 'dead_letter'; action: string }>;
-      const records: ChainedRecord[] = rows.flatMap((row) => chained(row.type, row.action, [row]));
-      return { result: ids, records };
-    });
+    return this.chain.submit(this.recordAttempts, { ids, attempts, resolveDeadLetterOf });
   }
 
   findForRun(runId: string): Promise<WriteBackEntity[]> {

@@ -45,9 +45,14 @@ export class EhrPatientData implements PatientData {
   /**
    * Reads what the plugin's declared inputs will ask for in one `batch` round trip instead of one
    * request each, when the EHR announces batch support. Whatever the batch could not answer (or an
-   * EHR without batch) is read on demand as before, so this only ever saves requests.
+   * EHR without batch) is read on demand as before, so this only ever saves requests. `extra`
+   * searches ride in the same batch; their matches are kept for {@link prefetched}.
    */
-  async prefetch(manifest: PluginManifest, now: Date): Promise<void> {
+  async prefetch(
+    manifest: PluginManifest,
+    now: Date,
+    extra: Array<{ key: string; search: BatchSearch }> = [],
+  ): Promise<void> {
     const reads = new Map<
       string,
       { searches: BatchSearch[]; fill: (found: fhir4.Resource[][]) => unknown }
@@ -77,6 +82,9 @@ export class EhrPatientData implements PatientData {
         });
       }
     }
+    for (const { key, search } of extra) {
+      reads.set(extraKey(key), { searches: [search], fill: ([found]) => found });
+    }
     const pending = [...reads].filter(([key]) => !this.cache.has(key));
     if (pending.length < 2 || !(await this.client.supportsBatch())) return;
     const searches = pending.flatMap(([, read]) => read.searches);
@@ -92,6 +100,11 @@ export class EhrPatientData implements PatientData {
       if (mine.some((a) => a instanceof EhrRequestError) || this.cache.has(key)) continue;
       this.cache.set(key, Promise.resolve(read.fill(mine as fhir4.Resource[][])));
     }
+  }
+
+  /** The matches of one of {@link prefetch}'s extra searches; undefined when the batch did not answer it. */
+  prefetched<T extends fhir4.Resource>(key: string): Promise<T[]> | undefined {
+    return this.cache.get(extraKey(key)) as Promise<T[]> | undefined;
   }
 
   private observationParams(codes: readonly string[], since?: Date): BatchSearch['params'] {
@@ -165,6 +178,10 @@ export class EhrPatientData implements PatientData {
 }
 
 type MedicationOrder = fhir4.MedicationStatement | fhir4.MedicationRequest;
+
+function extraKey(key: string): string {
+  return `extra|${key}`;
+}
 
 function observationsKey(codes: readonly string[], since?: Date): string {
   return `obs|${codes.join(',')}|${since?.toISOString() ?? ''}`;

@@ -2,17 +2,12 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job, Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import {
-  EventEntity,
-  EventRepository,
-  PluginRunEntity,
-  PluginRunRepository,
-  RunCompletion,
-} from '@aegle/audit';
+import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/audit';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { Evaluation, evaluatePlugin, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
+import { EarlierResults, earlierResultsSearch, resultCodes } from './earlier-results';
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
@@ -46,12 +41,12 @@ export class RunProcessor extends WorkerHost {
 
   constructor(
     private readonly runs: PluginRunRepository,
-    private readonly events: EventRepository,
     private readonly plugins: PluginRegistry,
     private readonly runtime: InferenceRuntime,
     private readonly ehr: EhrClients,
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
+    private readonly earlierResults: EarlierResults,
     @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
   ) {
     super();
@@ -59,9 +54,10 @@ export class RunProcessor extends WorkerHost {
 
   @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.runs>>, token?: string): Promise<void> {
-    const run = await this.runs.get(job.data.runId);
-    if (!run) return;
-    if (run.outcome === 'succeeded') return this.afterSuccess(run);
+    const found = await this.runs.getWithEvent(job.data.runId);
+    if (!found) return;
+    const { run, event } = found;
+    if (run.outcome === 'succeeded') return this.afterSuccess(run, event);
     if (run.outcome !== 'pending') return;
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!plugin)
@@ -78,14 +74,18 @@ export class RunProcessor extends WorkerHost {
     }
     const release = await slot;
     try {
-      await this.execute(run, plugin, limits.timeoutMs);
+      await this.execute(run, event, plugin, limits.timeoutMs);
     } finally {
       release();
     }
   }
 
-  private async execute(run: PluginRunEntity, plugin: LoadedPlugin, timeoutMs: number): Promise<void> {
-    const event = await this.events.get(run.eventId);
+  private async execute(
+    run: PluginRunEntity,
+    event: EventEntity | null,
+    plugin: LoadedPlugin,
+    timeoutMs: number,
+  ): Promise<void> {
     const client = this.ehr.for(run.sourceId);
     const focus =
       event?.resource ??
@@ -102,23 +102,32 @@ export class RunProcessor extends WorkerHost {
     const now = new Date();
     let provider: ExecutionProvider | undefined;
     let evaluation: Evaluation;
+    // A result to be written: the earlier results it may supersede are read with the inputs.
+    const superseding = run.mode !== 'shadow' && this.supersedes(run.sourceId, plugin.manifest.id);
+    const codes = superseding ? resultCodes(plugin.manifest) : [];
+    const data = new EhrPatientData(client, patientId, focus);
     try {
-      const data = new EhrPatientData(client, patientId, focus);
       const upstream = await this.upstreamOf(run);
       evaluation = await withTimeout(
         // The declared inputs in one batch request where the EHR allows it, then the plugin.
-        data.prefetch(plugin.manifest, now).then(() =>
-          evaluatePlugin(plugin, data, {
+        data
+          .prefetch(
+            plugin.manifest,
             now,
-            focus,
-            upstream,
-            infer: async (row) => {
-              const result = await this.runtime.run(plugin.key, row);
-              provider = result.provider;
-              return result.outputs;
-            },
-          }),
-        ),
+            codes.map((code) => ({ key: code, search: earlierResultsSearch(patientRef, code) })),
+          )
+          .then(() =>
+            evaluatePlugin(plugin, data, {
+              now,
+              focus,
+              upstream,
+              infer: async (row) => {
+                const result = await this.runtime.run(plugin.key, row);
+                provider = result.provider;
+                return result.outputs;
+              },
+            }),
+          ),
         timeoutMs,
       );
     } catch (error) {
@@ -173,7 +182,21 @@ export class RunProcessor extends WorkerHost {
       latencyMs: performance.now() - started,
     });
     this.logger.debug({ runId: run.id, plugin: plugin.key, mode: run.mode }, 'plugin run succeeded');
+    await this.keepEarlierResults(run.id, data, codes, now);
     await this.afterSuccess({ ...run, patientRef }, event);
+  }
+
+  /** Whether this source supersedes this plugin's earlier results (see write-back). */
+  private supersedes(sourceId: string, pluginId: string): boolean {
+    const writeBack = this.ehr.source(sourceId)?.writeBack;
+    return (writeBack?.supersedeByPlugin[pluginId] ?? writeBack?.supersede ?? 'none') !== 'none';
+  }
+
+  /** Hands the earlier results read with the inputs to this process's write-back, when all were read. */
+  private async keepEarlierResults(runId: string, data: EhrPatientData, codes: string[], at: Date) {
+    const found = await Promise.all(codes.map((code) => data.prefetched<fhir4.Observation>(code)));
+    if (codes.length === 0 || found.some((f) => f === undefined)) return;
+    this.earlierResults.keep(runId, { at, byCode: new Map(codes.map((code, i) => [code, found[i]!])) });
   }
 
   /**
@@ -181,12 +204,11 @@ export class RunProcessor extends WorkerHost {
    * that order, so the event's runs are all open before its last result is written: the next version
    * of the resource waits for them too (EventClaims).
    */
-  private async afterSuccess(run: PluginRunEntity, event?: EventEntity | null): Promise<void> {
+  private async afterSuccess(run: PluginRunEntity, event: EventEntity | null): Promise<void> {
     if (run.mode === 'shadow') return;
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
-    const source = chained.length === 0 ? null : (event ?? (await this.events.get(run.eventId)));
-    if (source) await this.starter.start(source, chained, run.id);
+    if (chained.length > 0 && event) await this.starter.start(event, chained, run.id);
     await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
   }
 

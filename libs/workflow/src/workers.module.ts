@@ -4,6 +4,7 @@ import type { WorkerExecution } from '@aegle/config';
 import { failedJobsTotal, withTrace } from '@aegle/telemetry';
 import type { TraceCarrier } from './queues';
 import { InferenceModule } from '@aegle/inference';
+import { EarlierResults } from './earlier-results';
 import { RouterProcessor } from './router.processor';
 import { GpuRunProcessor, RunProcessor } from './run.processor';
 import { WorkflowModule } from './workflow.module';
@@ -85,6 +86,7 @@ export class WorkersModule {
         RouterProcessor,
         ...runs[execution],
         WritebackProcessor,
+        EarlierResults,
         WorkerPool,
         WorkReconciler,
         FailedJobRecorder,

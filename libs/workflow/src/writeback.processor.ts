@@ -21,6 +21,7 @@ import {
 } from '@aegle/plugin-sdk';
 import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
 import { CircuitBreaker } from './circuit-breaker';
+import { EarlierResults, earlierResultsSearch } from './earlier-results';
 import { LoadedPlugin, PluginRegistry } from './plugin-registry';
 import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
@@ -28,6 +29,9 @@ import { retryDelayMs, writebackBackoff } from './retry-policy';
 import { writeSequentially } from './sequential-writes';
 import { Traced } from './traced';
 import { RunOutputs } from './run-outputs';
+
+/** How far apart the worker's clock and PostgreSQL's may be, for "recorded since". */
+const CLOCK_MARGIN_MS = 5_000;
 
 /**
  * Writes a run's results to the EHR: the model's Device (once), then per result one transaction
@@ -53,15 +57,24 @@ export class WritebackProcessor extends WorkerHost {
     private readonly deadLetters: DeadLetterRepository,
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
+    private readonly earlierResults: EarlierResults,
   ) {
     super();
   }
 
   @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
-    const run = await this.runs.get(job.data.runId);
+    // The first attempt may use the earlier results the run read with its inputs, unless another
+    // result of the plugin for the patient was recorded since (clocks may differ: a margin).
+    const seen = job.attemptsMade === 0 ? this.earlierResults.take(job.data.runId) : undefined;
+    const found = await this.runs.getForWriteBack(
+      job.data.runId,
+      seen && new Date(seen.at.getTime() - CLOCK_MARGIN_MS),
+    );
+    const run = found?.run;
     // Shadow runs are audited only: nothing of theirs reaches the EHR.
     if (!run || run.outcome !== 'succeeded' || !run.patientRef || run.mode === 'shadow') return;
+    const earlier = seen && !found.othersWroteSince ? seen.byCode : undefined;
     const source = this.ehr.source(run.sourceId);
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!source || !plugin) {
@@ -81,7 +94,7 @@ export class WritebackProcessor extends WorkerHost {
     const attempt = job.attemptsMade + 1;
     const client = this.ehr.for(run.sourceId);
     try {
-      await this.write(run, plugin, source, client, attempt);
+      await this.write(run, plugin, source, client, attempt, earlier);
       breaker.succeeded();
     } catch (error) {
       const failure =
@@ -90,6 +103,8 @@ export class WritebackProcessor extends WorkerHost {
           : new EhrRequestError(undefined, undefined, `write-back failed: ${(error as Error).message}`);
       if (error instanceof EhrRequestError && error.transient) breaker.failed();
       else breaker.released();
+      // A refusal may be the remembered Device gone from the EHR: the next try ensures it again.
+      if (!failure.retryable) this.forgetDevices(client.sourceId);
       const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
       const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;
       if (!failure.retryable || outOfTime) {
@@ -112,6 +127,8 @@ export class WritebackProcessor extends WorkerHost {
     source: SourceConfig,
     client: EhrClient,
     attempt: number,
+    /** Earlier results by code, as the run read them; searched for here when absent. */
+    seen?: Map<string, fhir4.Observation[]>,
   ): Promise<void> {
     const outputs = run.outputs as RunOutputs;
     const manifest = plugin.manifest;
@@ -131,18 +148,17 @@ export class WritebackProcessor extends WorkerHost {
       device,
     });
     for (const [index, { identifier, spec, observation }] of results.entries()) {
+      const code = `${spec.code.system}|${spec.code.code}`;
+      const search = earlierResultsSearch(run.patientRef!, code);
       const earlier =
         mode === 'none'
           ? []
           : liveEarlierResults(
-              // Only subject and code in the search, which every EHR supports; the plugin tag is
+              // The search has only subject and code, which every EHR supports; the plugin tag is
               // checked here.
               (
-                await client.search<fhir4.Observation>('Observation', {
-                  subject: run.patientRef!,
-                  code: `${spec.code.system}|${spec.code.code}`,
-                  _count: 100,
-                })
+                seen?.get(code) ??
+                (await client.search<fhir4.Observation>(search.resourceType, search.params))
               ).filter((o) =>
                 o.meta?.tag?.some((t) => t.system === PLUGIN_TAG_SYSTEM && t.code === manifest.id),
               ),
@@ -274,6 +290,10 @@ export class WritebackProcessor extends WorkerHost {
       this.breakers.set(source.id, breaker);
     }
     return breaker;
+  }
+
+  private forgetDevices(sourceId: string): void {
+    for (const key of this.deviceIds.keys()) if (key.startsWith(`${sourceId}|`)) this.deviceIds.delete(key);
   }
 
   /** The model's Device on this EHR, created once (conditional on its identifier) and remembered. */

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '@aegle/config';
-import { InferenceRuntime, MicroBatcher, RowInputs, TensorCodec } from '@aegle/inference';
+import { InferenceRuntime, MicroBatcher, RowInputs, RunMetrics, TensorCodec } from '@aegle/inference';
 import { inferenceBatchSize, inferenceRequestsTotal, inferenceSeconds } from '@aegle/telemetry';
 import { Model, referenceModels } from './reference-models';
 
@@ -168,8 +168,9 @@ function bestMicroseconds(calls: number, step: () => void): number {
 
 /**
  * Aegle's own steps at a batch of 64, each timed alone (µs per request): validating a request,
- * packing the batch, splitting its results, the metrics of one run, and the batcher's queueing and
- * settling beyond what a bare promise costs (both with a run that returns at once).
+ * packing the batch, splitting its results, recording one run's metrics (`RunMetrics`, with its
+ * share of handing the buffered runs to prom-client), and the batcher's queueing and settling
+ * beyond what a bare promise costs (both with a run that returns at once).
  */
 async function steps(session: ort.InferenceSession, model: Model): Promise<Record<string, number>> {
   const n = 64;
@@ -189,9 +190,7 @@ async function steps(session: ort.InferenceSession, model: Model): Promise<Recor
   const buffers = codec.allocate(n);
   const results = await session.run(codec.pack(batch, buffers));
   const labels = { model: `${model.name}@bench`, provider: 'cpu' };
-  const seconds = inferenceSeconds.labels(labels);
-  const batchSize = inferenceBatchSize.labels({ model: labels.model });
-  const ok = inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' });
+  const runMetrics = new RunMetrics(labels.model, labels.provider);
   const calls = 250;
 
   const check = bestMicroseconds(calls, () => {
@@ -201,11 +200,9 @@ async function steps(session: ort.InferenceSession, model: Model): Promise<Recor
   const split = bestMicroseconds(calls, () =>
     codec.split(results, n, (outputs) => ({ outputs, provider: 'cpu' })),
   );
-  const metrics = bestMicroseconds(calls, () => {
-    seconds.observe(performance.now() / 1e9);
-    batchSize.observe(n);
-    ok.inc(n);
-  });
+  // Recording a run, and its share of handing the buffered runs to prom-client.
+  const metrics = bestMicroseconds(calls, () => runMetrics.succeeded(performance.now() / 1e9, n));
+  runMetrics.close();
   inferenceSeconds.remove(labels);
   inferenceBatchSize.remove({ model: labels.model });
   inferenceRequestsTotal.remove({ ...labels, outcome: 'ok' });
@@ -317,8 +314,16 @@ async function main(): Promise<void> {
           `${fixed(cpu.raw, 2, 14)} ${fixed(cpu.aegle, 2, 7)} ${fixed(cpu.raw / cpu.aegle, 2, 10)}` +
           `${n === 1 ? fixed(cpu.aegle - cpu.raw, 1, 15) : ''}`,
       );
-      if (n === 64 && ratio < FLOOR_RATIO_AT_64)
-        failures.push(`${model.name}: ratio ${ratio.toFixed(2)} at N = 64`);
+      if (n === 64 && ratio < FLOOR_RATIO_AT_64) {
+        // The floor leaves a request (1 / 0.8 − 1) × a raw row for everything beyond the raw run;
+        // the bare promise round trip is the part no one-promise-per-request API can avoid.
+        const budget = (1 / FLOOR_RATIO_AT_64 - 1) * cpu.raw;
+        failures.push(
+          `${model.name}: ratio ${ratio.toFixed(2)} at N = 64 (promise ceiling ${ceilingRatio.toFixed(2)}: ` +
+            `a promise round trip costs ${(cpu.ceiling - cpu.raw).toFixed(3)} µs of CPU a request, ` +
+            `the whole budget for ${FLOOR_RATIO_AT_64}× raw is ${budget.toFixed(3)} µs)`,
+        );
+      }
       if (n === 1 && overhead >= FLOOR_OVERHEAD_US)
         failures.push(`${model.name}: ${overhead.toFixed(1)} µs overhead per request at N = 1`);
     }

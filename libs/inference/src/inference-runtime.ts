@@ -2,16 +2,11 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import {
-  inferenceBatchSize,
-  inferenceModelInfo,
-  inferenceRequestsTotal,
-  inferenceSeconds,
-  inferenceSessionMemoryBytes,
-} from '@aegle/telemetry';
+import { inferenceModelInfo, inferenceRequestsTotal, inferenceSessionMemoryBytes } from '@aegle/telemetry';
 import { InvalidInputError, ModelNotLoadedError, ModelWarmUpError } from './errors';
 import { createSession, ExecutionPolicy, ExecutionProvider } from './execution-providers';
 import { BatchPolicy, MicroBatcher } from './micro-batcher';
+import { RunMetrics } from './run-metrics';
 import { FeedBuffers, RowInputs, RowOutputs, TensorCodec, TensorMetadata } from './tensor-codec';
 
 /** How one model runs; what a plugin's manifest declares, over the `inference` config defaults. */
@@ -72,12 +67,7 @@ interface LoadedModel {
   buffers: FeedBuffers[];
   loadedAt: Date;
   memory: SessionMemory;
-  metrics: {
-    seconds: { observe(value: number): void };
-    batchSize: { observe(value: number): void };
-    ok: { inc(value?: number): void };
-    failed: { inc(value?: number): void };
-  };
+  metrics: RunMetrics;
 }
 
 /**
@@ -205,7 +195,6 @@ export class InferenceRuntime implements OnModuleDestroy {
       await session.release();
       throw error;
     }
-    const labels = { model: key, provider };
     const model: LoadedModel = {
       key,
       session,
@@ -221,12 +210,7 @@ export class InferenceRuntime implements OnModuleDestroy {
         modelBytes: bytes.byteLength,
         rssAtLoadBytes: Math.max(0, process.memoryUsage.rss() - rssBefore),
       },
-      metrics: {
-        seconds: inferenceSeconds.labels(labels),
-        batchSize: inferenceBatchSize.labels({ model: key }),
-        ok: inferenceRequestsTotal.labels({ ...labels, outcome: 'ok' }),
-        failed: inferenceRequestsTotal.labels({ ...labels, outcome: 'failed' }),
-      },
+      metrics: new RunMetrics(key, provider),
     };
     // The swap: new requests go to the new session from here on; the old one finishes its own.
     const previous = this.models.get(key);
@@ -246,6 +230,7 @@ export class InferenceRuntime implements OnModuleDestroy {
   /** Lets a model that no longer takes requests finish the ones it has, then frees its session. */
   private async retire(model: LoadedModel): Promise<void> {
     await model.batcher.drain();
+    model.metrics.close();
     inferenceModelInfo.remove({ model: model.key, execution: model.execution, provider: model.provider });
     if (!this.models.has(model.key)) {
       inferenceSessionMemoryBytes.remove({ model: model.key, kind: 'model' });
@@ -271,15 +256,14 @@ export class InferenceRuntime implements OnModuleDestroy {
       } finally {
         model.buffers.push(buffers);
       }
-      model.metrics.seconds.observe((performance.now() - started) / 1000);
-      model.metrics.batchSize.observe(n);
+      const seconds = (performance.now() - started) / 1000;
       const provider = model.provider;
       const answers = model.codec.split(results, n, (outputs): RunResult => ({ outputs, provider }));
-      model.metrics.ok.inc(n);
+      model.metrics.succeeded(seconds, n);
       return answers;
     } catch (error) {
       // A failed batch is re-run row by row; count each request once, when it fails alone.
-      if (n === 1) model.metrics.failed.inc();
+      if (n === 1) model.metrics.failed();
       throw error;
     }
   }

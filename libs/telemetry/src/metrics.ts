@@ -7,6 +7,22 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aegle_process_' });
 
+/** Recorders that buffer a hot path's observations, handed over before any read of what they feed. */
+const bufferedRecorders = new Set<() => void>();
+
+/**
+ * Has `flush` called before every read (a scrape, a test's `get()`) of the inference run metrics,
+ * so that a recorder may buffer their observations; returns the undo.
+ */
+export function flushBeforeRead(flush: () => void): () => void {
+  bufferedRecorders.add(flush);
+  return () => bufferedRecorders.delete(flush);
+}
+
+function flushBuffered(): void {
+  for (const flush of bufferedRecorders) flush();
+}
+
 export const notificationsTotal = new Counter({
   name: 'aegle_notifications_total',
   help: 'Notifications received, by source and outcome (accepted, duplicate, rejected status)',
@@ -27,6 +43,7 @@ export const inferenceSeconds = new Histogram({
   labelNames: ['model', 'provider'] as const,
   buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
   registers: [registry],
+  collect: flushBuffered,
 });
 
 export const inferenceBatchSize = new Histogram({
@@ -35,6 +52,7 @@ export const inferenceBatchSize = new Histogram({
   labelNames: ['model'] as const,
   buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
   registers: [registry],
+  collect: flushBuffered,
 });
 
 export const writeBackAttemptsTotal = new Counter({
@@ -77,6 +95,7 @@ export const inferenceRequestsTotal = new Counter({
   help: 'Single-row inference requests by model, execution provider that ran them, and outcome (ok, failed, invalid)',
   labelNames: ['model', 'provider', 'outcome'] as const,
   registers: [registry],
+  collect: flushBuffered,
 });
 
 export const inferenceModelInfo = new Gauge({

@@ -231,7 +231,8 @@ describe('outbound authentication to the EHR', () => {
     const unauthorised = ehr.requests.filter((r) => r.path.startsWith('/fhir/') && r.status === 401);
     expect(unauthorised).toHaveLength(0);
     const fhirCalls = ehr.requests.filter((r) => /^\/fhir\/(Observation|Patient|Device|$)/.test(r.path));
-    expect(fhirCalls.length).toBeGreaterThan(3);
+    // At least the inputs' batch and the result's transaction, all on that one token.
+    expect(fhirCalls.length).toBeGreaterThanOrEqual(2);
   });
 
   it('gets a fresh token on a 401 and carries on', async () => {

@@ -149,7 +149,14 @@ describe('roles, execution queues and graceful shutdown (child processes)', () =
     const held = new Promise<void>((resolve) => (holding = resolve));
     let tracedHeader: string | undefined;
     ehr.onRequest(async (req) => {
-      if (req.method === 'GET' && req.path.includes('/Observation?') && req.path.includes('drain-1')) {
+      // The inputs come in one batch when the EHR offers it, else one search each.
+      const inputBatch =
+        req.method === 'POST' &&
+        (req.body as fhir4.Bundle | undefined)?.type === 'batch' &&
+        JSON.stringify(req.body).includes('drain-1');
+      const inputSearch =
+        req.method === 'GET' && req.path.includes('/Observation?') && req.path.includes('drain-1');
+      if (inputBatch || inputSearch) {
         tracedHeader = req.headers.traceparent as string | undefined;
         holding();
         await released;

@@ -305,6 +305,10 @@ export const envSchema = z.object({
   AEGLE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
   /** How often workers re-queue unfinished work that Redis may have lost. */
   AEGLE_RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often workers look for jobs whose worker stopped (lock expired) and hand them on. */
+  AEGLE_STALLED_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
+  /** How many times a job may lose its worker and be handed on before it fails for good. */
+  AEGLE_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
 });
 
 export type Role = z.output<typeof envSchema>['ROLE'];
@@ -333,6 +337,8 @@ export interface AegleConfig {
   workerExecution: WorkerExecution;
   shutdownTimeoutMs: number;
   reconcileIntervalMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
   sources: SourceConfig[];
   plugins: FileConfig['plugins'];
   intake: FileConfig['intake'];

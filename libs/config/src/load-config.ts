@@ -73,6 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
     workerExecution: e.AEGLE_WORKER_EXECUTION,
     shutdownTimeoutMs: e.AEGLE_SHUTDOWN_TIMEOUT_MS,
     reconcileIntervalMs: e.AEGLE_RECONCILE_INTERVAL_MS,
+    stalledIntervalMs: e.AEGLE_STALLED_INTERVAL_MS,
+    maxStalledCount: e.AEGLE_MAX_STALLED_COUNT,
     ...fileResult.data,
   };
 }

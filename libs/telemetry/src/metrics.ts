@@ -78,7 +78,7 @@ export const writeBackBreakerState = new Gauge({
 
 export const deadLettersTotal = new Counter({
   name: 'aegle_dead_letters_total',
-  help: 'Write-backs that became dead letters, by source and reason (refused, horizon)',
+  help: 'Write-backs that became dead letters, by source and reason (refused, horizon, stalled)',
   labelNames: ['source', 'reason'] as const,
   registers: [registry],
 });

@@ -3,11 +3,13 @@ import { Job } from 'bullmq';
 import { FailedJobRepository } from '@aegle/audit';
 import { RouterProcessor } from './router.processor';
 import { GpuRunProcessor, RunProcessor } from './run.processor';
+import { finalFailureReason } from './stalled-jobs';
 
 /**
- * Records every routing or plugin-run job that gives up for good (retries exhausted, or refused as
- * unrecoverable) as a chained failed job, so nothing accepted disappears silently and an operator
- * can replay it. Write-back keeps its own dead letters (with the EHR's answer) and replay.
+ * Records every routing or plugin-run job that gives up for good (retries exhausted, refused as
+ * unrecoverable, or failed by BullMQ because the workers holding it kept stopping: see stalled-jobs.ts)
+ * as a chained failed job, so nothing accepted disappears silently and an operator can replay it.
+ * Write-back keeps its own dead letters (with the EHR's answer) and replay.
  */
 @Injectable()
 export class FailedJobRecorder implements OnApplicationBootstrap {
@@ -35,7 +37,7 @@ export class FailedJobRecorder implements OnApplicationBootstrap {
             payload: job.data as object,
             sourceId: null,
             attempts: job.attemptsMade,
-            reason: error.message,
+            reason: finalFailureReason(job, error),
           })
           .catch((failure: unknown) =>
             this.logger.error(

@@ -1,6 +1,14 @@
-import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
-import type { WorkerExecution } from '@aegle/config';
+import { AEGLE_CONFIG, AegleConfig, WorkerExecution } from '@aegle/config';
 import { failedJobsTotal, withTrace } from '@aegle/telemetry';
 import type { TraceCarrier } from './queues';
 import { InferenceModule } from '@aegle/inference';
@@ -32,6 +40,7 @@ export class WorkerPool implements OnApplicationBootstrap {
   private readonly hosts: Array<Host | undefined>;
 
   constructor(
+    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     @Optional() router?: RouterProcessor,
     @Optional() cpuRuns?: RunProcessor,
     @Optional() gpuRuns?: GpuRunProcessor,
@@ -42,6 +51,7 @@ export class WorkerPool implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     for (const host of this.hosts) {
+      if (host?.worker) this.applyStallSettings(host.worker);
       // The reason is an error message (ids and HTTP statuses, never resources); the job's data is not logged.
       host?.worker?.on('failed', (job, error) => {
         const entry = {
@@ -63,6 +73,16 @@ export class WorkerPool implements OnApplicationBootstrap {
         this.logger.error({ reason: (error as Error).message }, 'queue worker stopped');
       });
     }
+  }
+
+  /**
+   * How soon a job whose worker stopped (its lock, renewed every 15 s, expired) is handed on, and how
+   * often before it fails for good (see stalled-jobs.ts). They come from the config, and `@Processor`
+   * options are static: BullMQ reads these two on each stalled check, so they are set before `run()`.
+   */
+  private applyStallSettings(worker: Worker): void {
+    worker.opts.stalledInterval = this.config.stalledIntervalMs;
+    worker.opts.maxStalledCount = this.config.maxStalledCount;
   }
 
   /** Stops taking jobs and waits for the active ones to finish (BullMQ's `worker.close()`). */

@@ -1,4 +1,4 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
@@ -27,6 +27,7 @@ import { JobPayload, QUEUES } from './queues';
 import { liveEarlierResults, resultTransaction } from './result-transaction';
 import { retryDelayMs, writebackBackoff } from './retry-policy';
 import { writeSequentially } from './sequential-writes';
+import { failedForStalling, finalFailureReason } from './stalled-jobs';
 import { Traced } from './traced';
 import { RunOutputs } from './run-outputs';
 
@@ -72,14 +73,18 @@ export class WritebackProcessor extends WorkerHost {
       seen && new Date(seen.at.getTime() - CLOCK_MARGIN_MS),
     );
     const run = found?.run;
-    // Shadow runs are audited only: nothing of theirs reaches the EHR.
-    if (!run || run.outcome !== 'succeeded' || !run.patientRef || run.mode === 'shadow') return;
+    if (!run || !hasResultsToWrite(run)) return;
     const earlier = seen && !found.othersWroteSince ? seen.byCode : undefined;
     const source = this.ehr.source(run.sourceId);
     const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
     if (!source || !plugin) {
       const reason = source ? 'the plugin version is no longer loaded' : 'the source is no longer configured';
-      await this.deadLetter(run, job, { status: undefined, outcome: undefined, message: reason }, 'refused');
+      await this.deadLetter(
+        run,
+        job.attemptsMade + 1,
+        { status: undefined, outcome: undefined, message: reason },
+        'refused',
+      );
       throw new UnrecoverableError(reason);
     }
 
@@ -108,7 +113,7 @@ export class WritebackProcessor extends WorkerHost {
       const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
       const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;
       if (!failure.retryable || outOfTime) {
-        await this.deadLetter(run, job, failure, failure.retryable ? 'horizon' : 'refused');
+        await this.deadLetter(run, attempt, failure, failure.retryable ? 'horizon' : 'refused');
         throw new UnrecoverableError(failure.message);
       }
       await this.recordFailedAttempt(run, attempt, failure, 'retrying');
@@ -118,6 +123,30 @@ export class WritebackProcessor extends WorkerHost {
         'write-back failed; will retry',
       );
       throw Object.assign(failure, { retryDelayMs: delay });
+    }
+  }
+
+  /**
+   * A job BullMQ failed because the workers holding it kept stopping never reaches `process`: the
+   * live worker that failed it opens its dead letter here (see stalled-jobs.ts), so the result is
+   * neither lost nor holding back its resource's next version.
+   */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<JobPayload<typeof QUEUES.writeback>> | undefined, error: Error): Promise<void> {
+    if (!job || !failedForStalling(job, error)) return;
+    try {
+      const run = await this.runs.get(job.data.runId);
+      if (!run || !hasResultsToWrite(run)) return;
+      // Its worker may have died after the EHR took the result: then there is nothing to give up on.
+      const attempts = await this.writeBacks.findForRun(run.id);
+      if (attempts.some((a) => a.outcome === 'created' || a.outcome === 'exists')) return;
+      const failure = { status: undefined, outcome: undefined, message: finalFailureReason(job, error) };
+      await this.deadLetter(run, job.attemptsMade, failure, 'stalled');
+    } catch (failure) {
+      this.logger.error(
+        { runId: job.data.runId, reason: (failure as Error).message },
+        'could not record a stalled write-back as a dead letter',
+      );
     }
   }
 
@@ -232,11 +261,10 @@ export class WritebackProcessor extends WorkerHost {
 
   private async deadLetter(
     run: PluginRunEntity,
-    job: Job,
+    attempt: number,
     failure: Pick<EhrRequestError, 'status' | 'outcome' | 'message'>,
-    reason: 'refused' | 'horizon',
+    reason: 'refused' | 'horizon' | 'stalled',
   ): Promise<void> {
-    const attempt = job.attemptsMade + 1;
     await this.recordFailedAttempt(run, attempt, failure, 'dead');
     await this.deadLetters.open({
       runId: run.id,
@@ -244,10 +272,11 @@ export class WritebackProcessor extends WorkerHost {
       pluginId: run.pluginId,
       pluginVersion: run.pluginVersion,
       httpStatus: failure.status ?? null,
-      reason:
-        reason === 'horizon'
-          ? `gave up after the retry horizon: ${failure.message}`
-          : `refused: ${failure.message}`,
+      reason: {
+        horizon: `gave up after the retry horizon: ${failure.message}`,
+        refused: `refused: ${failure.message}`,
+        stalled: failure.message,
+      }[reason],
       outcome: failure.outcome ?? null,
       attempts: attempt,
     });
@@ -309,4 +338,9 @@ export class WritebackProcessor extends WorkerHost {
     this.deviceIds.set(cacheKey, reference);
     return reference;
   }
+}
+
+/** Shadow runs are audited only, and a run without a patient or success has nothing for the EHR. */
+function hasResultsToWrite(run: PluginRunEntity): boolean {
+  return run.outcome === 'succeeded' && Boolean(run.patientRef) && run.mode !== 'shadow';
 }

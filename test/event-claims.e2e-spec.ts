@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { AuditChain, Claim, EventClaims, verifyAuditChain } from '@aegle/audit';
 import { AuditStore, createAuditStore } from './support/audit-db';
+import { WorkRows, workRows } from './support/work-rows';
 
 type Store = AuditStore & { close(): Promise<void> };
 
@@ -13,47 +13,18 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
   let store: Store;
   let claims: EventClaims;
 
+  let event: WorkRows['event'];
+  let openRun: WorkRows['openRun'];
+  let succeed: WorkRows['succeed'];
+  let writeBack: WorkRows['writeBack'];
+
   beforeAll(async () => {
     store = await createAuditStore();
     claims = new EventClaims(store.chain);
+    ({ event, openRun, succeed, writeBack } = workRows(store));
   });
 
   afterAll(() => store?.close());
-
-  /** Stores version `version` of `focusId` as an accepted event; returns its id. */
-  async function event(focusId: string, version: string, lastUpdated?: string): Promise<string> {
-    const resource = {
-      resourceType: 'Observation',
-      id: focusId,
-      meta: { versionId: version, ...(lastUpdated ? { lastUpdated } : {}) },
-    } as fhir4.Resource;
-    const { accepted } = await store.events.record(
-      {
-        sourceId: 'test-ehr',
-        shape: 'rest-hook-resource',
-        contentType: 'application/fhir+json',
-        bodySha256: randomUUID(),
-        bodyBytes: 100,
-        headers: {},
-        httpStatus: 200,
-        error: null,
-      },
-      [
-        {
-          subscription: null,
-          topic: null,
-          eventNumber: null,
-          interaction: 'update',
-          focusType: 'Observation',
-          focusId,
-          focusVersion: version,
-          resource,
-          dedupKey: `test-ehr|Observation/${focusId}/_history/${version}`,
-        },
-      ],
-    );
-    return accepted[0];
-  }
 
   const verdict = async (id: string) => (await claims.claim(id)).verdict;
   const statusOf = async (id: string) =>
@@ -61,49 +32,6 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
       status: string;
       reason: string | null;
     };
-
-  async function openRun(eventId: string, mode: 'live' | 'shadow' = 'live'): Promise<string> {
-    return store.runs.open({
-      eventId,
-      sourceId: 'test-ehr',
-      pluginId: `plugin-${randomUUID()}`,
-      pluginVersion: '1.0.0',
-      modelSha256: 'a'.repeat(64),
-      mode,
-    });
-  }
-
-  /** A finished run; with `findings`, one result to write back (as a plugin's usual run has). */
-  const succeed = (runId: string, findings = 1) =>
-    store.runs.complete(runId, {
-      outcome: 'succeeded',
-      patientRef: 'Patient/p1',
-      latencyMs: 1,
-      outputs: {
-        raw: {},
-        findings: Array.from({ length: findings }, () => ({
-          tensor: 'risk',
-          code: { system: 'http://loinc.org', code: '79423-0' },
-          value: 0.1,
-        })),
-        effective: '2026-01-01T00:00:00Z',
-        sources: [],
-        focus: 'Observation/x',
-      },
-    });
-
-  const writeBack = (runId: string, outcome: 'created' | 'retrying' | 'dead') =>
-    store.writeBacks.record({
-      runId,
-      sourceId: 'test-ehr',
-      resourceType: 'Observation',
-      resourceId: outcome === 'created' ? randomUUID() : null,
-      identifier: '',
-      attempt: 1,
-      httpStatus: outcome === 'created' ? 201 : 503,
-      outcome,
-      response: null,
-    });
 
   it('claims the newest version, and records a later-arriving older one as stale in the chain', async () => {
     const v3 = await event('stale-1', '3');

@@ -15,6 +15,7 @@ import { WriteBackRepository } from './write-back.repository';
 import { FailedJobRepository } from './failed-job.repository';
 import { IntakeRepository } from './intake.repository';
 import { EventClaims } from './event-claims';
+import { UnfinishedWork } from './unfinished-work';
 
 const repositories = [
   AuditChain,
@@ -29,6 +30,7 @@ const repositories = [
   ConsoleQueryRepository,
   IntakeRepository,
   EventClaims,
+  UnfinishedWork,
 ];
 
 /** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './chain';
 import { EventEntity } from './entities';
+import { awaitsWriteBackSql, gaveUpSql } from './unfinished-work';
 
 /** What the router needs of an event it has claimed. */
 export type ClaimedEvent = Pick<
@@ -37,30 +38,17 @@ function newerVersion(a: string, b: string): string {
     END`;
 }
 
-/** SQL: a failed job that gave up on this event or run, not replayed since. */
-function gaveUp(id: string): string {
-  return `EXISTS (SELECT 1 FROM failed_job f
-                  WHERE coalesce(f.payload->>'eventId', f.payload->>'runId') = ${id}::text
-                    AND f.replayed_at IS NULL)`;
-}
-
 /**
  * SQL: event `o` is still being processed: claimed and being routed, or routed with a run that has
- * not reached its end (pending, or a result not yet written to the EHR nor dead-lettered; a run that
- * found nothing has nothing to write). A job
+ * not reached its end (pending, or a result not yet written to the EHR nor dead-lettered). A job
  * that gave up for good (a failed job) ends it too, so nothing blocks a resource forever.
  */
 function inFlight(o: string): string {
   return `(
-      (${o}.status = 'accepted' AND ${o}.claimed_at > now() - ${CLAIM_LEASE_SQL} AND NOT ${gaveUp(`${o}.id`)})
+      (${o}.status = 'accepted' AND ${o}.claimed_at > now() - ${CLAIM_LEASE_SQL} AND NOT ${gaveUpSql(`${o}.id`)})
       OR (${o}.status = 'routed' AND EXISTS (
         SELECT 1 FROM plugin_run r WHERE r.event_id = ${o}.id AND (
-          (r.outcome = 'pending' AND NOT ${gaveUp('r.id')})
-          OR (r.outcome = 'succeeded' AND r.mode <> 'shadow' AND r.patient_ref IS NOT NULL
-              -- A run that found nothing has nothing to write: it ended with its success.
-              AND jsonb_array_length(coalesce(r.outputs->'findings', '[]'::jsonb)) > 0
-              AND NOT EXISTS (SELECT 1 FROM write_back w
-                              WHERE w.run_id = r.id AND w.outcome IN ('created', 'exists', 'dead')))))))`;
+          (r.outcome = 'pending' AND NOT ${gaveUpSql('r.id')}) OR ${awaitsWriteBackSql('r')}))))`;
 }
 
 const SAME_RESOURCE = (o: string, me: string) =>

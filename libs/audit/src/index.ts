@@ -12,5 +12,6 @@ export * from './input-policy';
 export * from './migrations';
 export * from './intake.repository';
 export * from './event-claims';
+export * from './unfinished-work';
 export * from './audit.module';
 export * from './failed-job.repository';

@@ -1,21 +1,22 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
+import { UnfinishedWork } from '@aegle/audit';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { PluginRegistry } from './plugin-registry';
 import { QUEUES, runQueueFor } from './queues';
 
 /** Work younger than this is left alone: it is most likely on its way through the queues. */
-const GRACE = "interval '5 seconds'";
+const GRACE_MS = 5_000;
 const BATCH = 1000;
 
 /**
  * PostgreSQL is the record of what is left to do; Redis only carries it. If Redis loses jobs (a
  * restart without persistence, a failover, a flush), this puts unfinished work back on the queues:
  * events not yet routed (a claimed one too: its job re-takes its own claim), runs not yet finished,
- * results not yet written. Job ids are the row ids and every processor is idempotent, so re-adding
- * work that is in fact queued (waiting for an older version, say), or done, changes nothing.
+ * results not yet written (UnfinishedWork says which). Job ids are the row ids and every processor
+ * is idempotent, so re-adding work that is in fact queued (waiting for an older version, say), or
+ * done, changes nothing. Work that gave up for good is left to the operator's replay.
  */
 @Injectable()
 export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -25,7 +26,7 @@ export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
-    private readonly db: DataSource,
+    private readonly work: UnfinishedWork,
     private readonly plugins: PluginRegistry,
     @InjectQueue(QUEUES.events) private readonly events: Queue,
     @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
@@ -47,31 +48,19 @@ export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShut
     if (this.running) return 0;
     this.running = true;
     try {
-      const events = await this.db.query<Array<{ id: string }>>(
-        `SELECT id FROM event WHERE status = 'accepted' AND enqueued_at IS NOT NULL
-           AND created_at < now() - ${GRACE} ORDER BY created_at LIMIT ${BATCH}`,
-      );
-      const runs = await this.db.query<Array<{ id: string; plugin_id: string; plugin_version: string }>>(
-        `SELECT id, plugin_id, plugin_version FROM plugin_run WHERE outcome = 'pending'
-           AND created_at < now() - ${GRACE} ORDER BY created_at LIMIT ${BATCH}`,
-      );
-      const unwritten = await this.db.query<Array<{ id: string }>>(
-        `SELECT r.id FROM plugin_run r WHERE r.outcome = 'succeeded' AND r.finished_at < now() - ${GRACE}
-           AND NOT EXISTS (SELECT 1 FROM write_back w WHERE w.run_id = r.id AND w.outcome IN ('created', 'exists', 'dead'))
-         ORDER BY r.finished_at LIMIT ${BATCH}`,
-      );
+      const { events, runs, unwritten } = await this.work.find(GRACE_MS, BATCH);
       const job = (name: string, id: string, key: 'eventId' | 'runId') => ({
         name,
         data: { [key]: id },
         opts: { jobId: id },
       });
-      const gpu = runs.filter((r) => this.isGpu(r.plugin_id, r.plugin_version));
+      const gpu = runs.filter((r) => this.isGpu(r.pluginId, r.pluginVersion));
       const cpu = runs.filter((r) => !gpu.includes(r));
       await Promise.all([
-        events.length && this.events.addBulk(events.map((e) => job('route', e.id, 'eventId'))),
+        events.length && this.events.addBulk(events.map((id) => job('route', id, 'eventId'))),
         cpu.length && this.cpuRuns.addBulk(cpu.map((r) => job('run', r.id, 'runId'))),
         gpu.length && this.gpuRuns.addBulk(gpu.map((r) => job('run', r.id, 'runId'))),
-        unwritten.length && this.writeback.addBulk(unwritten.map((r) => job('write', r.id, 'runId'))),
+        unwritten.length && this.writeback.addBulk(unwritten.map((id) => job('write', id, 'runId'))),
       ]);
       const total = events.length + runs.length + unwritten.length;
       if (total > 0) {

@@ -2,8 +2,9 @@
  * `npm run bench:intake`: how fast the intake durably accepts full-resource notifications, next to
  * a bare endpoint on the same server stack that does nothing, measured in the same run.
  *
- * The server (bench/intake-server.ts) runs Aegle's api role in its own process (the workers that
- * route events are other processes in a deployment); autocannon drives it from this one. Each
+ * The server (bench/intake-server.ts) runs Aegle's api role in BENCH_HTTP_PROCESSES processes
+ * sharing one port, as `AEGLE_HTTP_PROCESSES` runs it (the workers that route events are other
+ * processes in a deployment); autocannon drives it from this one. Each
  * phase runs BENCH_ROUNDS times (default 3) and the median is printed, with the server's CPU time
  * per answered request. Every request carries a new resource version, so each one is a real
  * insert (no duplicates), and every 2xx is checked against the rows in PostgreSQL afterwards.
@@ -11,6 +12,7 @@
 import autocannon from 'autocannon';
 import { ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
@@ -21,6 +23,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = 1000;
+/** Two on a 2-core machine: the api role's work then uses both cores (see README, intake speed). */
+const HTTP_PROCESSES = process.env.BENCH_HTTP_PROCESSES ?? '2';
 
 interface Phase {
   ok: number;
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
         ...process.env,
         BENCH_DATABASE_URL: database.url,
         BENCH_QUEUE_PREFIX: queuePrefix,
+        BENCH_HTTP_PROCESSES: HTTP_PROCESSES,
       },
     });
     const [message] = (await once(server, 'message')) as [{ port: number }];
@@ -149,7 +154,8 @@ async function main(): Promise<void> {
     const lines = [
       `intake benchmark: ${ROUNDS} round(s) of ${DURATION}s per phase, medians; ${CONNECTIONS} connections at max rate`,
       `server: Aegle role ${process.env.BENCH_ROLE ?? 'api'} (intake + admin API; routing and plugin runs are worker processes), ` +
-        `Fastify, one process; load from another process (autocannon) on the same machine`,
+        `Fastify, ${HTTP_PROCESSES} HTTP process(es) (BENCH_HTTP_PROCESSES; server CPU sums them all); ` +
+        `load from another process (autocannon) on the same machine, ${os.availableParallelism()} cores`,
       row('bare endpoint, max rate', bareMax),
       row('intake (full-resource), max rate', intakeMax),
       `  ratio intake/bare throughput: ${(intakeMax.rps / bareMax.rps).toFixed(2)}; server CPU per request: ${(intakeMax.cpuPerRequest / bareMax.cpuPerRequest).toFixed(2)}`,

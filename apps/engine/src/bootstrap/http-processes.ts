@@ -92,6 +92,7 @@ export function startHttpProcesses(options: HttpProcessesOptions): Promise<HttpP
   return new Promise<HttpProcesses>((resolve, reject) => {
     cluster.on('listening', (worker, address) => {
       listening.add(worker);
+      if (ready) options.log(`HTTP process ${worker.process.pid} is listening (a replacement)`);
       if (!ready && listening.size === 1) for (let slot = 1; slot < options.count; slot++) fork(slot);
       if (ready || listening.size < options.count || stopping) return;
       ready = true;

@@ -11,15 +11,12 @@
  */
 import 'reflect-metadata';
 import { Controller, HttpCode, Module, Post, UseFilters } from '@nestjs/common';
-import { readFileSync } from 'node:fs';
 import { AegleConfig, loadConfig } from '@aegle/config';
 import { OperationOutcomeFilter, operationOutcome } from '@aegle/fhir';
 import { createApp } from '../apps/engine/src/app';
 import { isHttpChild, startHttpProcesses } from '../apps/engine/src/bootstrap/http-processes';
 import { installGracefulShutdown } from '../apps/engine/src/lifecycle/graceful-shutdown';
-
-/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times (100 on every mainstream build). */
-const CLOCK_TICKS_PER_SECOND = 100;
+import { processCpuMicros } from './proc-cpu';
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 @Controller('fhir/bare')
@@ -66,14 +63,6 @@ async function serve(config: AegleConfig): Promise<{ port: number; stop: () => P
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   return { port, stop: () => app.close().then(() => 0) };
-}
-
-/** CPU time (µs) of a process from /proc, user + system: the children's, read by the primary. */
-function processCpuMicros(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
 import { watchQueues } from '../test/support/queue-watch';
+import { hostCpuMicros, processCpuMicros } from './proc-cpu';
 
 const TOKEN = 'bench-inbound-token';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,6 +32,12 @@ interface Phase {
   rps: number;
   /** Server CPU time per answered request, µs. */
   cpuPerRequest: number;
+  /** CPU time of the bench database's PostgreSQL backends per answered request, µs. */
+  pgCpuPerRequest: number;
+  /** PostgreSQL commits in the bench database per answered request (group commit shares them). */
+  commitsPerRequest: number;
+  /** Share of the machine's CPU time that was busy (every process, the bench's and others'). */
+  hostBusy: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -69,7 +76,25 @@ async function serverCpu(server: ChildProcess): Promise<number> {
   }
 }
 
-async function run(server: ChildProcess, url: string, rate?: number): Promise<Phase> {
+/** CPU time so far of the backends serving the bench database (the app's pool), µs. */
+async function postgresCommits(db: Client): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(rows[0].n);
+}
+
+async function postgresCpu(db: Client): Promise<number> {
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  return rows.reduce((sum, { pid }) => sum + processCpuMicros(pid), 0);
+}
+
+async function run(server: ChildProcess, db: Client, url: string, rate?: number): Promise<Phase> {
+  const pgBefore = await postgresCpu(db);
+  const commitsBefore = await postgresCommits(db);
+  const hostBefore = hostCpuMicros();
   const cpuBefore = await serverCpu(server);
   const result = await autocannon({
     url,
@@ -81,11 +106,17 @@ async function run(server: ChildProcess, url: string, rate?: number): Promise<Ph
     requests: [{ setupRequest: (request) => ({ ...request, body: notification() }) }],
   });
   const cpu = (await serverCpu(server)) - cpuBefore;
+  const hostAfter = hostCpuMicros();
+  const pgCpu = (await postgresCpu(db)) - pgBefore;
+  const commits = (await postgresCommits(db)) - commitsBefore;
   const answered = result['2xx'] + result.non2xx;
   return {
     ok: result['2xx'],
     rps: result['2xx'] / (result.duration || DURATION),
     cpuPerRequest: answered ? cpu / answered : 0,
+    pgCpuPerRequest: answered ? pgCpu / answered : 0,
+    commitsPerRequest: answered ? commits / answered : 0,
+    hostBusy: (hostAfter.busy - hostBefore.busy) / (hostAfter.total - hostBefore.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -100,6 +131,9 @@ function summarise(phases: Phase[]): Phase {
     ok: phases.reduce((s, p) => s + p.ok, 0),
     rps: median(phases.map((p) => p.rps)),
     cpuPerRequest: median(phases.map((p) => p.cpuPerRequest)),
+    pgCpuPerRequest: median(phases.map((p) => p.pgCpuPerRequest)),
+    commitsPerRequest: median(phases.map((p) => p.commitsPerRequest)),
+    hostBusy: median(phases.map((p) => p.hostBusy)),
     p50: median(phases.map((p) => p.p50)),
     p99: median(phases.map((p) => p.p99)),
     non2xx: phases.reduce((s, p) => s + p.non2xx, 0),
@@ -126,13 +160,13 @@ async function main(): Promise<void> {
     const intakeUrl = `${base}/fhir/notify/bench`;
     const bareUrl = `${base}/fhir/bare/bench`;
 
-    const go = (url: string, rate?: number) => run(server!, url, rate);
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    const go = (url: string, rate?: number) => run(server!, db, url, rate);
     // Warm-up: JIT, pools, caches.
     await go(bareUrl, 500);
     await go(intakeUrl, 200);
     const results: Record<string, Phase[]> = { bareMax: [], intakeMax: [], bareFixed: [], intakeFixed: [] };
-    const db = new Client({ connectionString: database.url });
-    await db.connect();
     const before = Number((await db.query('SELECT count(*) FROM event')).rows[0].count);
     for (let round = 0; round < ROUNDS; round++) {
       results.bareMax.push(await go(bareUrl));
@@ -150,7 +184,9 @@ async function main(): Promise<void> {
     const intakeFixed = summarise(results.intakeFixed);
     const row = (name: string, p: Phase) =>
       `${name.padEnd(34)} ${p.rps.toFixed(0).padStart(8)}/s  p50 ${String(p.p50).padStart(4)} ms  p99 ${String(p.p99).padStart(4)} ms  ` +
-      `server CPU ${p.cpuPerRequest.toFixed(0).padStart(4)} µs/req  non-2xx ${p.non2xx}  errors ${p.errors}`;
+      `server CPU ${p.cpuPerRequest.toFixed(0).padStart(4)} µs/req  PostgreSQL ${p.pgCpuPerRequest.toFixed(0).padStart(4)} µs/req ` +
+      `(${p.commitsPerRequest.toFixed(2)} commits/req)  ` +
+      `host busy ${(p.hostBusy * 100).toFixed(0).padStart(3)}%  non-2xx ${p.non2xx}  errors ${p.errors}`;
     const lines = [
       `intake benchmark: ${ROUNDS} round(s) of ${DURATION}s per phase, medians; ${CONNECTIONS} connections at max rate`,
       `server: Aegle role ${process.env.BENCH_ROLE ?? 'api'} (intake + admin API; routing and plugin runs are worker processes), ` +

@@ -76,7 +76,7 @@ async function serverCpu(server: ChildProcess): Promise<number> {
   }
 }
 
-/** CPU time so far of the backends serving the bench database (the app's pool), µs. */
+/** Transactions committed so far in the bench database. */
 async function postgresCommits(db: Client): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
@@ -84,11 +84,17 @@ async function postgresCommits(db: Client): Promise<number> {
   return Number(rows[0].n);
 }
 
-async function postgresCpu(db: Client): Promise<number> {
+/** CPU time so far (µs) of each backend serving the bench database (the app's pool), by pid. */
+async function postgresCpu(db: Client): Promise<Map<number, number>> {
   const { rows } = await db.query<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
   );
-  return rows.reduce((sum, { pid }) => sum + processCpuMicros(pid), 0);
+  return new Map(rows.map(({ pid }) => [pid, processCpuMicros(pid)]));
+}
+
+/** CPU the backends used between two readings: a backend that closed in between is left out. */
+function postgresCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  return [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
 }
 
 async function run(server: ChildProcess, db: Client, url: string, rate?: number): Promise<Phase> {
@@ -107,7 +113,7 @@ async function run(server: ChildProcess, db: Client, url: string, rate?: number)
   });
   const cpu = (await serverCpu(server)) - cpuBefore;
   const hostAfter = hostCpuMicros();
-  const pgCpu = (await postgresCpu(db)) - pgBefore;
+  const pgCpu = postgresCpuSince(pgBefore, await postgresCpu(db));
   const commits = (await postgresCommits(db)) - commitsBefore;
   const answered = result['2xx'] + result.non2xx;
   return {

@@ -3,14 +3,21 @@
  * PostgreSQL and Redis; routing and plugin runs belong to worker processes) plus a bare endpoint
  * that goes through the same stack (body parser, trace middleware, request logging,
  * OperationOutcome filter) and does nothing, as the baseline. Started by bench/intake.ts in its
- * own process; answers `cpu` messages with its CPU time so far (µs), so the bench can report the
- * server's CPU per request, which the other processes on the machine disturb less than rates.
+ * own process; with BENCH_HTTP_PROCESSES > 1 that process is the primary of that many HTTP
+ * processes, started as `npm start` starts them (apps/engine/src/bootstrap/http-processes.ts). It
+ * answers `cpu` messages with the CPU time so far (µs) of all its processes, so the bench can
+ * report the server's CPU per request, which the other processes on the machine disturb less than
+ * rates.
  */
 import 'reflect-metadata';
 import { Controller, HttpCode, Module, Post, UseFilters } from '@nestjs/common';
-import { loadConfig } from '@aegle/config';
+import { AegleConfig, loadConfig } from '@aegle/config';
 import { OperationOutcomeFilter, operationOutcome } from '@aegle/fhir';
 import { createApp } from '../apps/engine/src/app';
+import { isHttpChild, startHttpProcesses } from '../apps/engine/src/bootstrap/http-processes';
+import { installGracefulShutdown } from '../apps/engine/src/lifecycle/graceful-shutdown';
+import { processCpuMicros } from './proc-cpu';
+const log = (message: string) => process.stderr.write(`${message}\n`);
 
 @Controller('fhir/bare')
 @UseFilters(OperationOutcomeFilter)
@@ -25,8 +32,8 @@ class BareController {
 @Module({ controllers: [BareController] })
 class BareModule {}
 
-async function main(): Promise<void> {
-  const config = loadConfig(
+function benchConfig(): AegleConfig {
+  return loadConfig(
     {
       DATABASE_URL: process.env.BENCH_DATABASE_URL,
       REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -34,6 +41,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       // The intake is the api role's work; the bench measures that role, as deployed.
       ROLE: process.env.BENCH_ROLE ?? 'api',
+      AEGLE_HTTP_PROCESSES: process.env.BENCH_HTTP_PROCESSES ?? '1',
     },
     {
       sources: [
@@ -46,15 +54,39 @@ async function main(): Promise<void> {
       plugins: { dirs: ['plugins'] },
     },
   );
+}
+
+/** The app in this process, as `npm start` runs it in each HTTP process. */
+async function serve(config: AegleConfig): Promise<{ port: number; stop: () => Promise<number> }> {
   const app = await createApp(config, [BareModule]);
+  installGracefulShutdown(app, { timeoutMs: config.shutdownTimeoutMs, log });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
-  process.send?.({ port });
+  return { port, stop: () => app.close().then(() => 0) };
+}
+
+async function main(): Promise<void> {
+  const config = benchConfig();
+  if (isHttpChild()) {
+    await serve(config);
+    return;
+  }
+  const server =
+    config.httpProcesses === 1
+      ? { ...(await serve(config)), pids: () => [] as number[] }
+      : await startHttpProcesses({
+          count: config.httpProcesses,
+          envOf: () => ({}),
+          shutdownTimeoutMs: 10_000,
+          log,
+        });
+  process.send?.({ port: server.port });
   process.on('message', (message) => {
-    if (message === 'stop') void app.close().then(() => process.exit(0));
+    if (message === 'stop') void server.stop().then((code) => process.exit(code));
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage();
-      process.send?.({ cpuMicros: user + system });
+      const children = server.pids().reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+      process.send?.({ cpuMicros: user + system + children });
     }
   });
 }

@@ -2,8 +2,9 @@
  * `npm run bench:intake`: how fast the intake durably accepts full-resource notifications, next to
  * a bare endpoint on the same server stack that does nothing, measured in the same run.
  *
- * The server (bench/intake-server.ts) runs Aegle's api role in its own process (the workers that
- * route events are other processes in a deployment); autocannon drives it from this one. Each
+ * The server (bench/intake-server.ts) runs Aegle's api role in BENCH_HTTP_PROCESSES processes
+ * sharing one port, as `AEGLE_HTTP_PROCESSES` runs it (the workers that route events are other
+ * processes in a deployment); autocannon drives it from this one. Each
  * phase runs BENCH_ROUNDS times (default 3) and the median is printed, with the server's CPU time
  * per answered request. Every request carries a new resource version, so each one is a real
  * insert (no duplicates), and every 2xx is checked against the rows in PostgreSQL afterwards.
@@ -11,22 +12,32 @@
 import autocannon from 'autocannon';
 import { ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
 import { watchQueues } from '../test/support/queue-watch';
+import { hostCpuMicros, processCpuMicros } from './proc-cpu';
 
 const TOKEN = 'bench-inbound-token';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = 1000;
+/** Two on a 2-core machine: the api role's work then uses both cores (see README, intake speed). */
+const HTTP_PROCESSES = process.env.BENCH_HTTP_PROCESSES ?? '2';
 
 interface Phase {
   ok: number;
   rps: number;
   /** Server CPU time per answered request, µs. */
   cpuPerRequest: number;
+  /** CPU time of the bench database's PostgreSQL backends per answered request, µs. */
+  pgCpuPerRequest: number;
+  /** PostgreSQL commits in the bench database per answered request (group commit shares them). */
+  commitsPerRequest: number;
+  /** Share of the machine's CPU time that was busy (every process, the bench's and others'). */
+  hostBusy: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -65,7 +76,31 @@ async function serverCpu(server: ChildProcess): Promise<number> {
   }
 }
 
-async function run(server: ChildProcess, url: string, rate?: number): Promise<Phase> {
+/** Transactions committed so far in the bench database. */
+async function postgresCommits(db: Client): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(rows[0].n);
+}
+
+/** CPU time so far (µs) of each backend serving the bench database (the app's pool), by pid. */
+async function postgresCpu(db: Client): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
+  return new Map(rows.map(({ pid }) => [pid, processCpuMicros(pid)]));
+}
+
+/** CPU the backends used between two readings: a backend that closed in between is left out. */
+function postgresCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  return [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
+}
+
+async function run(server: ChildProcess, db: Client, url: string, rate?: number): Promise<Phase> {
+  const pgBefore = await postgresCpu(db);
+  const commitsBefore = await postgresCommits(db);
+  const hostBefore = hostCpuMicros();
   const cpuBefore = await serverCpu(server);
   const result = await autocannon({
     url,
@@ -77,11 +112,17 @@ async function run(server: ChildProcess, url: string, rate?: number): Promise<Ph
     requests: [{ setupRequest: (request) => ({ ...request, body: notification() }) }],
   });
   const cpu = (await serverCpu(server)) - cpuBefore;
+  const hostAfter = hostCpuMicros();
+  const pgCpu = postgresCpuSince(pgBefore, await postgresCpu(db));
+  const commits = (await postgresCommits(db)) - commitsBefore;
   const answered = result['2xx'] + result.non2xx;
   return {
     ok: result['2xx'],
     rps: result['2xx'] / (result.duration || DURATION),
     cpuPerRequest: answered ? cpu / answered : 0,
+    pgCpuPerRequest: answered ? pgCpu / answered : 0,
+    commitsPerRequest: answered ? commits / answered : 0,
+    hostBusy: (hostAfter.busy - hostBefore.busy) / (hostAfter.total - hostBefore.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -96,6 +137,9 @@ function summarise(phases: Phase[]): Phase {
     ok: phases.reduce((s, p) => s + p.ok, 0),
     rps: median(phases.map((p) => p.rps)),
     cpuPerRequest: median(phases.map((p) => p.cpuPerRequest)),
+    pgCpuPerRequest: median(phases.map((p) => p.pgCpuPerRequest)),
+    commitsPerRequest: median(phases.map((p) => p.commitsPerRequest)),
+    hostBusy: median(phases.map((p) => p.hostBusy)),
     p50: median(phases.map((p) => p.p50)),
     p99: median(phases.map((p) => p.p99)),
     non2xx: phases.reduce((s, p) => s + p.non2xx, 0),
@@ -114,6 +158,7 @@ async function main(): Promise<void> {
         ...process.env,
         BENCH_DATABASE_URL: database.url,
         BENCH_QUEUE_PREFIX: queuePrefix,
+        BENCH_HTTP_PROCESSES: HTTP_PROCESSES,
       },
     });
     const [message] = (await once(server, 'message')) as [{ port: number }];
@@ -121,13 +166,13 @@ async function main(): Promise<void> {
     const intakeUrl = `${base}/fhir/notify/bench`;
     const bareUrl = `${base}/fhir/bare/bench`;
 
-    const go = (url: string, rate?: number) => run(server!, url, rate);
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    const go = (url: string, rate?: number) => run(server!, db, url, rate);
     // Warm-up: JIT, pools, caches.
     await go(bareUrl, 500);
     await go(intakeUrl, 200);
     const results: Record<string, Phase[]> = { bareMax: [], intakeMax: [], bareFixed: [], intakeFixed: [] };
-    const db = new Client({ connectionString: database.url });
-    await db.connect();
     const before = Number((await db.query('SELECT count(*) FROM event')).rows[0].count);
     for (let round = 0; round < ROUNDS; round++) {
       results.bareMax.push(await go(bareUrl));
@@ -145,11 +190,14 @@ async function main(): Promise<void> {
     const intakeFixed = summarise(results.intakeFixed);
     const row = (name: string, p: Phase) =>
       `${name.padEnd(34)} ${p.rps.toFixed(0).padStart(8)}/s  p50 ${String(p.p50).padStart(4)} ms  p99 ${String(p.p99).padStart(4)} ms  ` +
-      `server CPU ${p.cpuPerRequest.toFixed(0).padStart(4)} µs/req  non-2xx ${p.non2xx}  errors ${p.errors}`;
+      `server CPU ${p.cpuPerRequest.toFixed(0).padStart(4)} µs/req  PostgreSQL ${p.pgCpuPerRequest.toFixed(0).padStart(4)} µs/req ` +
+      `(${p.commitsPerRequest.toFixed(2)} commits/req)  ` +
+      `host busy ${(p.hostBusy * 100).toFixed(0).padStart(3)}%  non-2xx ${p.non2xx}  errors ${p.errors}`;
     const lines = [
       `intake benchmark: ${ROUNDS} round(s) of ${DURATION}s per phase, medians; ${CONNECTIONS} connections at max rate`,
       `server: Aegle role ${process.env.BENCH_ROLE ?? 'api'} (intake + admin API; routing and plugin runs are worker processes), ` +
-        `Fastify, one process; load from another process (autocannon) on the same machine`,
+        `Fastify, ${HTTP_PROCESSES} HTTP process(es) (BENCH_HTTP_PROCESSES; server CPU sums them all); ` +
+        `load from another process (autocannon) on the same machine, ${os.availableParallelism()} cores`,
       row('bare endpoint, max rate', bareMax),
       row('intake (full-resource), max rate', intakeMax),
       `  ratio intake/bare throughput: ${(intakeMax.rps / bareMax.rps).toFixed(2)}; server CPU per request: ${(intakeMax.cpuPerRequest / bareMax.cpuPerRequest).toFixed(2)}`,

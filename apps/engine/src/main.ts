@@ -1,39 +1,63 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@aegle/config';
-import { createApp } from './app';
+import { AegleConfig, ConfigError, loadConfig } from '@aegle/config';
 import { startEmbeddedPostgres } from './bootstrap/embedded-postgres';
+import { isHttpChild, startHttpProcesses } from './bootstrap/http-processes';
 import { assertRedisReachable } from './bootstrap/redis-check';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+/** Runs the app in this process until SIGTERM/SIGINT has drained it; resolves with its port. */
+async function serve(config: AegleConfig, after?: () => Promise<void>): Promise<number> {
+  // Loaded here, not at the top: a primary of several HTTP processes never builds the app.
+  const { createApp } = await import('./app');
+  const app = await createApp(config);
+  // The app closes its pool first; `after` (the embedded server's stop) runs after.
+  installGracefulShutdown(app, { timeoutMs: config.shutdownTimeoutMs, after, log });
+  await app.listen(config.port, '0.0.0.0');
+  return (app.getHttpServer().address() as { port: number }).port;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  // A child of several HTTP processes: the primary checked Redis and set DATABASE_URL and ROLE.
+  if (isHttpChild()) {
+    await serve(config);
+    return;
+  }
   await assertRedisReachable(config.redisUrl);
-  const embedded = config.databaseUrl
-    ? undefined
-    : await startEmbeddedPostgres(config.dataDir, (m) => process.stderr.write(`${m}\n`));
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, log);
   if (embedded) {
     config.databaseUrl = embedded.url;
-    process.stderr.write(
-      `DATABASE_URL is not set: using an embedded PostgreSQL with its data in ${config.dataDir}\n`,
-    );
+    log(`DATABASE_URL is not set: using an embedded PostgreSQL with its data in ${config.dataDir}`);
   }
-  const app = await createApp(config);
-  // The app closes its pool first; the embedded server stops after.
-  installGracefulShutdown(app, {
-    timeoutMs: config.shutdownTimeoutMs,
-    after: embedded && (() => embedded.stop()),
-    log: (message) => process.stderr.write(`${message}\n`),
+  const stopEmbedded = embedded && (() => embedded.stop());
+  if (config.httpProcesses === 1) {
+    const port = await serve(config, stopEmbedded);
+    log(`Aegle (role ${config.role}) is listening on http://127.0.0.1:${port} (health: /health)`);
+    return;
+  }
+  const processes = await startHttpProcesses({
+    count: config.httpProcesses,
+    // In role all, one child runs the queue workers too; more copies of them (and of every ONNX
+    // session) would only compete for the same cores. Workers scale as ROLE=worker processes.
+    envOf: (slot) => ({
+      DATABASE_URL: config.databaseUrl!,
+      ROLE: slot === 0 ? config.role : 'api',
+    }),
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    after: stopEmbedded,
+    log,
   });
-  await app.listen(config.port, '0.0.0.0');
-  const address = app.getHttpServer().address() as { port: number };
-  process.stderr.write(
-    `Aegle (role ${config.role}) is listening on http://127.0.0.1:${address.port} (health: /health)\n`,
+  log(
+    `Aegle (role ${config.role}, ${config.httpProcesses} HTTP processes: ${processes.pids().join(', ')}) ` +
+      `is listening on http://127.0.0.1:${processes.port} (health: /health)`,
   );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `\n${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}\n\n`,
+  log(
+    `\n${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}\n`,
   );
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** Marks a value that must never reach a log line. */
@@ -309,6 +310,14 @@ export const envSchema = z.object({
   AEGLE_STALLED_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
   /** How many times a job may lose its worker and be handed on before it fails for good. */
   AEGLE_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
+  /**
+   * Processes that serve HTTP on the one port (node:cluster), a number or `auto` (one per CPU):
+   * one Node process uses one core. For VMs and bare metal; in Kubernetes keep 1 and scale replicas.
+   */
+  AEGLE_HTTP_PROCESSES: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)])
+    .default(1)
+    .transform((value) => (value === 'auto' ? availableParallelism() : value)),
 });
 
 export type Role = z.output<typeof envSchema>['ROLE'];
@@ -339,6 +348,11 @@ export interface AegleConfig {
   reconcileIntervalMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
+  /**
+   * How many processes serve HTTP (1: this one). With more, a primary forks them: in role `api`
+   * each is an api process; in role `all` the first runs `all` and the others `api`.
+   */
+  httpProcesses: number;
   sources: SourceConfig[];
   plugins: FileConfig['plugins'];
   intake: FileConfig['intake'];

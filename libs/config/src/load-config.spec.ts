@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from './load-config';
 
 const validFile = {
@@ -69,5 +70,31 @@ describe('loadConfig', () => {
   it('reads a missing file as one clear problem', () => {
     const problems = problemsOf(() => loadConfig({ AEGLE_CONFIG: '/nonexistent/aegle.yaml' }));
     expect(problems).toEqual([expect.stringMatching(/\/nonexistent\/aegle\.yaml: ENOENT/)]);
+  });
+
+  describe('AEGLE_HTTP_PROCESSES', () => {
+    it('defaults to one process', () => {
+      expect(loadConfig({}, validFile).httpProcesses).toBe(1);
+    });
+
+    it('takes a count, or auto for one per CPU', () => {
+      expect(loadConfig({ ROLE: 'api', AEGLE_HTTP_PROCESSES: '3' }, validFile).httpProcesses).toBe(3);
+      expect(loadConfig({ ROLE: 'api', AEGLE_HTTP_PROCESSES: 'auto' }, validFile).httpProcesses).toBe(
+        availableParallelism(),
+      );
+    });
+
+    it.each(['0', '-2', '1.5', 'many', '65'])('refuses %s', (value) => {
+      const problems = problemsOf(() => loadConfig({ AEGLE_HTTP_PROCESSES: value }, validFile));
+      expect(problems).toEqual([expect.stringMatching(/^env AEGLE_HTTP_PROCESSES/)]);
+    });
+
+    it('refuses more than one for the worker role, which has no HTTP traffic to share', () => {
+      const problems = problemsOf(() => loadConfig({ ROLE: 'worker', AEGLE_HTTP_PROCESSES: '2' }, validFile));
+      expect(problems).toEqual([
+        expect.stringMatching(/AEGLE_HTTP_PROCESSES: applies to the api and all roles/),
+      ]);
+      expect(loadConfig({ ROLE: 'worker', AEGLE_HTTP_PROCESSES: '1' }, validFile).httpProcesses).toBe(1);
+    });
   });
 });

@@ -58,6 +58,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
   const fileResult = raw === undefined ? undefined : fileSchema.safeParse(raw);
   if (fileResult && !fileResult.success) problems.push(...describe(`${configPath} `, fileResult.error));
 
+  if (envResult.success && envResult.data.ROLE === 'worker' && envResult.data.AEGLE_HTTP_PROCESSES > 1) {
+    problems.push(
+      'env AEGLE_HTTP_PROCESSES: applies to the api and all roles; a worker scales by running more worker processes',
+    );
+  }
   if (problems.length > 0 || !envResult.success || !fileResult?.success) throw new ConfigError(problems);
   const e = envResult.data;
   return {
@@ -75,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, fileOverride?: 
     reconcileIntervalMs: e.AEGLE_RECONCILE_INTERVAL_MS,
     stalledIntervalMs: e.AEGLE_STALLED_INTERVAL_MS,
     maxStalledCount: e.AEGLE_MAX_STALLED_COUNT,
+    httpProcesses: e.AEGLE_HTTP_PROCESSES,
     ...fileResult.data,
   };
 }

@@ -1,2 +1,3 @@
 export * from './metrics';
 export * from './trace-context';
+export * from './cluster-metrics';

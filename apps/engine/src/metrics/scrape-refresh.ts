@@ -1,7 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { queueDepth, refreshAuditChainHead } from '@aegle/telemetry';
+import { AuditQueryRepository } from '@aegle/audit';
+import { queueDepth, refreshAuditChainHead, reportAuditChainHead } from '@aegle/telemetry';
 import { QUEUES } from '@aegle/workflow';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
@@ -20,8 +21,10 @@ export class ScrapeRefresh {
     @InjectQueue(QUEUES.runs) runs: Queue,
     @InjectQueue(QUEUES.gpuRuns) gpuRuns: Queue,
     @InjectQueue(QUEUES.writeback) writeback: Queue,
+    audit: AuditQueryRepository,
   ) {
     this.queues = [events, runs, gpuRuns, writeback];
+    reportAuditChainHead(() => audit.chainHead());
   }
 
   /** A scrape still answers when Redis or the audit trail does not: those gauges keep their last value. */

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { AegleProcess, spawnAegle } from './support/aegle-process';
 import { RunningAegle, startAegle, TEST_REDIS_URL, TestSource } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
-import { json } from './support/http';
+import { eventually, json } from './support/http';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
 jest.setTimeout(180_000);
@@ -96,16 +96,6 @@ describe('ordering: versions of one resource are processed in version order', ()
        FROM event WHERE focus_id = $1 ORDER BY focus_version::int`,
       [FOCUS],
     );
-
-  async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   it('routes versions in increasing order, each after the previous one’s runs ended; late ones are stale', async () => {
     // Wave 1, shuffled and at once: one of them is taken first and its write-back is held.

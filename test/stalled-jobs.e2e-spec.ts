@@ -8,7 +8,7 @@ import { RunProcessor } from '../libs/workflow/src/run.processor';
 import { WritebackProcessor } from '../libs/workflow/src/writeback.processor';
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
-import { json } from './support/http';
+import { eventually, json } from './support/http';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
 jest.setTimeout(60_000);
@@ -81,16 +81,6 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
         meta: { versionId: String(version) },
       }),
     }).then((response) => expect(response.status).toBe(200));
-
-  async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   const eventOf = async (focusId: string, version: number) =>
     (

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { AdminActionRepository } from './admin-action.repository';
 import { AuditQueryRepository } from './audit-query.repository';
@@ -8,7 +9,7 @@ import { ConsoleQueryRepository } from './console-query.repository';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { AUDIT_ENTITIES } from './entities';
 import { EventRepository } from './event.repository';
-import { AUDIT_MIGRATIONS } from './migrations';
+import { AUDIT_MIGRATIONS, migrateExclusively } from './migrations';
 import { PluginRunRepository } from './plugin-run.repository';
 import { QueryLogger } from './query-logger';
 import { WriteBackRepository } from './write-back.repository';
@@ -33,7 +34,7 @@ const repositories = [
   UnfinishedWork,
 ];
 
-/** PostgreSQL through TypeORM: explicit migrations run at boot, never `synchronize`. */
+/** PostgreSQL through TypeORM: explicit migrations run at boot (one process at a time), never `synchronize`. */
 @Global()
 @Module({
   imports: [
@@ -47,11 +48,21 @@ const repositories = [
           url: config.databaseUrl,
           entities: AUDIT_ENTITIES,
           migrations: AUDIT_MIGRATIONS,
-          migrationsRun: true,
           synchronize: false,
           extra: { max: 10 },
           logger: new QueryLogger(),
         };
+      },
+      // Migrations under a lock (not `migrationsRun`): processes starting together take turns.
+      dataSourceFactory: async (options) => {
+        const db = await new DataSource(options!).initialize();
+        try {
+          await migrateExclusively(db);
+        } catch (error) {
+          await db.destroy();
+          throw error;
+        }
+        return db;
       },
     }),
   ],

@@ -14,3 +14,5 @@ export const AUDIT_MIGRATIONS = [
   AuditChain1764500000000,
   EventClaims1764600000000,
 ];
+
+export { migrateExclusively } from './migrate-exclusively';

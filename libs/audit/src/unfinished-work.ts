@@ -43,6 +43,15 @@ export interface UnfinishedWorkItems {
 export class UnfinishedWork {
   constructor(private readonly db: DataSource) {}
 
+  /** Whether this run's result still awaits its write-back, as {@link awaitsWriteBackSql} says. */
+  async awaitsWriteBack(runId: string): Promise<boolean> {
+    const [row] = await this.db.query<Array<{ awaits: boolean }>>(
+      `SELECT ${awaitsWriteBackSql('r')} AS awaits FROM plugin_run r WHERE r.id = $1`,
+      [runId],
+    );
+    return row?.awaits === true;
+  }
+
   async find(olderThanMs: number, limit: number): Promise<UnfinishedWorkItems> {
     const older = `now() - make_interval(secs => $1::float8 / 1000)`;
     const [events, runs, unwritten] = await Promise.all([

@@ -6,6 +6,7 @@ import {
   DeadLetterRepository,
   PluginRunEntity,
   PluginRunRepository,
+  UnfinishedWork,
   WriteBackAttempt,
   WriteBackRepository,
 } from '@aegle/audit';
@@ -59,6 +60,7 @@ export class WritebackProcessor extends WorkerHost {
     private readonly plugins: PluginRegistry,
     private readonly ehr: EhrClients,
     private readonly earlierResults: EarlierResults,
+    private readonly unfinished: UnfinishedWork,
   ) {
     super();
   }
@@ -135,11 +137,10 @@ export class WritebackProcessor extends WorkerHost {
   async onFailed(job: Job<JobPayload<typeof QUEUES.writeback>> | undefined, error: Error): Promise<void> {
     if (!job || !failedForStalling(job, error)) return;
     try {
-      const run = await this.runs.get(job.data.runId);
-      if (!run || !hasResultsToWrite(run)) return;
       // Its worker may have died after the EHR took the result: then there is nothing to give up on.
-      const attempts = await this.writeBacks.findForRun(run.id);
-      if (attempts.some((a) => a.outcome === 'created' || a.outcome === 'exists')) return;
+      if (!(await this.unfinished.awaitsWriteBack(job.data.runId))) return;
+      const run = await this.runs.get(job.data.runId);
+      if (!run) return;
       const failure = { status: undefined, outcome: undefined, message: finalFailureReason(job, error) };
       await this.deadLetter(run, job.attemptsMade, failure, 'stalled');
     } catch (failure) {

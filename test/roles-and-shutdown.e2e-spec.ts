@@ -91,7 +91,11 @@ describe('roles, execution queues and graceful shutdown (child processes)', () =
     expect(await watch.workers('events')).toBe(0);
     const cholesterol = await seedPatient('roles-1');
     expect((await notify(api.url, cholesterol)).status).toBe(200);
-    expect(await watch.queues.events.getWaitingCount()).toBe(1);
+    // Queued right after the answer (the EHR waits for PostgreSQL, not Redis).
+    await watch.until(
+      async () => (await watch.queues.events.getWaitingCount()) === 1,
+      'the event on the events queue',
+    );
     const ready = await json<{ info: Record<string, unknown> }>(fetch(`${api.url}/health/ready`));
     expect(Object.keys(ready.info).sort()).toEqual(['database', 'lifecycle', 'redis']);
 

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { NotificationRecord } from './audit-query.repository';
 import { returningChained } from './chain';
 import { CatchUpEntity, CatchUpStatus, SubscriptionStateEntity } from './entities';
+import { PreparedStatement } from './prepared-statement';
 
 /** A notification as the intake writes it (the database dates it). */
 export type IntakeNotificationRow = Omit<NotificationRecord, 'receivedAt'>;
@@ -79,10 +80,7 @@ export class IntakeRepository {
    * caller clears the mark; should the process die first, the work reconciler re-queues them).
    */
   async writeBatch(batch: IntakeBatch, enqueuedNow: boolean): Promise<Set<string>> {
-    const params = [...writeBatchParams(batch), enqueuedNow];
-    const [row] = (await this.db.query(WRITE_BATCH_SQL, params)) as Array<{
-      accepted: string[];
-    }>;
+    const [row] = await WRITE_BATCH.run(this.db, [...writeBatchParams(batch), enqueuedNow]);
     return new Set(row.accepted);
   }
 
@@ -278,6 +276,10 @@ const WRITE_BATCH_SQL = `WITH n AS (
                                    array_agg(action ORDER BY part), array_agg(content_sha256 ORDER BY part))
                FROM chained) AS linked,
               (SELECT coalesce(array_agg(id), '{}') FROM e) AS accepted`;
+const WRITE_BATCH = new PreparedStatement<{ accepted: string[] }>(
+  'aegle_intake_write_batch',
+  WRITE_BATCH_SQL,
+);
 
 function writeBatchParams(batch: IntakeBatch): unknown[] {
   const n = batch.notifications;

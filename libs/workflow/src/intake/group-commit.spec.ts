@@ -65,4 +65,65 @@ describe('GroupCommit', () => {
     release();
     expect((await settled).sort()).toEqual([1, 2]);
   });
+
+  describe('with a linger', () => {
+    const recording = (flushes: number[][]) => async (items: number[]) => {
+      flushes.push(items);
+      return items.map((value) => ({ status: 'fulfilled' as const, value }));
+    };
+
+    it('holds an item that finds nothing in flight for company, then flushes them together', async () => {
+      const flushes: number[][] = [];
+      const commit = new GroupCommit<number, number>(recording(flushes), {
+        maxInFlight: 1,
+        maxBatch: 100,
+        lingerMs: 20,
+      });
+      const first = commit.submit(1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(flushes).toEqual([]);
+      const second = commit.submit(2);
+      expect(await Promise.all([first, second])).toEqual([1, 2]);
+      expect(flushes).toEqual([[1, 2]]);
+    });
+
+    it('flushes at once when the batch is full', async () => {
+      const flushes: number[][] = [];
+      const commit = new GroupCommit<number, number>(recording(flushes), {
+        maxInFlight: 1,
+        maxBatch: 3,
+        lingerMs: 60_000,
+      });
+      expect(await Promise.all([1, 2, 3].map((n) => commit.submit(n)))).toEqual([1, 2, 3]);
+      expect(flushes).toEqual([[1, 2, 3]]);
+    });
+
+    it('does not hold again what arrived during a flush', async () => {
+      jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+      try {
+        const flushes: number[][] = [];
+        let release: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const commit = new GroupCommit<number, number>(
+          async (items) => {
+            flushes.push(items);
+            if (flushes.length === 1) await gate;
+            return items.map((value) => ({ status: 'fulfilled' as const, value }));
+          },
+          { maxInFlight: 1, maxBatch: 100, lingerMs: 10 },
+        );
+        const first = commit.submit(1);
+        jest.advanceTimersByTime(10);
+        expect(flushes).toEqual([[1]]);
+        void commit.submit(2);
+        release();
+        await first;
+        // No timer runs from here on: the second flush must follow the first by itself.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(flushes).toEqual([[1], [2]]);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+  });
 });

@@ -102,19 +102,42 @@ describe("EhrPatientData: a plugin's inputs in one batch", () => {
     expect(withoutBatch.gathered).toEqual(oneByOne.gathered);
   });
 
-  it('falls back to one request per input when the batch fails', async () => {
-    const oneByOne = await gather(false);
+  const answerBatchWith = (status: number, headers: Record<string, string> = {}) =>
     ehr.onRequest((req) =>
       req.method === 'POST' && /^\/fhir\/?$/.test(req.path)
         ? {
-            status: 503,
-            body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] },
+            status,
+            headers,
+            body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] },
           }
         : undefined,
     );
-    const failed = await gather(true);
-    expect(failed.prefetchRequests).toEqual([expect.stringMatching(/^POST \/fhir\/?$/)]);
-    expect(failed.gatherRequests).toEqual(oneByOne.gatherRequests);
-    expect(failed.gathered).toEqual(oneByOne.gathered);
-  });
+
+  it.each([400, 500])(
+    'falls back to one request per input when the EHR answers the batch %i',
+    async (status) => {
+      const oneByOne = await gather(false);
+      answerBatchWith(status);
+      const failed = await gather(true);
+      expect(failed.prefetchRequests).toEqual([expect.stringMatching(/^POST \/fhir\/?$/)]);
+      expect(failed.gatherRequests).toEqual(oneByOne.gatherRequests);
+      expect(failed.gathered).toEqual(oneByOne.gathered);
+    },
+  );
+
+  it.each([429, 503])(
+    'backs off instead when the EHR answers the batch %i (busy): the job retries, no request per input',
+    async (status) => {
+      answerBatchWith(status, { 'Retry-After': '3' });
+      const data = new EhrPatientData(client(), patientId);
+      const before = ehr.requests.length;
+      await expect(data.prefetch(manifest, now)).rejects.toMatchObject({
+        status,
+        retryable: true,
+        retryAfterMs: 3000,
+      });
+      const sent = ehr.requests.slice(before).filter((r) => !r.path.endsWith('/metadata'));
+      expect(sent.map((r) => r.method)).toEqual(['POST']);
+    },
+  );
 });

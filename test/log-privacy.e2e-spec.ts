@@ -102,8 +102,8 @@ describe('logs: structured, traced, and free of patient data', () => {
         };
       }
     });
-    // Transient EHR errors: retried, and logged. Three, since a failed input batch is first
-    // absorbed by reading its inputs one by one (one per patient here), and only then retried.
+    // Transient EHR errors: retried, and logged (a batch answered 503 fails the job, which backs
+    // off; three, so that some reach a job whichever requests they land on).
     ehr.failNext(3, 503);
 
     const traceId = randomBytes(16).toString('hex');

@@ -3,6 +3,8 @@ import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
+/** What an EHR answers when it wants fewer requests for now. */
+const OVERLOADED = new Set([429, 503]);
 
 /** {@link PatientData} read from the EHR's FHIR API, each search made at most once per run. */
 export class EhrPatientData implements PatientData {
@@ -45,7 +47,8 @@ export class EhrPatientData implements PatientData {
   /**
    * Reads what the plugin's declared inputs will ask for in one `batch` round trip instead of one
    * request each, when the EHR announces batch support. Whatever the batch could not answer (or an
-   * EHR without batch) is read on demand as before, so this only ever saves requests. `extra`
+   * EHR without batch, or one that refuses it) is read on demand as before, so this only ever saves
+   * requests; a batch answered 429 or 503 throws instead, for the job to retry later. `extra`
    * searches ride in the same batch; their matches are kept for {@link prefetched}.
    */
   async prefetch(
@@ -91,7 +94,9 @@ export class EhrPatientData implements PatientData {
     let answers: Array<fhir4.Resource[] | EhrRequestError>;
     try {
       answers = await this.client.searchBatch(searches);
-    } catch {
+    } catch (error) {
+      // An EHR that says it is busy gets fewer requests, not one per input: the job backs off.
+      if (error instanceof EhrRequestError && OVERLOADED.has(error.status ?? 0)) throw error;
       return; // each input is read on its own instead
     }
     let next = 0;

@@ -117,7 +117,8 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
       attempts: 8,
       reason: 'EHR unreachable',
     });
-    expect(await store.failedJobs.markReplayed(routing, 'test', `${v2}:replay`)).toBe(true);
+    expect(routing).not.toBeNull();
+    expect(await store.failedJobs.markReplayed(String(routing), 'test', `${v2}:replay`)).toBe(true);
     expect(await verdict(v3)).toBe('wait');
     await store.failedJobs.record({
       queue: 'aegle-events',

@@ -24,8 +24,8 @@ describe('unfinished work: what the reconciler puts back on the queues', () => {
 
   afterAll(() => store?.close());
 
-  const gaveUp = (payload: { eventId: string } | { runId: string }, jobId: string) =>
-    store.failedJobs.record({
+  const gaveUp = async (payload: { eventId: string } | { runId: string }, jobId: string) => {
+    const id = await store.failedJobs.record({
       queue: 'eventId' in payload ? 'aegle-events' : 'aegle-runs',
       jobId,
       jobName: 'eventId' in payload ? 'route' : 'run',
@@ -34,6 +34,9 @@ describe('unfinished work: what the reconciler puts back on the queues', () => {
       attempts: 8,
       reason: 'EHR unreachable',
     });
+    if (!id) throw new Error(`job ${jobId} was recorded as failed already`);
+    return id;
+  };
 
   it('offers accepted events again until they are routed, but not one that gave up until replayed', async () => {
     const waiting = await rows.event('reconcile-1', '1');

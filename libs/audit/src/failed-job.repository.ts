@@ -17,17 +17,25 @@ export class FailedJobRepository {
   ) {}
 
   /**
-   * Records a job that gave up. Without a `sourceId`, the source is taken from the run or event the
-   * payload names, in the same statement, so it is part of the chained content.
+   * Records a job that gave up, once: the worker that saw it fail and the sweep of BullMQ's failed
+   * sets may both report it, so a job already recorded (same queue and job id) is left as it is and
+   * null is returned. Without a `sourceId`, the source is taken from the run or event the payload
+   * names, in the same statement, so it is part of the chained content.
    */
-  record(letter: NewFailedJob): Promise<string> {
+  record(letter: NewFailedJob): Promise<string | null> {
     return this.chain.write(async (tx) => {
+      // Two reporters of the same failure take turns, so the second sees the first's row.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('failed_job:' || $1 || ':' || $2, 0))`, [
+        letter.queue,
+        letter.jobId,
+      ]);
       const rows = (await tx.query(
         `INSERT INTO failed_job (queue, job_id, job_name, payload, source_id, attempts, reason)
          SELECT $1, $2, $3, $4::jsonb,
                 coalesce($5, (SELECT source_id FROM plugin_run WHERE id::text = $4::jsonb->>'runId'),
                              (SELECT source_id FROM event WHERE id::text = $4::jsonb->>'eventId')),
                 $6, $7
+         WHERE NOT EXISTS (SELECT 1 FROM failed_job WHERE queue = $1 AND job_id = $2)
          RETURNING ${returningChained('failed_job')}`,
         [
           letter.queue,
@@ -39,8 +47,17 @@ export class FailedJobRepository {
           letter.reason,
         ],
       )) as ChainedRow[];
-      return { result: rows[0].id, records: chained('failed_job', 'dead', rows) };
+      return { result: rows[0]?.id ?? null, records: chained('failed_job', 'dead', rows) };
     });
+  }
+
+  /** Which of these jobs of `queue` are recorded already. */
+  async recordedJobIds(queue: string, jobIds: string[]): Promise<Set<string>> {
+    const rows: Array<{ job_id: string }> = await this.db.query(
+      `SELECT job_id FROM failed_job WHERE queue = $1 AND job_id = ANY($2::text[])`,
+      [queue, jobIds],
+    );
+    return new Set(rows.map((r) => r.job_id));
   }
 
   /** Marks a failed job replayed by `actor` as job `replayJobId`; false if it was already replayed. */

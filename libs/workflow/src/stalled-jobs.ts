@@ -1,4 +1,4 @@
-import { Job } from 'bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
 
 /**
  * Jobs BullMQ fails because the workers holding them kept stopping (SIGKILL, OOM, a hung event loop).
@@ -14,6 +14,13 @@ import { Job } from 'bullmq';
  */
 export function failedForStalling(job: Job, error: Error): boolean {
   return job.stalledCounter > 0 && job.deferredFailure !== undefined && error.message === job.deferredFailure;
+}
+
+/** A failure BullMQ will not retry: refused as unrecoverable, or out of attempts. */
+export function failedForGood(job: Job | undefined, error: Error): boolean {
+  // By name as well: plugin code may throw from its own realm.
+  const unrecoverable = error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
+  return unrecoverable || (job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false);
 }
 
 /** The reason recorded for a job that gave up; for a stalled one, how often its worker stopped. */

@@ -7,7 +7,7 @@ import {
   OnApplicationBootstrap,
   Optional,
 } from '@nestjs/common';
-import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, WorkerExecution } from '@aegle/config';
 import { failedJobsTotal, withTrace } from '@aegle/telemetry';
 import type { TraceCarrier } from './queues';
@@ -18,15 +18,11 @@ import { GpuRunProcessor, RunProcessor } from './run.processor';
 import { WorkflowModule } from './workflow.module';
 import { WorkReconciler } from './work-reconciler';
 import { FailedJobRecorder } from './failed-job.recorder';
+import { failedForGood } from './stalled-jobs';
 import { WritebackProcessor } from './writeback.processor';
 
 interface Host {
   worker?: Worker;
-}
-
-/** A failure is final when BullMQ will not retry it: unrecoverable, or out of attempts. */
-function isFinal(job: Job | undefined, error: Error): boolean {
-  return error instanceof UnrecoverableError || (job ? job.attemptsMade >= (job.opts.attempts ?? 1) : false);
 }
 
 /**
@@ -61,7 +57,7 @@ export class WorkerPool implements OnApplicationBootstrap {
           reason: error.message,
         };
         withTrace((job?.data as TraceCarrier | undefined)?.traceparent, () => {
-          if (isFinal(job, error)) {
+          if (failedForGood(job, error)) {
             failedJobsTotal.inc({ queue: host.worker!.name });
             this.logger.error(entry, 'job failed for good');
           } else {

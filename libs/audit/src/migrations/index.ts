@@ -4,6 +4,7 @@ import { PluginRunMode1764400000001 } from './1764400000001-plugin-run-mode';
 import { IntakeSubscriptions1764400000002 } from './1764400000002-intake-subscriptions';
 import { AuditChain1764500000000 } from './1764500000000-audit-chain';
 import { EventClaims1764600000000 } from './1764600000000-event-claims';
+import { FailedJobLookup1764700000000 } from './1764700000000-failed-job-lookup';
 
 /** In order; TypeORM runs the ones not yet applied at boot. */
 export const AUDIT_MIGRATIONS = [
@@ -13,6 +14,7 @@ export const AUDIT_MIGRATIONS = [
   IntakeSubscriptions1764400000002,
   AuditChain1764500000000,
   EventClaims1764600000000,
+  FailedJobLookup1764700000000,
 ];
 
 export { migrateExclusively } from './migrate-exclusively';

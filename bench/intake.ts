@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
 import { watchQueues } from '../test/support/queue-watch';
-import { pacedLoad } from './paced-load';
+import { pacedLoad, PacedLoadResult } from './paced-load';
 import { hostCpuMicros, processCpuMicros } from './proc-cpu';
 
 const TOKEN = 'bench-inbound-token';
@@ -109,14 +109,7 @@ const HEADERS = { 'content-type': 'application/fhir+json', authorization: `Beare
 /** How a phase loads the server: closed-loop at full speed, evenly paced, or autocannon's bursts. */
 type Load = 'max' | 'paced' | 'bursts';
 
-interface LoadResult {
-  ok: number;
-  non2xx: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p99: number;
-}
+type LoadResult = Omit<PacedLoadResult, 'max'>;
 
 async function drive(url: string, load: Load): Promise<LoadResult> {
   if (load === 'paced') {

@@ -1,18 +1,21 @@
 import { GroupCommit } from './group-commit';
 
 describe('GroupCommit', () => {
-  it('sends items that arrive during a flush together in the next one, and answers each caller', async () => {
+  /** A group commit whose first flush waits until `release()`; each flush answers value × 10. */
+  function withGatedFirstFlush(options: { maxInFlight: number; maxBatch: number; lingerMs?: number }) {
     const flushes: number[][] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const commit = new GroupCommit<number, number>(
-      async (items) => {
-        flushes.push(items);
-        if (flushes.length === 1) await gate;
-        return items.map((value) => ({ status: 'fulfilled' as const, value: value * 10 }));
-      },
-      { maxInFlight: 1, maxBatch: 100 },
-    );
+    const commit = new GroupCommit<number, number>(async (items) => {
+      flushes.push(items);
+      if (flushes.length === 1) await gate;
+      return items.map((value) => ({ status: 'fulfilled' as const, value: value * 10 }));
+    }, options);
+    return { commit, flushes, release };
+  }
+
+  it('sends items that arrive during a flush together in the next one, and answers each caller', async () => {
+    const { commit, flushes, release } = withGatedFirstFlush({ maxInFlight: 1, maxBatch: 100 });
     const first = commit.submit(1);
     const rest = [2, 3, 4].map((n) => commit.submit(n));
     release();
@@ -101,17 +104,11 @@ describe('GroupCommit', () => {
     it('does not hold again what arrived during a flush', async () => {
       jest.useFakeTimers({ doNotFake: ['setImmediate'] });
       try {
-        const flushes: number[][] = [];
-        let release: () => void = () => undefined;
-        const gate = new Promise<void>((resolve) => (release = resolve));
-        const commit = new GroupCommit<number, number>(
-          async (items) => {
-            flushes.push(items);
-            if (flushes.length === 1) await gate;
-            return items.map((value) => ({ status: 'fulfilled' as const, value }));
-          },
-          { maxInFlight: 1, maxBatch: 100, lingerMs: 10 },
-        );
+        const { commit, flushes, release } = withGatedFirstFlush({
+          maxInFlight: 1,
+          maxBatch: 100,
+          lingerMs: 10,
+        });
         const first = commit.submit(1);
         jest.advanceTimersByTime(10);
         expect(flushes).toEqual([[1]]);

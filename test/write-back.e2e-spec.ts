@@ -259,6 +259,27 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect(writes[1] - writes[0]).toBeGreaterThanOrEqual(1000);
   });
 
+  it("backs a run off as long as the EHR's Retry-After says when the inputs batch is answered 429", async () => {
+    const tc = await seedPatient('run-429');
+    const batches: number[] = [];
+    ehr.onRequest((req) => {
+      if (!isBatch(req)) return;
+      batches.push(Date.now());
+      if (batches.length === 1) {
+        return {
+          status: 429,
+          headers: { 'Retry-After': '2' },
+          body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] },
+        };
+      }
+    });
+    expect((await notify(tc)).status).toBe(200);
+    await aegle.waitForIdle();
+    expect(await riskObservations('run-429')).toHaveLength(1);
+    // The run's own back-off would have tried again after 500 ms.
+    expect(batches[1] - batches[0]).toBeGreaterThanOrEqual(2000);
+  });
+
   it('retries a lost update race (412) instead of giving up', async () => {
     const tc = await seedPatient('wb-412');
     let raced = false;

@@ -1,4 +1,5 @@
-import { retryDelayMs, writebackBackoff } from './retry-policy';
+import { EhrRequestError } from '@aegle/fhir';
+import { retryDelayMs, runBackoff, writebackBackoff } from './retry-policy';
 
 const policy = { backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
 
@@ -34,5 +35,19 @@ describe('retryDelayMs', () => {
       1234,
     );
     expect(writebackBackoff(1, 'writeback', new Error('no delay chosen'))).toBeGreaterThanOrEqual(500);
+  });
+});
+
+describe('runBackoff', () => {
+  it("doubles from 500 ms, as BullMQ's exponential backoff did", () => {
+    expect([1, 2, 3, 7].map((attempt) => runBackoff(attempt, 'run', new Error('plugin threw')))).toEqual([
+      500, 1_000, 2_000, 32_000,
+    ]);
+  });
+
+  it("waits at least as long as the EHR's Retry-After", () => {
+    const busy = new EhrRequestError(429, undefined, 'batch failed with HTTP 429', 20_000);
+    expect(runBackoff(1, 'run', busy)).toBe(20_000);
+    expect(runBackoff(7, 'run', busy)).toBe(32_000);
   });
 });

@@ -25,3 +25,15 @@ export function writebackBackoff(attemptsMade: number, _type?: string, error?: E
   const chosen = (error as (Error & DelayedRetry) | undefined)?.retryDelayMs;
   return chosen ?? retryDelayMs(attemptsMade, { backoffBaseMs: 1_000, backoffMaxMs: 15 * 60_000 });
 }
+
+/** The first retry of a plugin run; each later one waits twice as long (8 attempts span a minute). */
+const RUN_RETRY_BASE_MS = 500;
+
+/**
+ * BullMQ custom backoff for plugin-run jobs: BullMQ's own exponential one, but never sooner than the
+ * `Retry-After` of an EHR that answered 429 or 503 (an EhrRequestError carries it).
+ */
+export function runBackoff(attemptsMade: number, _type?: string, error?: Error): number {
+  const retryAfterMs = (error as (Error & { retryAfterMs?: number }) | undefined)?.retryAfterMs;
+  return Math.max(Math.round(2 ** Math.max(attemptsMade - 1, 0) * RUN_RETRY_BASE_MS), retryAfterMs ?? 0);
+}

@@ -15,6 +15,7 @@ import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, QUEUES } from './queues';
 import { traced, Traced } from './traced';
 import { RunOutputs } from './run-outputs';
+import { runBackoff } from './retry-policy';
 import { RunStarter } from './run-starter';
 
 /** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
@@ -35,7 +36,11 @@ const MAX_WAITING_PER_PLUGIN = RUN_CONCURRENCY / 2;
  * faults are retried. A live or canary result is written back and starts the runs chained after it;
  * a shadow result is only audited.
  */
-@Processor(QUEUES.runs, { concurrency: RUN_CONCURRENCY, autorun: false })
+@Processor(QUEUES.runs, {
+  concurrency: RUN_CONCURRENCY,
+  autorun: false,
+  settings: { backoffStrategy: runBackoff },
+})
 export class RunProcessor extends WorkerHost {
   private readonly logger = new Logger(RunProcessor.name);
 
@@ -241,7 +246,11 @@ export class RunProcessor extends WorkerHost {
 }
 
 /** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
-@Processor(QUEUES.gpuRuns, { concurrency: RUN_CONCURRENCY, autorun: false })
+@Processor(QUEUES.gpuRuns, {
+  concurrency: RUN_CONCURRENCY,
+  autorun: false,
+  settings: { backoffStrategy: runBackoff },
+})
 export class GpuRunProcessor extends RunProcessor {}
 
 /** The exact features, their units and where each came from: what the audit trail keeps. */

@@ -34,8 +34,9 @@ const defaultJobOptions = {
     }),
     BullModule.registerQueue(
       { name: QUEUES.events },
-      { name: QUEUES.runs },
-      { name: QUEUES.gpuRuns },
+      // Plugin runs back off as runBackoff says (RunProcessor): an EHR's Retry-After is honoured.
+      { name: QUEUES.runs, defaultJobOptions: { ...defaultJobOptions, backoff: { type: 'run' } } },
+      { name: QUEUES.gpuRuns, defaultJobOptions: { ...defaultJobOptions, backoff: { type: 'run' } } },
       {
         name: QUEUES.writeback,
         // Write-back is bounded by each source's retry horizon, not a count (see WritebackProcessor).

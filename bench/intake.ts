@@ -199,9 +199,10 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   const queuePrefix = `aegle-bench-${process.pid}`;
   try {
-    // Compiled by the npm script, and run as `npm start` runs Aegle: plain JavaScript, no loader.
+    // Compiled by the npm script, and run as `npm start` runs Aegle: plain JavaScript, no loader,
+    // V8's background pool sized to the cores.
     server = fork(join(__dirname, '../dist/bench/bench/intake-server.js'), [], {
-      execArgv: [],
+      execArgv: ['--v8-pool-size=0'],
       env: {
         ...process.env,
         BENCH_DATABASE_URL: database.url,

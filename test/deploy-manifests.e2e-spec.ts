@@ -166,8 +166,11 @@ describe('deployment manifests: docker-compose.yml, Dockerfile and deploy/k8s', 
       const dockerfile = read('Dockerfile');
       const configPath = /AEGLE_CONFIG=(\S+)/.exec(dockerfile)![1];
       expect(dockerfile).toContain(`COPY deploy/aegle.config.yaml ${configPath}`);
-      expect(dockerfile).toContain('CMD ["node", "dist/apps/engine/src/main.js"]');
-      expect(JSON.parse(read('package.json')).scripts.start).toBe('node dist/apps/engine/src/main.js');
+      // The image starts Aegle as `npm start` does (V8's background pool sized to the cores).
+      expect(dockerfile).toContain('CMD ["node", "--v8-pool-size=0", "dist/apps/engine/src/main.js"]');
+      expect(JSON.parse(read('package.json')).scripts.start).toBe(
+        'node --v8-pool-size=0 dist/apps/engine/src/main.js',
+      );
       const file = read('deploy/aegle.config.yaml');
       const variables = configVariables(file);
       for (const service of ['api', 'worker']) {

@@ -239,20 +239,32 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect(metrics).toMatch(/aegle_writeback_breaker_state\{source="test-ehr",state="closed"\} 1/);
   });
 
-  it('waits as long as Retry-After says on a 429', async () => {
-    const tc = await seedPatient('wb-429');
-    const writes: number[] = [];
+  /**
+   * Answers the first request `matches` picks with 429 and `Retry-After` (seconds); returns the
+   * times every such request arrived, as they come.
+   */
+  function throttleFirst(
+    matches: (req: { method: string; path: string; body?: unknown }) => boolean,
+    retryAfter: number,
+  ) {
+    const arrivals: number[] = [];
     ehr.onRequest((req) => {
-      if (!isWrite(req)) return;
-      writes.push(Date.now());
-      if (writes.length === 1) {
+      if (!matches(req)) return;
+      arrivals.push(Date.now());
+      if (arrivals.length === 1) {
         return {
           status: 429,
-          headers: { 'Retry-After': '1' },
+          headers: { 'Retry-After': String(retryAfter) },
           body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] },
         };
       }
     });
+    return arrivals;
+  }
+
+  it('waits as long as Retry-After says on a 429', async () => {
+    const tc = await seedPatient('wb-429');
+    const writes = throttleFirst(isWrite, 1);
     expect((await notify(tc)).status).toBe(200);
     await aegle.waitForIdle();
     expect(await riskObservations('wb-429')).toHaveLength(1);
@@ -261,18 +273,7 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
 
   it("backs a run off as long as the EHR's Retry-After says when the inputs batch is answered 429", async () => {
     const tc = await seedPatient('run-429');
-    const batches: number[] = [];
-    ehr.onRequest((req) => {
-      if (!isBatch(req)) return;
-      batches.push(Date.now());
-      if (batches.length === 1) {
-        return {
-          status: 429,
-          headers: { 'Retry-After': '2' },
-          body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] },
-        };
-      }
-    });
+    const batches = throttleFirst(isBatch, 2);
     expect((await notify(tc)).status).toBe(200);
     await aegle.waitForIdle();
     expect(await riskObservations('run-429')).toHaveLength(1);

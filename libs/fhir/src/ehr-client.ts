@@ -28,6 +28,11 @@ export class EhrRequestError extends Error {
     return this.status === 409 || this.status === 412;
   }
 
+  /** 429 and 503: the EHR asks for fewer requests for now (often with a Retry-After). */
+  get busy(): boolean {
+    return this.status === 429 || this.status === 503;
+  }
+
   /** Transient faults and conflicts are worth another try; other 4xx are not. */
   get retryable(): boolean {
     return this.transient || this.conflict;

@@ -3,8 +3,6 @@ import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
-/** What an EHR answers when it wants fewer requests for now. */
-const OVERLOADED = new Set([429, 503]);
 
 /** {@link PatientData} read from the EHR's FHIR API, each search made at most once per run. */
 export class EhrPatientData implements PatientData {
@@ -96,7 +94,7 @@ export class EhrPatientData implements PatientData {
       answers = await this.client.searchBatch(searches);
     } catch (error) {
       // An EHR that says it is busy gets fewer requests, not one per input: the job backs off.
-      if (error instanceof EhrRequestError && OVERLOADED.has(error.status ?? 0)) throw error;
+      if (error instanceof EhrRequestError && error.busy) throw error;
       return; // each input is read on its own instead
     }
     let next = 0;

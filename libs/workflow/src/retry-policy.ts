@@ -26,8 +26,8 @@ export function writebackBackoff(attemptsMade: number, _type?: string, error?: E
   return chosen ?? retryDelayMs(attemptsMade, { backoffBaseMs: 1_000, backoffMaxMs: 15 * 60_000 });
 }
 
-/** The first retry of a plugin run; each later one waits twice as long (8 attempts span a minute). */
-const RUN_RETRY_BASE_MS = 500;
+/** Plugin runs: 500 ms, doubling (8 attempts span about a minute), without jitter. */
+const RUN_RETRY = { backoffBaseMs: 500, backoffMaxMs: 15 * 60_000 };
 
 /**
  * BullMQ custom backoff for plugin-run jobs: BullMQ's own exponential one, but never sooner than the
@@ -35,5 +35,5 @@ const RUN_RETRY_BASE_MS = 500;
  */
 export function runBackoff(attemptsMade: number, _type?: string, error?: Error): number {
   const retryAfterMs = (error as (Error & { retryAfterMs?: number }) | undefined)?.retryAfterMs;
-  return Math.max(Math.round(2 ** Math.max(attemptsMade - 1, 0) * RUN_RETRY_BASE_MS), retryAfterMs ?? 0);
+  return retryDelayMs(attemptsMade, RUN_RETRY, retryAfterMs, () => 1);
 }

@@ -13,7 +13,8 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@aegle/(config|fhir|plugin-sdk|inference|audit|workflow|telemetry)$': '<rootDir>/libs/$1/src',
+  '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry)$':
+    '<rootDir>/libs/$1/src',
 };
 const common = {
   // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;

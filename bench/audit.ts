@@ -17,7 +17,7 @@ import {
   RunCompletion,
   RunIdentity,
   verifyAuditChain,
-} from '@aegle/audit';
+} from '@aegle/store';
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3000);

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { assertRedisReachable } from '../apps/engine/src/bootstrap/redis-check';
-import { QUEUES, redisConnection } from '../libs/workflow/src';
+import { QUEUES, redisConnection } from '../libs/jobs/src';
 import { startFhirServer, TestFhirServer } from '../test/support/fhir-server';
 import { RestHookDelivery } from '../sandbox/rest-hook';
 import { nextResult, RESULT_STREAMS } from '../sandbox/result-stream';

@@ -1,5 +1,5 @@
-import { AuditChain, ObservationStory, Page, RunRecord, VerifyReport, WriteBackRecord } from '@aegle/audit';
-import { WritebackProcessor } from '../libs/workflow/src/writeback.processor';
+import { AuditChain, ObservationStory, Page, RunRecord, VerifyReport, WriteBackRecord } from '@aegle/store';
+import { WritebackProcessor } from '../libs/write-back/src/writeback.processor';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';

@@ -13,8 +13,8 @@ import {
   parseAnchor,
   PluginRunEntity,
   verifyAuditChain,
-} from '@aegle/audit';
-import { InitialSchema1764340000000 } from '../libs/audit/src/migrations/1764340000000-initial-schema';
+} from '@aegle/store';
+import { InitialSchema1764340000000 } from '../libs/store/src/migrations/1764340000000-initial-schema';
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
 import { AuditRetentionScheduler } from '../apps/engine/src/audit/audit-retention.scheduler';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';

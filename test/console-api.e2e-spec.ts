@@ -1,4 +1,4 @@
-import { AuditChain, RunStory, Stats, TimelinePage } from '@aegle/audit';
+import { AuditChain, RunStory, Stats, TimelinePage } from '@aegle/store';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { AuditChain } from '@aegle/audit';
-import { WritebackProcessor } from '../libs/workflow/src/writeback.processor';
+import { AuditChain } from '@aegle/store';
+import { WritebackProcessor } from '../libs/write-back/src/writeback.processor';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { launchChromium, screenshotDir } from './support/browser';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';

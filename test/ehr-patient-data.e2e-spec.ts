@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '@aegle/config';
 import { FhirKitEhrClient } from '@aegle/fhir';
 import { gatherInputs, PluginManifest, readManifest } from '@aegle/plugin-sdk';
-import { EhrPatientData } from '@aegle/workflow';
+import { EhrPatientData } from '@aegle/runs';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { chartTransaction, cholesterolResult, generatePatients } from '../sandbox/synthetic-patients';
 

@@ -1,4 +1,4 @@
-import { AuditChain, Claim, EventClaims, verifyAuditChain } from '@aegle/audit';
+import { AuditChain, Claim, EventClaims, verifyAuditChain } from '@aegle/store';
 import { AuditStore, createAuditStore } from './support/audit-db';
 import { WorkRows, workRows } from './support/work-rows';
 

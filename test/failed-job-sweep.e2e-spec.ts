@@ -1,10 +1,10 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { FailedJobRepository } from '@aegle/audit';
-import { QUEUES, redisConnection } from '@aegle/workflow';
-import { FailedJobRecorder } from '../libs/workflow/src/failed-job.recorder';
-import { RunProcessor } from '../libs/workflow/src/run.processor';
+import { FailedJobRepository } from '@aegle/store';
+import { QUEUES, redisConnection } from '@aegle/jobs';
+import { FailedJobRecorder } from '../apps/engine/src/workers/failed-job.recorder';
+import { RunProcessor } from '../libs/runs/src/run.processor';
 import { RunningAegle, startAegle } from './support/aegle-app';
 
 jest.setTimeout(60_000);

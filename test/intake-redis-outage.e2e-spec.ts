@@ -1,7 +1,8 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { EventEmitter, once } from 'node:events';
-import { EventEnqueuer, QUEUES } from '@aegle/workflow';
+import { EventEnqueuer } from '@aegle/intake';
+import { QUEUES } from '@aegle/jobs';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
-import { CatchUpService } from '@aegle/workflow';
+import { CatchUpService } from '@aegle/intake';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';

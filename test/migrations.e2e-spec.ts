@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, migrateExclusively } from '@aegle/audit';
+import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, migrateExclusively } from '@aegle/store';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';
 
 /**

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginManifestInput } from '@aegle/plugin-sdk';
-import { PluginRegistry } from '@aegle/workflow';
+import { PluginRegistry } from '@aegle/catalogue';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';

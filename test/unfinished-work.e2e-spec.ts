@@ -1,4 +1,4 @@
-import { UnfinishedWork } from '@aegle/audit';
+import { UnfinishedWork } from '@aegle/store';
 import { AuditStore, createAuditStore } from './support/audit-db';
 import { workRows } from './support/work-rows';
 

@@ -2,7 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { QUEUES } from '@aegle/workflow';
+import { QUEUES } from '@aegle/jobs';
 import { registerDeadLetterCommands } from '../apps/engine/src/cli/commands/dead-letters';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { AegleConfig, loadConfig } from '@aegle/config';
 import { createApp } from '../../apps/engine/src/app';
 import { watchQueues } from './queue-watch';
-import { EventEnqueuer } from '@aegle/workflow';
+import { EventEnqueuer } from '@aegle/intake';
 
 /** PostgreSQL the tests use: the machine's server (CI starts it), one fresh database per test file. */
 export const TEST_POSTGRES_URL =

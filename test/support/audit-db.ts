@@ -11,7 +11,7 @@ import {
   EventRepository,
   PluginRunRepository,
   WriteBackRepository,
-} from '@aegle/audit';
+} from '@aegle/store';
 import { createTestDatabase, TestDatabase } from './aegle-app';
 
 /** The audit library wired by hand over a real PostgreSQL database, as the app wires it. */

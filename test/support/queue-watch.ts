@@ -1,5 +1,5 @@
 import { Queue, QueueEvents } from 'bullmq';
-import { QUEUES, redisConnection } from '@aegle/workflow';
+import { QUEUES, redisConnection } from '@aegle/jobs';
 
 /**
  * Watches Aegle's queues under one prefix from outside the app: how much work is pending, and a

@@ -69,7 +69,7 @@ export type {
   TimelineItem,
   TimelineKind,
   TimelinePage,
-} from '../../../libs/audit/src/console-views';
+} from '../../../libs/store/src/console-views';
 
 export interface InputValue {
   value?: unknown;

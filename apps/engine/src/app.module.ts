@@ -1,13 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { AuditModule } from '@aegle/audit';
+import { AuditModule } from '@aegle/store';
 import { AegleConfig, ConfigModule, Role } from '@aegle/config';
-import { WorkersModule } from '@aegle/workflow';
+import { WorkersModule } from './workers/workers.module';
 import { DeadLettersModule } from './admin/dead-letters.module';
 import { AuditApiModule } from './audit/audit-api.module';
 import { ConsoleModule } from './console/console.module';
 import { HealthModule } from './health/health.module';
-import { IntakeModule } from './intake/intake.module';
+import { IntakeApiModule } from './intake/intake.module';
 import { IntakeAdminModule } from './intake-admin/intake-admin.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { loggerParams } from './logging';
@@ -17,7 +17,7 @@ import { PluginsAdminModule } from './plugins/plugins-admin.module';
 /** What each role runs on top of health and metrics: intake and admin, the queue workers, or both. */
 function roleModules(config: AegleConfig): Record<Role, DynamicModule['imports']> {
   const api = [
-    IntakeModule,
+    IntakeApiModule,
     IntakeAdminModule,
     DeadLettersModule,
     PluginsAdminModule,

@@ -6,3 +6,4 @@ export * from './ehr-clients';
 export * from './operation-outcome.filter';
 export * from './outbound-auth';
 export * from './audit-event';
+export * from './ehr.module';

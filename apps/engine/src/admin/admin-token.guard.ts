@@ -11,7 +11,7 @@ import {
 import { ApiBearerAuth, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { AdminActionInterceptor } from '../audit/admin-action.interceptor';
+import { AdminActionInterceptor } from './admin-action.interceptor';
 import { bearerOf, tokenMatches } from '../intake/sender-auth';
 
 /** The admin API and console answer only to `AEGLE_ADMIN_TOKEN`; with none configured they are closed. */

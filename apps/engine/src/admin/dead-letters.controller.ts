@@ -23,8 +23,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { z } from 'zod';
-import { DeadLetterFilter } from '@aegle/audit';
-import { DeadLetterDetail, DeadLettersService, ReplayResult } from '@aegle/workflow';
+import { DeadLetterFilter } from '@aegle/store';
+import { DeadLetterDetail, DeadLettersService, ReplayResult } from '@aegle/write-back';
 import { AdminApi } from './admin-token.guard';
 
 const STATUSES = ['open', 'replaying', 'resolved'] as const;

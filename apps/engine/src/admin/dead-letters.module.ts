@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { WriteBackModule } from '@aegle/write-back';
 import { DeadLettersController } from './dead-letters.controller';
 
-@Module({ imports: [WorkflowModule], controllers: [DeadLettersController] })
+@Module({ imports: [WriteBackModule], controllers: [DeadLettersController] })
 export class DeadLettersModule {}

@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
-import { AdminActionInterceptor } from './admin-action.interceptor';
+import { JobsModule } from '@aegle/jobs';
+import { AdminActionInterceptor } from '../admin/admin-action.interceptor';
 import { AuditController } from './audit.controller';
 import { AuditRetentionScheduler } from './audit-retention.scheduler';
 import { FailedJobController } from './failed-job.controller';
 
 /** The audit trail's admin API and its retention job (the audit library itself is global). */
 @Module({
-  imports: [WorkflowModule],
+  imports: [JobsModule],
   controllers: [AuditController, FailedJobController],
   providers: [AdminActionInterceptor, AuditRetentionScheduler],
 })

@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { z } from 'zod';
-import { AuditScope, PageRequest } from '@aegle/audit';
+import { AuditScope, PageRequest } from '@aegle/store';
 
 /** Query string of the audit listings, as OpenAPI describes it. */
 export class AuditQueryDto {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { AuditRetention } from '@aegle/audit';
+import { AuditRetention } from '@aegle/store';
 
 const DAY_MS = 24 * 3600 * 1000;
 

@@ -11,7 +11,7 @@ import {
   parseAnchor,
   verifyAuditChain,
   VerifyReport,
-} from '@aegle/audit';
+} from '@aegle/store';
 import { AdminApi } from '../admin/admin-token.guard';
 import { AuditQueryDto, parseAuditQuery } from './audit-query.dto';
 

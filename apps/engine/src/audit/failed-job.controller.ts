@@ -13,8 +13,8 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Queue } from 'bullmq';
-import { FailedJobEntity, FailedJobRepository } from '@aegle/audit';
-import { QUEUES } from '@aegle/workflow';
+import { FailedJobEntity, FailedJobRepository } from '@aegle/store';
+import { QUEUES } from '@aegle/jobs';
 import { AdminApi } from '../admin/admin-token.guard';
 
 const KNOWN_QUEUES = new Set<string>(Object.values(QUEUES));

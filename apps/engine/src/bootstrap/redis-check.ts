@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { redisConnection } from '@aegle/workflow';
+import { redisConnection } from '@aegle/jobs';
 
 /** Aegle cannot queue without Redis: stop at boot with a message that says how to get one. */
 export async function assertRedisReachable(url: string): Promise<void> {

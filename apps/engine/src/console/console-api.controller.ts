@@ -16,11 +16,11 @@ import {
   Stats,
   TIMELINE_KINDS,
   TimelinePage,
-} from '@aegle/audit';
+} from '@aegle/store';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { Inject } from '@nestjs/common';
 import { AdminApi } from '../admin/admin-token.guard';
-import { NamesNoPatient } from '../audit/admin-action.interceptor';
+import { NamesNoPatient } from '../admin/admin-action.interceptor';
 import { ConsolePlugins, PluginsView } from './console-plugins';
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {

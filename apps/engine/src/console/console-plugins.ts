@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { rcompare } from 'semver';
-import { LoadedPlugin, PluginRegistry, RejectedPlugin } from '@aegle/workflow';
+import { LoadedPlugin, PluginRegistry, RejectedPlugin } from '@aegle/catalogue';
 
 /** How a loaded version takes part: written (live, canary for a share of patients), audited only, or not run. */
 export type RolloutState =

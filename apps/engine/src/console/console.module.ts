@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { CatalogueModule } from '@aegle/catalogue';
 import { ConsoleApiController } from './console-api.controller';
 import { ConsoleAssets } from './console-assets';
 import { ConsoleAssetsController } from './console-assets.controller';
@@ -7,7 +7,7 @@ import { ConsolePlugins } from './console-plugins';
 
 /** The admin console (api role): its static page at /console and the read API it calls. */
 @Module({
-  imports: [WorkflowModule],
+  imports: [CatalogueModule],
   controllers: [ConsoleApiController, ConsoleAssetsController],
   providers: [ConsoleAssets, ConsolePlugins],
 })

@@ -8,7 +8,8 @@ import {
 } from '@nestjs/terminus';
 import { Queue } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
-import { PluginRegistry, QUEUES } from '@aegle/workflow';
+import { PluginRegistry } from '@aegle/catalogue';
+import { QUEUES } from '@aegle/jobs';
 import { DrainService } from '../lifecycle/drain.service';
 
 const CHECK_TIMEOUT_MS = 2000;

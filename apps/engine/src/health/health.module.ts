@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { WorkflowModule } from '@aegle/workflow';
+import { CatalogueModule } from '@aegle/catalogue';
+import { JobsModule } from '@aegle/jobs';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), WorkflowModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

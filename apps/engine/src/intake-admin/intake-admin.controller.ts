@@ -12,9 +12,9 @@ import {
   Query,
 } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { IntakeRepository } from '@aegle/audit';
+import { IntakeRepository } from '@aegle/store';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
-import { ManagedSubscription, SubscriptionManager } from '@aegle/workflow';
+import { ManagedSubscription, SubscriptionManager } from '@aegle/subscriptions';
 import { AdminApi } from '../admin/admin-token.guard';
 
 /** A subscription as the intake sees it: event numbers, heartbeats, overdue flag and open catch-ups. */

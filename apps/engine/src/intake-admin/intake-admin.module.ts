@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { EhrModule } from '@aegle/fhir';
+import { SubscriptionsModule } from '@aegle/subscriptions';
 import { IntakeAdminController } from './intake-admin.controller';
 
-@Module({ imports: [WorkflowModule], controllers: [IntakeAdminController] })
+@Module({ imports: [SubscriptionsModule, EhrModule], controllers: [IntakeAdminController] })
 export class IntakeAdminModule {}

@@ -9,7 +9,7 @@ import {
   operationOutcome,
 } from '@aegle/fhir';
 import { notificationsTotal } from '@aegle/telemetry';
-import { IntakeService } from '@aegle/workflow';
+import { IntakeService } from '@aegle/intake';
 import { bodyRefusalOf } from '../http/request-bodies';
 import { readNotificationBody } from './notification-body';
 import { bearerOf, signatureMatches, tokenMatches } from './sender-auth';

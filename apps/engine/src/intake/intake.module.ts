@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { IntakeModule } from '@aegle/intake';
 import { IntakeController } from './intake.controller';
 
-@Module({ imports: [WorkflowModule], controllers: [IntakeController] })
-export class IntakeModule {}
+@Module({ imports: [IntakeModule], controllers: [IntakeController] })
+export class IntakeApiModule {}

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { WorkerPool } from '@aegle/workflow';
+import { WorkerPool } from '../workers/workers.module';
 
 /**
  * Graceful shutdown, before Nest tears anything down: refuse new notifications (503, so the EHR

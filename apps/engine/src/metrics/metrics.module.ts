@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { JobsModule } from '@aegle/jobs';
 import { MetricsController } from './metrics.controller';
 import { ScrapeRefresh } from './scrape-refresh';
 
-@Module({ imports: [WorkflowModule], controllers: [MetricsController], providers: [ScrapeRefresh] })
+@Module({ imports: [JobsModule], controllers: [MetricsController], providers: [ScrapeRefresh] })
 export class MetricsModule {}

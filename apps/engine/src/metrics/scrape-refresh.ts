@@ -1,9 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { AuditQueryRepository } from '@aegle/audit';
+import { AuditQueryRepository } from '@aegle/store';
 import { queueDepth, refreshAuditChainHead, reportAuditChainHead } from '@aegle/telemetry';
-import { QUEUES } from '@aegle/workflow';
+import { QUEUES } from '@aegle/jobs';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 

@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ConfigError, loadConfig } from '@aegle/config';
-import { PluginRegistry } from '@aegle/workflow';
+import { PluginRegistry } from '@aegle/catalogue';
 import { AdminApi } from '../admin/admin-token.guard';
 
 /** Operators see which plugin versions are loaded and how they roll out, and reload without downtime. */

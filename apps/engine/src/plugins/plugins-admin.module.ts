@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { WorkflowModule } from '@aegle/workflow';
+import { CatalogueModule } from '@aegle/catalogue';
 import { PluginsAdminController } from './plugins-admin.controller';
 
-@Module({ imports: [WorkflowModule], controllers: [PluginsAdminController] })
+@Module({ imports: [CatalogueModule], controllers: [PluginsAdminController] })
 export class PluginsAdminModule {}

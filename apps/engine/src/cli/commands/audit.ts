@@ -8,7 +8,7 @@ import {
   parseAnchor,
   verifyAuditChain,
   VerifyReport,
-} from '@aegle/audit';
+} from '@aegle/store';
 
 /** The audit database named by DATABASE_URL; verify reads only, and never migrates. */
 async function connect(): Promise<DataSource> {

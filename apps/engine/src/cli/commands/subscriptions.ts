@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '@aegle/config';
 import { EhrClients } from '@aegle/fhir';
-import { ManagedSubscription, SubscriptionManager } from '@aegle/workflow';
+import { ManagedSubscription, SubscriptionManager } from '@aegle/subscriptions';
 
 function manager(): SubscriptionManager {
   const config = loadConfig();

@@ -1,0 +1,3 @@
+export * from './catalogue.module';
+export * from './plugin-registry';
+export * from './rollout';

@@ -1,0 +1,6 @@
+export * from './jobs.module';
+export * from './queues';
+export * from './redis-connection';
+export * from './retry-policy';
+export * from './stalled-jobs';
+export * from './traced';

@@ -1,0 +1,2 @@
+export * from './router.processor';
+export * from './routing.module';

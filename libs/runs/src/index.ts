@@ -1,0 +1,6 @@
+export * from './ehr-patient-data';
+export * from './patient-of';
+export * from './plugin-slots';
+export * from './run-starter';
+export * from './run.processor';
+export * from './runs.module';

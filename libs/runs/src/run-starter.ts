@@ -1,0 +1,45 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { PluginRunRepository } from '@aegle/store';
+import { SelectedRun } from '@aegle/catalogue';
+import { QUEUES, runQueueFor, traced } from '@aegle/jobs';
+
+/**
+ * Opens and queues plugin runs, for the router (an event's triggers) and for chained runs (a
+ * plugin's result). A plugin version runs at most once per event (a unique index), which is also
+ * what stops a chain of `after` triggers from looping.
+ */
+@Injectable()
+export class RunStarter {
+  constructor(
+    private readonly runs: PluginRunRepository,
+    @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
+    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRuns: Queue,
+  ) {}
+
+  async start(
+    event: { id: string; sourceId: string },
+    selected: SelectedRun[],
+    triggeredBy?: string,
+  ): Promise<void> {
+    for (const { plugin, mode } of selected) {
+      const run = await this.runs.openRun({
+        eventId: event.id,
+        sourceId: event.sourceId,
+        pluginId: plugin.manifest.id,
+        pluginVersion: plugin.manifest.version,
+        modelSha256: plugin.manifest.model.sha256,
+        mode,
+        ...(triggeredBy ? { triggeredBy } : {}),
+      });
+      // Only a run still to do is queued: one already finished (a replay, or a chain that comes back
+      // round to it) is left alone.
+      if (!run.pending) continue;
+      // GPU plugins' runs wait on their own queue, for the workers of GPU machines.
+      const queue =
+        runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns ? this.gpuRuns : this.cpuRuns;
+      await queue.add('run', traced({ runId: run.id }), { jobId: run.id });
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
+import {
+  Audited,
+  AuditChain,
+  BatchedWrite,
+  chained,
+  ChainedRow,
+  contentHashSql,
+  returningChained,
+} from './audit-chain';
+import { EntityColumns } from './entity-columns';
+import { EventEntity, EventStatus, NotificationEntity } from './entities';
+
+export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
+export type NewEvent = Pick<
+  EventEntity,
+  | 'subscription'
+  | 'topic'
+  | 'interaction'
+  | 'focusType'
+  | 'focusId'
+  | 'focusVersion'
+  | 'resource'
+  | 'dedupKey'
+> & { eventNumber: number | null };
+
+export interface RecordedNotification {
+  notificationId: string;
+  /** Events new to Aegle, in notification order; duplicates of earlier ones are left out. */
+  accepted: string[];
+  duplicates: number;
+}
+
+interface StatusChange {
+  id: string;
+  status: EventStatus;
+  reason: string | null;
+}
+
+/** Sets events' statuses, many at once: one multi-row update per batch. */
+class SetStatuses implements BatchedWrite<StatusChange, void> {
+  async run(tx: EntityManager, items: StatusChange[]): Promise<Array<Audited<void>>> {
+    // Should one event change twice in a batch, the later change is the one recorded.
+    const last = new Map(items.map((item, i) => [item.id, i]));
+    const unique = [...last.values()].map((i) => items[i]);
+    const [rows] = (await tx.query(
+      `UPDATE event SET status = v.status, reason = v.reason
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason)
+       WHERE event.id = v.id
+       RETURNING event.id::text AS id, event.status, ${contentHashSql('event')} AS content_sha256`,
+      [unique.map((u) => u.id), unique.map((u) => u.status), unique.map((u) => u.reason)],
+    )) as [Array<ChainedRow & { status: string }>, number];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return items.map((item, i) => {
+      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
+      return { result: undefined, records: row ? chained('event', row.status, [row]) : [] };
+    });
+  }
+}
+
+/** Received notifications and their normalised events: the intake's durable record and outbox. */
+@Injectable()
+export class EventRepository {
+  private readonly setStatuses = new SetStatuses();
+  private readonly columns: EntityColumns<EventEntity>;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+  ) {
+    this.columns = new EntityColumns(db, EventEntity);
+  }
+
+  /** Stores a notification and its events in one transaction; an event already seen is not stored again. */
+  record(notification: NewNotification, events: NewEvent[]): Promise<RecordedNotification> {
+    return this.chain.write(async (tx) => {
+      const saved = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(NotificationEntity)
+        .values({ ...notification, eventCount: events.length })
+        .returning(returningChained('notification'))
+        .updateEntity(false)
+        .execute();
+      const [notificationRow] = saved.raw as ChainedRow[];
+      const notificationId = notificationRow.id;
+      const records = chained('notification', 'received', [notificationRow]);
+      if (events.length === 0) return { result: { notificationId, accepted: [], duplicates: 0 }, records };
+      const rows = events.map((e) => ({
+        ...e,
+        eventNumber: e.eventNumber === null ? null : String(e.eventNumber),
+        notificationId,
+        sourceId: notification.sourceId,
+      }));
+      const inserted = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(EventEntity)
+        .values(rows)
+        .orIgnore()
+        .returning(returningChained('event'))
+        .updateEntity(false)
+        .execute();
+      const acceptedRows = inserted.raw as ChainedRow[];
+      return {
+        result: {
+          notificationId,
+          accepted: acceptedRows.map((r) => r.id),
+          duplicates: events.length - acceptedRows.length,
+        },
+        records: [...records, ...chained('event', 'accepted', acceptedRows)],
+      };
+    });
+  }
+
+  /** Records a notification that was refused, so bad input leaves a trace too. */
+  async recordRejected(notification: NewNotification): Promise<void> {
+    await this.chain.write(async (tx) => {
+      const saved = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(NotificationEntity)
+        .values({ ...notification, eventCount: 0 })
+        .returning(returningChained('notification'))
+        .updateEntity(false)
+        .execute();
+      return { result: undefined, records: chained('notification', 'rejected', saved.raw as ChainedRow[]) };
+    });
+  }
+
+  /** The outbox mark is operational state, left out of the event's audited content. */
+  async markEnqueued(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.getRepository(EventEntity).update({ id: In(ids) }, { enqueuedAt: () => 'now()' });
+  }
+
+  /** Back to the outbox: events stored as enqueued whose enqueue then failed. */
+  async markUnqueued(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.getRepository(EventEntity).update({ id: In(ids) }, { enqueuedAt: null });
+  }
+
+  /** Events stored but never put on the queue (Redis was down): the outbox relay's work. */
+  async findUnqueued(limit: number): Promise<string[]> {
+    const rows = await this.db.getRepository(EventEntity).find({
+      select: { id: true },
+      where: { enqueuedAt: IsNull() },
+      order: { createdAt: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => r.id);
+  }
+
+  async get(id: string): Promise<EventEntity | null> {
+    const [row] = (await this.db.query(`SELECT ${this.columns.select('e')} FROM event e WHERE e.id = $1`, [
+      id,
+    ])) as EventEntity[];
+    return row ?? null;
+  }
+
+  /** Routers in flight at once share one statement (and one transaction) for their status changes. */
+  setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
+    return this.chain.submit(this.setStatuses, { id, status, reason });
+  }
+}

@@ -1,0 +1,210 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './audit-chain';
+import { EntityColumns } from './entity-columns';
+import { EventEntity, PluginRunEntity, RunMode, RunOutcome } from './entities';
+import { protectInputs } from './input-policy';
+
+export interface RunIdentity {
+  eventId: string;
+  sourceId: string;
+  pluginId: string;
+  pluginVersion: string;
+  modelSha256: string;
+  mode?: RunMode;
+  triggeredBy?: string;
+}
+
+export interface RunCompletion {
+  outcome: Exclude<RunOutcome, 'pending'>;
+  reason?: string;
+  patientRef?: string;
+  inputs?: object;
+  outputs?: object;
+  executionProvider?: string;
+  latencyMs?: number;
+}
+
+/** A run as opened: its id, and whether it is still to do (new, or opened before but not finished). */
+export interface OpenedRun {
+  id: string;
+  pending: boolean;
+}
+
+const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string }) =>
+  `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
+
+/**
+ * Opens runs, many at once: one multi-row insert per batch (an existing run is found, not duplicated).
+ */
+class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
+  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
+    const inserted = (await tx.query(
+      `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+       ON CONFLICT DO NOTHING
+       RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
+                 plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256`,
+      [
+        items.map((i) => i.eventId),
+        items.map((i) => i.sourceId),
+        items.map((i) => i.pluginId),
+        items.map((i) => i.pluginVersion),
+        items.map((i) => i.modelSha256),
+        items.map((i) => i.mode ?? 'live'),
+        items.map((i) => i.triggeredBy ?? null),
+      ],
+    )) as Array<ChainedRow & { eventId: string; pluginId: string; pluginVersion: string }>;
+    const created = new Map(inserted.map((row) => [runKey(row), row]));
+    const missing = items.filter((i) => !created.has(runKey(i)));
+    const existing = new Map<string, OpenedRun>();
+    if (missing.length > 0) {
+      const rows = (await tx.query(
+        `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
+                r.plugin_version AS "pluginVersion", r.outcome
+         FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
+           ON r.event_id = k.e AND r.plugin_id = k.p AND r.plugin_version = k.v`,
+        [missing.map((i) => i.eventId), missing.map((i) => i.pluginId), missing.map((i) => i.pluginVersion)],
+      )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string; outcome: string }>;
+      for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
+    }
+    const chainedOnce = new Set<string>();
+    return items.map((item) => {
+      const key = runKey(item);
+      const row = created.get(key);
+      if (!row) return { result: existing.get(key)!, records: [] };
+      // The same run asked for twice in one batch is opened (and chained) once.
+      const first = !chainedOnce.has(key);
+      chainedOnce.add(key);
+      return {
+        result: { id: row.id, pending: true },
+        records: first ? chained('plugin_run', 'opened', [row]) : [],
+      };
+    });
+  }
+}
+
+/** Completes runs, many at once: one multi-row update per batch. */
+class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompletion }, void> {
+  async run(
+    tx: EntityManager,
+    items: Array<{ id: string; completion: RunCompletion }>,
+  ): Promise<Array<Audited<void>>> {
+    // Should one run be completed twice in a batch, the later completion is the one recorded.
+    const last = new Map(items.map((item, i) => [item.id, i]));
+    const unique = [...last.values()].map((i) => items[i]);
+    const json = (value: object | undefined) => (value === undefined ? null : JSON.stringify(value));
+    // An UPDATE answers [rows, affected count] through TypeORM.
+    const [rows] = (await tx.query(
+      `UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
+              inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
+              latency_ms = v.latency_ms, finished_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
+                   $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
+       WHERE plugin_run.id = v.id
+       RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256`,
+      [
+        unique.map((u) => u.id),
+        unique.map((u) => u.completion.outcome),
+        unique.map((u) => u.completion.reason ?? null),
+        unique.map((u) => u.completion.patientRef ?? null),
+        unique.map((u) => json(u.completion.inputs)),
+        unique.map((u) => json(u.completion.outputs)),
+        unique.map((u) => u.completion.executionProvider ?? null),
+        unique.map((u) => u.completion.latencyMs ?? null),
+      ],
+    )) as [Array<ChainedRow & { outcome: string }>, number];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return items.map((item, i) => {
+      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
+      return { result: undefined, records: row ? chained('plugin_run', row.outcome, [row]) : [] };
+    });
+  }
+}
+
+@Injectable()
+export class PluginRunRepository {
+  private readonly openRuns = new OpenRuns();
+  private readonly completeRuns = new CompleteRuns();
+  private readonly runColumns: EntityColumns<PluginRunEntity>;
+  private readonly eventColumns: EntityColumns<EventEntity>;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly chain: AuditChain,
+    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
+  ) {
+    this.runColumns = new EntityColumns(db, PluginRunEntity);
+    this.eventColumns = new EntityColumns(db, EventEntity);
+  }
+
+  /** The run of this plugin version on this event, created once however often routing repeats. */
+  async open(identity: RunIdentity): Promise<string> {
+    return (await this.openRun(identity)).id;
+  }
+
+  /** As {@link open}, also telling whether the run is still to do, without another read. */
+  openRun(identity: RunIdentity): Promise<OpenedRun> {
+    return this.chain.submit(this.openRuns, identity);
+  }
+
+  async get(id: string): Promise<PluginRunEntity | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')} FROM plugin_run r WHERE r.id = $1`,
+      [id],
+    )) as PluginRunEntity[];
+    return row ?? null;
+  }
+
+  /**
+   * The run, for its write-back; with `resultsSince`, also whether another run of the same plugin
+   * for the same patient and source has written a new result since then (by the audit trail).
+   */
+  async getForWriteBack(
+    id: string,
+    resultsSince?: Date,
+  ): Promise<{ run: PluginRunEntity; othersWroteSince: boolean } | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')},
+         $2::timestamptz IS NOT NULL AND EXISTS (
+           SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
+           WHERE o.patient_ref = r.patient_ref AND o.source_id = r.source_id AND o.plugin_id = r.plugin_id
+             AND o.id <> r.id AND w.outcome = 'created' AND w.created_at >= $2::timestamptz
+         ) AS "othersWroteSince"
+       FROM plugin_run r WHERE r.id = $1`,
+      [id, resultsSince ?? null],
+    )) as Array<Record<string, unknown>>;
+    if (!row) return null;
+    return { run: this.runColumns.from(row), othersWroteSince: row.othersWroteSince === true };
+  }
+
+  /** The run and the event it runs on, in one read: what a plugin run starts from. */
+  async getWithEvent(id: string): Promise<{ run: PluginRunEntity; event: EventEntity | null } | null> {
+    const [row] = (await this.db.query(
+      `SELECT ${this.runColumns.select('r')}, ${this.eventColumns.select('e', 'event.')}
+       FROM plugin_run r LEFT JOIN event e ON e.id = r.event_id WHERE r.id = $1`,
+      [id],
+    )) as Array<Record<string, unknown>>;
+    if (!row) return null;
+    return {
+      run: this.runColumns.from(row),
+      event: row['event.id'] === null ? null : this.eventColumns.from(row, 'event.'),
+    };
+  }
+
+  /** Records the run's outcome; the inputs are stored as the PHI policy (`audit.storeInputs`) says. */
+  complete(id: string, completion: RunCompletion): Promise<void> {
+    return this.chain.submit(this.completeRuns, {
+      id,
+      completion: { ...completion, inputs: protectInputs(completion.inputs, this.config.audit) },
+    });
+  }
+
+  /** Runs of one source for one patient, newest first (repository methods take their scope). */
+  findForPatient(sourceId: string, patientRef: string): Promise<PluginRunEntity[]> {
+    return this.db
+      .getRepository(PluginRunEntity)
+      .find({ where: { sourceId, patientRef }, order: { createdAt: 'DESC' } });
+  }
+}

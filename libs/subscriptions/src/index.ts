@@ -1,0 +1,2 @@
+export * from './subscription-manager';
+export * from './subscriptions.module';

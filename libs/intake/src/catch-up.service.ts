@@ -1,18 +1,14 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { CatchUpEntity, IntakeRepository, SubscriptionTouch } from '@aegle/store';
 import { SourceConfig } from '@aegle/config';
-import { EhrClients, EhrRequestError, RawNotification } from '@aegle/fhir';
-import { CLASSIC_SUBSCRIPTION, ReceivedMeta } from './notification-rows';
+import { EhrClients, EhrRequestError } from '@aegle/fhir';
+import { CLASSIC_SUBSCRIPTION } from './notification-rows';
+import { NotificationWriter } from './notification-writer';
 
 const SWEEP_INTERVAL_MS = 5_000;
 /** With a sweep every 5 s, an EHR that is down for five minutes still gets caught up. */
 const MAX_ATTEMPTS = 60;
 const SEARCH_PAGE = 500;
-
-/** Where recovered notifications go: the intake itself, so they are stored and deduplicated alike. */
-export type RecoveredSink = (notification: RawNotification & ReceivedMeta & { sourceId: string }) => Promise<{
-  accepted: number;
-}>;
 
 /**
  * Closes the gaps in what EHRs tell Aegle. It tracks event numbers per subscription and, on a jump
@@ -24,8 +20,6 @@ export type RecoveredSink = (notification: RawNotification & ReceivedMeta & { so
 @Injectable()
 export class CatchUpService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(CatchUpService.name);
-  private sink: RecoveredSink | undefined;
-  private intakeSettled: () => Promise<void> = () => Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly toCheck = new Map<string, { sourceId: string; subscription: string }>();
   private running: Promise<void> | undefined;
@@ -35,16 +29,9 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
   constructor(
     private readonly intake: IntakeRepository,
     private readonly ehr: EhrClients,
+    // Recovered notifications are stored as the intake stores them, so they are deduplicated alike.
+    private readonly writer: NotificationWriter,
   ) {}
-
-  /**
-   * Wires the intake in: where recovered notifications go, and how to wait for its writes in
-   * flight (an event being committed right now is late, not missing).
-   */
-  deliverTo(sink: RecoveredSink, settled: () => Promise<void>): void {
-    this.sink = sink;
-    this.intakeSettled = settled;
-  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
@@ -138,7 +125,7 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
       let { missing, checkedThrough } = await this.intake.missingEventNumbers(sourceId, subscription);
       if (checkedThrough === null) return;
       if (missing.length > 0) {
-        await this.intakeSettled();
+        await this.writer.settled();
         ({ missing, checkedThrough } = await this.intake.missingEventNumbers(sourceId, subscription));
         if (checkedThrough === null) return;
       }
@@ -241,9 +228,8 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async deliver(sourceId: string, catchUp: CatchUpEntity, body: fhir4.Resource): Promise<number> {
-    if (!this.sink) throw new Error('no intake to deliver recovered events to');
     const bodyBytes = Buffer.from(JSON.stringify(body));
-    const result = await this.sink({
+    const written = await this.writer.write({
       sourceId,
       method: 'POST',
       body,
@@ -252,7 +238,8 @@ export class CatchUpService implements OnApplicationBootstrap, BeforeApplication
       contentType: 'application/fhir+json',
       recordedHeaders: { 'x-aegle-catch-up': catchUp.id, 'x-aegle-catch-up-reason': catchUp.reason },
     });
-    return result.accepted;
+    this.afterIntake(written.subscription, written.openedCatchUp);
+    return written.result.accepted;
   }
 
   private sources(): SourceConfig[] {

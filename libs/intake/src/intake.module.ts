@@ -4,6 +4,7 @@ import { JobsModule } from '@aegle/jobs';
 import { CatchUpService } from './catch-up.service';
 import { EventEnqueuer } from './event-enqueuer';
 import { IntakeService } from './intake.service';
+import { NotificationWriter } from './notification-writer';
 
 /**
  * The first stage: a notification is checked, recorded with its events in one transaction, and its
@@ -11,7 +12,7 @@ import { IntakeService } from './intake.service';
  */
 @Module({
   imports: [JobsModule, EhrModule],
-  providers: [IntakeService, CatchUpService, EventEnqueuer],
+  providers: [NotificationWriter, IntakeService, CatchUpService, EventEnqueuer],
   exports: [IntakeService, CatchUpService, EventEnqueuer],
 })
 export class IntakeModule {}

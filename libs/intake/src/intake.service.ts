@@ -1,148 +1,28 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import { EventRepository, IntakeBatch, IntakeRepository } from '@aegle/store';
-import { normaliseNotification, OperationOutcomeError, RawNotification } from '@aegle/fhir';
+import { Injectable } from '@nestjs/common';
+import { OperationOutcomeError } from '@aegle/fhir';
 import { CatchUpService } from './catch-up.service';
-import { GroupCommit } from './group-commit';
-import { mergeTouches, NotificationRows, notificationRows, ReceivedMeta } from './notification-rows';
-import { EventEnqueuer } from './event-enqueuer';
-
-export interface ReceivedNotification extends RawNotification, ReceivedMeta {}
-
-export interface IntakeResult {
-  notificationId: string;
-  accepted: number;
-  duplicates: number;
-  /** False when the queue could not be reached; the outbox relay will enqueue them. */
-  queued: boolean;
-  /** What the notification was (shape and, for topic-based ones, its type). */
-  shape: string;
-}
-
-interface Stored {
-  accepted: string[];
-  /** Stored as enqueued, to be queued right after the commit (else left to the outbox relay). */
-  queued: boolean;
-}
-
-/** PostgreSQL data exceptions and limits (text it cannot store, nesting too deep): the body's fault. */
-const DATA_EXCEPTION = /^(22|54)/;
+import { IntakeResult, NotificationWriter, ReceivedNotification } from './notification-writer';
+import { ReceivedMeta } from './notification-rows';
 
 /**
- * Turns a verified notification into durable, queued events. The database write comes first: once
- * it commits nothing can be lost, and the EHR is answered 2xx only after it. Concurrent
- * notifications share one write (group commit) and one enqueue, which happens after the answer.
+ * The intake of notifications an EHR sends: each is stored through the notification writer, then
+ * catch-up looks for the gaps it reveals.
  */
 @Injectable()
 export class IntakeService {
-  private readonly logger = new Logger(IntakeService.name);
-  private readonly recorded = new WeakSet<Error>();
-  /**
-   * One write in flight: writes take turns on the audit chain head anyway (each holds it until its
-   * commit), so a second one would only wait in PostgreSQL while splitting the batch that forms
-   * meanwhile in two, doubling the commits (`npm run bench:intake` measured fewer, larger batches
-   * faster).
-   */
-  private readonly writer = new GroupCommit<NotificationRows, Stored>((items) => this.write(items), {
-    maxInFlight: 1,
-    maxBatch: 200,
-  });
-
   constructor(
-    private readonly events: EventRepository,
-    private readonly intake: IntakeRepository,
-    private readonly enqueuer: EventEnqueuer,
+    private readonly writer: NotificationWriter,
     private readonly catchUps: CatchUpService,
-  ) {
-    catchUps.deliverTo(
-      (recovered) => this.accept(recovered),
-      () => this.writer.settled(),
-    );
-  }
+  ) {}
 
   async accept(notification: ReceivedNotification): Promise<IntakeResult> {
-    let rows: NotificationRows;
-    try {
-      rows = notificationRows(notification, normaliseNotification(notification));
-    } catch (error) {
-      if (error instanceof OperationOutcomeError) await this.reject(notification, error);
-      throw error;
-    }
-    let stored: Stored;
-    try {
-      stored = await this.writer.submit(rows);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && DATA_EXCEPTION.test(code)) {
-        const refusal = OperationOutcomeError.badRequest('the notification holds text that cannot be stored');
-        await this.reject(notification, refusal);
-        throw refusal;
-      }
-      throw error;
-    }
-    // The EHR's answer waits for the commit, not for Redis.
-    if (stored.queued) this.enqueuer.enqueueInBackground(stored.accepted);
-    const duplicates = rows.events.length - stored.accepted.length;
-    this.catchUps.afterIntake(rows.subscription, rows.catchUps.length > 0);
-    return {
-      notificationId: rows.notification.id,
-      accepted: stored.accepted.length,
-      duplicates,
-      queued: stored.queued || stored.accepted.length === 0,
-      shape: rows.notification.shape ?? 'unknown',
-    };
+    const written = await this.writer.write(notification);
+    this.catchUps.afterIntake(written.subscription, written.openedCatchUp);
+    return written.result;
   }
 
-  /**
-   * Records a refusal (once, however many layers see the error); a failure to record it must not
-   * turn the client's 4xx into a 5xx.
-   */
-  async reject(meta: ReceivedMeta, error: OperationOutcomeError): Promise<void> {
-    if (this.recorded.has(error)) return;
-    this.recorded.add(error);
-    try {
-      await this.events.recordRejected({
-        sourceId: meta.sourceId,
-        contentType: meta.contentType ?? null,
-        bodySha256: createHash('sha256').update(meta.bodyBytes).digest('hex'),
-        bodyBytes: meta.bodyBytes.length,
-        headers: meta.recordedHeaders,
-        shape: null,
-        httpStatus: error.status,
-        error: error.message.slice(0, 2000),
-      });
-    } catch (failure) {
-      this.logger.warn({ reason: (failure as Error).message }, 'could not record a refused notification');
-    }
+  /** Records a refused notification (see NotificationWriter.reject). */
+  reject(meta: ReceivedMeta, error: OperationOutcomeError): Promise<void> {
+    return this.writer.reject(meta, error);
   }
-
-  /**
-   * One statement for the whole batch (atomic: all or nothing). Should it fail, each item is
-   * written alone, so one bad notification never fails its neighbours.
-   */
-  private async write(items: NotificationRows[]): Promise<PromiseSettledResult<Stored>[]> {
-    const store = async (batch: NotificationRows[]) => {
-      const queued = this.enqueuer.queueLooksReachable();
-      const inserted = await this.intake.writeBatch(batchOf(batch), queued);
-      return batch.map((item) => ({
-        accepted: item.events.filter((e) => inserted.has(e.id)).map((e) => e.id),
-        queued,
-      }));
-    };
-    try {
-      return (await store(items)).map((value) => ({ status: 'fulfilled', value }));
-    } catch (error) {
-      if (items.length === 1) return [{ status: 'rejected', reason: error }];
-      return Promise.allSettled(items.map(async (item) => (await store([item]))[0]));
-    }
-  }
-}
-
-function batchOf(items: NotificationRows[]): IntakeBatch {
-  return {
-    notifications: items.map((i) => i.notification),
-    events: items.flatMap((i) => i.events),
-    subscriptions: mergeTouches(items.map((i) => i.subscription)),
-    catchUps: items.flatMap((i) => i.catchUps),
-  };
 }

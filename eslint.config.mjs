@@ -1,5 +1,8 @@
-// Lint rules that state the architecture: dependencies point one way (apps → workflow → fhir,
-// inference, audit, plugin-sdk → config), and each outside system has exactly one door.
+// Lint rules that state the architecture: dependencies point one way, and each outside system has
+// exactly one door. apps → the stages (intake, routing → runs → write-back, subscriptions) → jobs
+// and catalogue → the foundation (fhir, inference, store, plugin-sdk) → config, telemetry.
+// A stage may import the stages after it in the pipeline, never one before it: they hand work on
+// through the queues of libs/jobs. See docs/architecture.md.
 // libs/plugin-sdk is what vendors install: it imports no other lib (not even config), and it owns
 // the FHIR result builders (Observation, Device, Provenance) that the engine and the offline
 // harness share. Its harness opens models through its own door (harness/onnx-model.ts), since a
@@ -12,6 +15,66 @@ const only = (name, owner) => ({
   message: `Only ${owner} talks to ${name}: go through it, so that I/O stays at one edge.`,
 });
 const lib = (name, why) => ({ group: [`@aegle/${name}`, `@aegle/${name}/*`], message: why });
+const doors = [only('fhir-kit-client', 'libs/fhir'), only('onnxruntime-node', 'libs/inference')];
+/** A lib may reach another only through its public index (`@aegle/name`), never into its files. */
+const noReachingIn = {
+  group: ['../../*/src', '../../*/src/*', '../../../libs/*'],
+  message: 'Import another lib by its alias (@aegle/name), not by a path into its files.',
+};
+/** A lower layer: it imports only the libs listed. */
+const onlyLibs = (layer, libs, why) => ({
+  files: [`libs/${layer}/src/**/*.ts`],
+  ignores: ['**/*.spec.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        // The owner of a door may use it.
+        paths: doors.filter((door) => !door.message.startsWith(`Only libs/${layer} `)),
+        patterns: [{ group: ['@aegle/*', ...libs.map((l) => `!@aegle/${l}`)], message: why }, noReachingIn],
+      },
+    ],
+  },
+});
+
+// The pipeline's stages, in the order a notification walks them, and what each may import besides
+// the foundation libs. jobs (queues) and catalogue (plugins) serve every stage.
+const stageLibs = ['intake', 'routing', 'runs', 'write-back', 'subscriptions', 'jobs', 'catalogue'];
+const stageMayImport = {
+  intake: ['jobs'],
+  routing: ['jobs', 'catalogue', 'runs'],
+  runs: ['jobs', 'catalogue', 'write-back'],
+  'write-back': ['jobs', 'catalogue'],
+  subscriptions: [],
+  jobs: [],
+  catalogue: [],
+};
+const stage = (name) => ({
+  files: [`libs/${name}/src/**/*.ts`],
+  ignores: ['**/*.spec.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: doors,
+        patterns: [
+          ...stageLibs
+            .filter((other) => other !== name && !stageMayImport[name].includes(other))
+            .map((other) =>
+              lib(
+                other,
+                stageMayImport[name].length === 0
+                  ? `libs/${name} serves the stages and imports none of them.`
+                  : `libs/${name} does not import libs/${other}: a stage imports only the stages after it` +
+                      ' (intake → routing → runs → write-back); work is handed on through the queues of libs/jobs.',
+              ),
+            ),
+          noReachingIn,
+        ],
+      },
+    ],
+  },
+});
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.aegle/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -27,43 +90,28 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [only('fhir-kit-client', 'libs/fhir'), only('onnxruntime-node', 'libs/inference')],
+          paths: doors,
         },
       ],
     },
   },
-  {
-    files: ['libs/fhir/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [only('onnxruntime-node', 'libs/inference')],
-          patterns: [
-            lib('workflow', 'libs/fhir sits below libs/workflow.'),
-            lib('audit', 'libs/fhir does not know the audit trail.'),
-            lib('inference', 'libs/fhir does not run models.'),
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['libs/inference/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [only('fhir-kit-client', 'libs/fhir')],
-          patterns: [
-            lib('workflow', 'libs/inference sits below libs/workflow.'),
-            lib('fhir', 'the runtime runs tensors, not FHIR.'),
-            lib('audit', 'the runtime reports; the workflow audits.'),
-          ],
-        },
-      ],
-    },
-  },
+  onlyLibs(
+    'fhir',
+    ['config', 'telemetry'],
+    'libs/fhir is a foundation lib: it knows no stage, no store, no model.',
+  ),
+  onlyLibs(
+    'inference',
+    ['config', 'telemetry'],
+    'libs/inference runs tensors: it knows no FHIR, no stage, no store.',
+  ),
+  onlyLibs(
+    'store',
+    ['config', 'telemetry'],
+    'libs/store is the database layer: it knows no stage, no EHR, no model.',
+  ),
+  onlyLibs('telemetry', [], 'libs/telemetry is the bottom layer: it imports no other lib.'),
+  ...stageLibs.map(stage),
   {
     files: ['libs/plugin-sdk/src/**/*.ts'],
     ignores: ['libs/plugin-sdk/src/harness/onnx-model.ts', '**/*.spec.ts'],
@@ -89,19 +137,7 @@ export default tseslint.config(
     files: ['libs/plugin-sdk/src/harness/onnx-model.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
-  {
-    files: ['libs/config/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@aegle/*'], message: 'libs/config is the bottom layer: it imports no other lib.' },
-          ],
-        },
-      ],
-    },
-  },
+  onlyLibs('config', [], 'libs/config is the bottom layer: it imports no other lib.'),
   {
     // Plugins run inside Aegle: their code imports only the SDK. Their model build scripts and
     // validation tests may use onnx-proto and onnxruntime-node directly.

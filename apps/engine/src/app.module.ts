@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { AuditModule } from '@aegle/store';
+import { StoreModule } from '@aegle/store';
 import { AegleConfig, ConfigModule, Role } from '@aegle/config';
 import { WorkersModule } from './workers/workers.module';
 import { DeadLettersModule } from './admin/dead-letters.module';
@@ -37,7 +37,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerParams(config)),
         LifecycleModule,
-        AuditModule,
+        StoreModule,
         HealthModule,
         MetricsModule,
         ...(roleModules(config)[config.role] ?? []),

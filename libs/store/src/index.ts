@@ -13,5 +13,5 @@ export * from './migrations';
 export * from './intake.repository';
 export * from './event-claims';
 export * from './unfinished-work';
-export * from './audit.module';
+export * from './store.module';
 export * from './failed-job.repository';

@@ -142,7 +142,7 @@ let auditChainHeadSource: (() => Promise<AuditChainHead | undefined>) | undefine
 
 /**
  * Lets the audit trail report its chain head to `/metrics` without telemetry depending on it:
- * the audit module registers a reader at start-up; each scrape calls it.
+ * the metrics module registers the store's reader at start-up; each scrape calls it.
  */
 export function reportAuditChainHead(source: () => Promise<AuditChainHead | undefined>): void {
   auditChainHeadSource = source;

@@ -5,7 +5,7 @@ import { AuditController } from './audit.controller';
 import { AuditRetentionScheduler } from './audit-retention.scheduler';
 import { FailedJobController } from './failed-job.controller';
 
-/** The audit trail's admin API and its retention job (the audit library itself is global). */
+/** The audit trail's admin API and its retention job (the store, libs/store, is global). */
 @Module({
   imports: [JobsModule],
   controllers: [AuditController, FailedJobController],

@@ -69,4 +69,4 @@ const repositories = [
   providers: repositories,
   exports: repositories,
 })
-export class AuditModule {}
+export class StoreModule {}

@@ -15,7 +15,16 @@ const only = (name, owner) => ({
   message: `Only ${owner} talks to ${name}: go through it, so that I/O stays at one edge.`,
 });
 const lib = (name, why) => ({ group: [`@aegle/${name}`, `@aegle/${name}/*`], message: why });
-const doors = [only('fhir-kit-client', 'libs/fhir'), only('onnxruntime-node', 'libs/inference')];
+// A dev dependency: what the engine loads at run time must not need it (the image has none).
+const devOnly = (name, owner) => ({
+  name,
+  message: `${name} is a dev dependency: only ${owner} imports it, never code the engine loads.`,
+});
+const ONNX_PROTO = devOnly(
+  'onnx-proto',
+  'libs/plugin-sdk/src/onnx (`@aegle/plugin-sdk/onnx`) and build scripts',
+);
+const doors = [only('fhir-kit-client', 'libs/fhir'), only('onnxruntime-node', 'libs/inference'), ONNX_PROTO];
 /** A lib may reach another only through its public index (`@aegle/name`), never into its files. */
 const noReachingIn = {
   group: ['../../*/src', '../../*/src/*', '../../../libs/*'],
@@ -114,7 +123,7 @@ export default tseslint.config(
   ...stageLibs.map(stage),
   {
     files: ['libs/plugin-sdk/src/**/*.ts'],
-    ignores: ['libs/plugin-sdk/src/harness/onnx-model.ts', '**/*.spec.ts'],
+    ignores: ['libs/plugin-sdk/src/harness/onnx-model.ts', 'libs/plugin-sdk/src/onnx/**', '**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -122,6 +131,7 @@ export default tseslint.config(
           paths: [
             only('fhir-kit-client', 'libs/fhir'),
             only('onnxruntime-node', 'libs/inference (and the harness door, harness/onnx-model.ts)'),
+            ONNX_PROTO,
           ],
           patterns: [
             {
@@ -134,7 +144,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/plugin-sdk/src/harness/onnx-model.ts'],
+    // The harness's door to onnxruntime, and the ONNX graph builder (for model build scripts only).
+    files: ['libs/plugin-sdk/src/harness/onnx-model.ts', 'libs/plugin-sdk/src/onnx/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   onlyLibs('config', [], 'libs/config is the bottom layer: it imports no other lib.'),

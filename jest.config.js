@@ -15,6 +15,7 @@ const swc = [
 const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry)$':
     '<rootDir>/libs/$1/src',
+  '^@aegle/plugin-sdk/onnx$': '<rootDir>/libs/plugin-sdk/src/onnx/graph-builder',
 };
 const common = {
   // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;

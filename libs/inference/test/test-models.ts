@@ -1,5 +1,5 @@
 import { loadConfig, AegleConfig } from '@aegle/config';
-import { OnnxGraphBuilder } from '@aegle/plugin-sdk';
+import { OnnxGraphBuilder } from '@aegle/plugin-sdk/onnx';
 
 /** `y = x · weights` for x [N,3] (float64), plus `twice = 2x` [N,3]: two outputs of different widths. */
 export function weightedSumModel(

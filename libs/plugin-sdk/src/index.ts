@@ -1,10 +1,12 @@
+// The SDK's runtime entry: what the engine and plugins load. It must need only production
+// dependencies; the ONNX graph builder (onnx-proto, a dev dependency) is `@aegle/plugin-sdk/onnx`,
+// for model build scripts only.
 export * from './manifest';
 export * from './patient-data';
 export * from './inputs';
 export * from './findings';
 export * from './coding-match';
 export * from './units';
-export * from './onnx/graph-builder';
 export * from './scope';
 export * from './plugin-code';
 export * from './evaluate';

@@ -85,7 +85,7 @@ export async function loadPluginCode(dir: string): Promise<PluginCode | undefine
 
 /**
  * Imports a TypeScript or JavaScript file of a plugin (its code, its model build script) as it is,
- * with `@aegle/plugin-sdk` resolved to this SDK.
+ * with `@aegle/plugin-sdk` (and `@aegle/plugin-sdk/onnx`, the graph builder) resolved to this SDK.
  */
 export async function importWithSdk<T = unknown>(file: string): Promise<T> {
   // The plugin gets this very SDK instance (not a second copy): same classes, same brand.
@@ -93,6 +93,8 @@ export async function importWithSdk<T = unknown>(file: string): Promise<T> {
   const sdk = require('./index') as Record<string, unknown>;
   const jiti = createJiti(__filename, {
     virtualModules: { '@aegle/plugin-sdk': sdk },
+    // Model build scripts only: loaded when one imports it, so the engine never needs onnx-proto.
+    alias: { '@aegle/plugin-sdk/onnx': join(__dirname, 'onnx', 'graph-builder') },
     moduleCache: false,
     interopDefault: true,
   });

@@ -141,7 +141,7 @@ function buildScript(id: string): string {
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '${SDK_PACKAGE}';
+import { OnnxGraphBuilder } from '${SDK_PACKAGE}/onnx';
 
 /** p = sigmoid(${INTERCEPT} + ${AGE}·age + ${HBA1C}·hba1c): an example, not a clinical model. */
 export function buildModel(): Uint8Array {

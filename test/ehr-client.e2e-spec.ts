@@ -66,6 +66,20 @@ describe('FhirKitEhrClient: EHR faults in the terms a retry policy needs', () =>
     expect(error).toMatchObject({ status: undefined, retryable: true });
   });
 
+  it('names the EHR (source and base URL) and the network cause in every error, never the patient', async () => {
+    const down = await startFhirServer();
+    const url = down.baseUrl;
+    await down.close();
+    const unreachable = await failure(clientFor(url).read('Patient', 'patient-4711'));
+    expect(unreachable.message).toBe(
+      `EHR 'unit-ehr' at ${url} unreachable (read Patient): fetch failed (connect ECONNREFUSED ${new URL(url).host})`,
+    );
+    ehr.failNext(1, 500);
+    const refused = await failure(client.read('Patient', 'patient-4711'));
+    expect(refused.message).toBe(`EHR 'unit-ehr' at ${ehr.baseUrl}: read Patient failed with HTTP 500`);
+    for (const error of [unreachable, refused]) expect(error.message).not.toContain('patient-4711');
+  });
+
   it('reads a missing resource as undefined', async () => {
     expect(await client.read('Patient', 'nobody-here')).toBeUndefined();
   });

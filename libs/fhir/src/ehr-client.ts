@@ -100,22 +100,75 @@ function retryAfter(error: KitError): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Normalises fhir-kit-client's plain-object errors and fetch's network errors into one type. */
-function toEhrError(operation: string, error: unknown): EhrRequestError {
+interface ErrorLike {
+  name: string;
+  message: string;
+  cause?: { code?: unknown; message?: unknown };
+}
+
+/** An Error by shape: fetch's errors come from Node's own realm, where `instanceof Error` can fail. */
+function errorLike(error: unknown): ErrorLike | undefined {
+  const e = error as Partial<ErrorLike> | null;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string'
+    ? { name: String(e.name ?? 'Error'), message: e.message, cause: e.cause }
+    : undefined;
+}
+
+/** Why the EHR could not be reached: fetch's message and its network cause (no path, no data). */
+export function networkReason(error: unknown): string {
+  const e = errorLike(error);
+  if (!e) return 'unknown error';
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer in time (${e.message})`;
+  const detail =
+    typeof e.cause?.message === 'string'
+      ? e.cause.message
+      : typeof e.cause?.code === 'string'
+        ? e.cause.code
+        : '';
+  return detail ? `${e.message} (${detail})` : e.message;
+}
+
+/**
+ * Normalises fhir-kit-client's plain-object errors and fetch's network errors into one type, named
+ * by the EHR (`origin`: its source id and base URL) so an operator knows which one and where.
+ */
+function toEhrError(origin: string, operation: string, error: unknown): EhrRequestError {
   if (error instanceof EhrRequestError) return error;
   if (error instanceof TokenRequestError) {
     // The EHR's token endpoint: its 5xx and network faults are retried, its refusals are not.
-    return new EhrRequestError(error.status, undefined, `${operation} not attempted: ${error.message}`);
+    return new EhrRequestError(
+      error.status,
+      undefined,
+      `${origin}: ${operation} not attempted: ${error.message}`,
+    );
   }
   const kit = error as KitError;
   const status = kit?.response?.status;
   if (status !== undefined) {
     const data = kit.response?.data as fhir4.OperationOutcome | undefined;
     const outcome = data?.resourceType === 'OperationOutcome' ? data : undefined;
-    return new EhrRequestError(status, outcome, `${operation} failed with HTTP ${status}`, retryAfter(kit));
+    return new EhrRequestError(
+      status,
+      outcome,
+      `${origin}: ${operation} failed with HTTP ${status}`,
+      retryAfter(kit),
+    );
   }
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
-  return new EhrRequestError(undefined, undefined, `${operation} failed: ${reason}`);
+  const e = errorLike(error);
+  if (e && /fetch failed|network|socket|timeout|abort/i.test(`${e.name} ${e.message}`)) {
+    return new EhrRequestError(
+      undefined,
+      undefined,
+      `${origin} unreachable (${operation}): ${networkReason(e)}`,
+    );
+  }
+  const reason = e ? `${e.name}: ${e.message}` : 'unknown error';
+  return new EhrRequestError(undefined, undefined, `${origin}: ${operation} failed: ${reason}`);
+}
+
+/** How errors name an EHR: `EHR 'demo-ehr' at http://127.0.0.1:8080/fhir`. */
+export function ehrOrigin(source: Pick<SourceConfig, 'id' | 'fhirBaseUrl'>): string {
+  return `EHR '${source.id}' at ${source.fhirBaseUrl}`;
 }
 
 /** The matches of a searchset: not what `_include` added, nor OperationOutcome entries. */
@@ -138,9 +191,11 @@ export class FhirKitEhrClient implements EhrClient {
   private readonly client: Client;
   private readonly tokens: AccessTokenProvider;
   private batchSupport: Promise<boolean> | undefined;
+  private readonly origin: string;
 
   constructor(private readonly source: SourceConfig) {
     this.sourceId = source.id;
+    this.origin = ehrOrigin(source);
     this.client = new Client({ baseUrl: source.fhirBaseUrl });
     this.tokens = accessTokenProvider(source.auth, source.fhirBaseUrl, source.requestTimeoutMs);
   }
@@ -157,7 +212,7 @@ export class FhirKitEhrClient implements EhrClient {
           : await this.client.read({ resourceType, id, options });
         return resource as T;
       } catch (error) {
-        const failure = toEhrError(`read ${resourceType}`, error);
+        const failure = toEhrError(this.origin, `read ${resourceType}`, error);
         if (failure.status === 404 || failure.status === 410) return undefined;
         throw failure;
       }
@@ -201,7 +256,11 @@ export class FhirKitEhrClient implements EhrClient {
       })) as fhir4.Bundle;
       const entries = response.entry ?? [];
       if (entries.length !== searches.length) {
-        throw new EhrRequestError(undefined, undefined, 'batch answered with a different number of entries');
+        throw new EhrRequestError(
+          undefined,
+          undefined,
+          `${this.origin}: batch answered with a different number of entries`,
+        );
       }
       return entries.map((entry, i) => {
         const status = Number(/^\d{3}/.exec(entry.response?.status ?? '')?.[0]);
@@ -213,7 +272,7 @@ export class FhirKitEhrClient implements EhrClient {
         return new EhrRequestError(
           Number.isFinite(status) ? status : undefined,
           outcome as fhir4.OperationOutcome | undefined,
-          `search ${searches[i].resourceType} in a batch failed with HTTP ${status}`,
+          `${this.origin}: search ${searches[i].resourceType} in a batch failed with HTTP ${status}`,
         );
       });
     });
@@ -267,7 +326,7 @@ export class FhirKitEhrClient implements EhrClient {
         options = await this.requestOptions();
         return await request(options);
       } catch (error) {
-        const failure = toEhrError(operation, error);
+        const failure = toEhrError(this.origin, operation, error);
         if (failure.status === 401 && this.tokens.refreshable && attempt === 1 && options) {
           this.tokens.invalidate(options.headers.authorization);
           continue;
@@ -292,7 +351,7 @@ export class FhirKitEhrClient implements EhrClient {
         options: await this.requestOptions(),
       })) as T;
     } catch (error) {
-      throw toEhrError(`${target.resourceType} ${name}`, error);
+      throw toEhrError(this.origin, `${target.resourceType} ${name}`, error);
     }
   }
 
@@ -306,7 +365,7 @@ export class FhirKitEhrClient implements EhrClient {
         options,
       })) as T;
     } catch (error) {
-      throw toEhrError(`create ${resource.resourceType}`, error);
+      throw toEhrError(this.origin, `create ${resource.resourceType}`, error);
     }
   }
 
@@ -315,7 +374,7 @@ export class FhirKitEhrClient implements EhrClient {
       await this.client.delete({ resourceType, id, options: await this.requestOptions() });
       return true;
     } catch (error) {
-      const failure = toEhrError(`delete ${resourceType}`, error);
+      const failure = toEhrError(this.origin, `delete ${resourceType}`, error);
       if (failure.status === 404 || failure.status === 410) return false;
       throw failure;
     }

@@ -7,11 +7,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, Server } from 'node:http';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { Queue } from 'bullmq';
+import { stringify } from 'yaml';
 import { assertRedisReachable } from '../apps/engine/src/bootstrap/redis-check';
 import { QUEUES, redisConnection } from '../libs/jobs/src';
 import { startFhirServer, TestFhirServer } from '../test/support/fhir-server';
@@ -164,6 +165,19 @@ async function listenForResults(aegleUrl: string): Promise<string> {
   return `http://127.0.0.1:${(listener.address() as AddressInfo).port}/results`;
 }
 
+/** The demo's own config (the repo's aegle.config.yaml has no EHR): the sandbox EHR as source. */
+function writeDemoConfig(fhirUrl: string): string {
+  const path = join(dataDir, 'aegle.config.yaml');
+  const source = {
+    id: SOURCE,
+    fhirBaseUrl: fhirUrl,
+    auth: { type: 'none' },
+    inbound: { bearerToken: INBOUND_TOKEN },
+  };
+  writeFileSync(path, stringify({ sources: [source], plugins: { dirs: [join(ROOT, 'plugins')] } }));
+  return path;
+}
+
 function startAegle(fhirUrl: string): Promise<string> {
   const log = createWriteStream(join(dataDir, 'aegle.log'), { flags: 'a' });
   aegle = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/engine/src/main.ts'], {
@@ -177,9 +191,7 @@ function startAegle(fhirUrl: string): Promise<string> {
       ROLE: 'all',
       AEGLE_DATA_DIR: dataDir,
       AEGLE_QUEUE_PREFIX: queuePrefix,
-      AEGLE_CONFIG: join(ROOT, 'aegle.config.yaml'),
-      AEGLE_DEMO_FHIR_URL: fhirUrl,
-      AEGLE_DEMO_INBOUND_TOKEN: INBOUND_TOKEN,
+      AEGLE_CONFIG: writeDemoConfig(fhirUrl),
       AEGLE_ADMIN_TOKEN: process.env.AEGLE_ADMIN_TOKEN ?? ADMIN_TOKEN,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     },

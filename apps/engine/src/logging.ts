@@ -12,6 +12,9 @@ export function redactUrl(url: string | undefined): string {
   return path.replace(/^(\/fhir\/notify\/[^/]+\/[^/]+)\/[^/]+$/, '$1/:id');
 }
 
+/** Health probes: asked every few seconds by orchestrators, never logged. */
+const isProbe = (req: IncomingMessage) => req.url?.startsWith('/health') ?? false;
+
 export function loggerParams(config: AegleConfig): Params {
   return {
     pinoHttp: {
@@ -23,7 +26,10 @@ export function loggerParams(config: AegleConfig): Params {
         return traceId ? { traceId } : {};
       },
       base: { role: config.role, pid: process.pid },
-      autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') ?? false },
+      autoLogging: { ignore: isProbe },
+      // pino-http logs every 5xx, ignored or not, with a made-up Error and its stack: a failing
+      // readiness probe (every few seconds) would flood the log. Its body says why; logs stay quiet.
+      customLogLevel: (req: IncomingMessage) => (isProbe(req) ? 'silent' : 'info'),
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,

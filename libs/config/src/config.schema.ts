@@ -255,12 +255,13 @@ export const auditSchema = z
 
 export const fileSchema = z
   .object({
+    // None yet is a valid first run: Aegle starts, is ready, and says how to connect an EHR.
     sources: z
       .array(sourceSchema)
-      .min(1, 'declare at least one EHR source')
       .refine((sources) => new Set(sources.map((s) => s.id)).size === sources.length, {
         message: 'source ids must be unique',
-      }),
+      })
+      .default([]),
     plugins: pluginsSchema,
     intake: z
       .object({

@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
 import { QUEUES } from '@aegle/jobs';
+import { ehrOrigin, networkReason } from '@aegle/fhir';
 import { DrainService } from '../lifecycle/drain.service';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -51,9 +52,7 @@ export class HealthController {
       () => this.accepting(),
       () => this.db.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
       () => this.redis(),
-      ...(runsWorkers
-        ? [() => this.pluginsLoaded(), ...this.config.sources.map((s) => () => this.ehr(s))]
-        : []),
+      ...(runsWorkers ? [() => this.pluginsLoaded(), ...this.ehrs()] : []),
     ]);
   }
 
@@ -84,6 +83,17 @@ export class HealthController {
       : check.down({ loaded, rejected, message: 'no plugin loaded' });
   }
 
+  /** One check per EHR; with none configured yet, one that says so (a first run is not a failure). */
+  private ehrs() {
+    if (this.config.sources.length > 0) return this.config.sources.map((s) => () => this.ehr(s));
+    return [
+      () =>
+        this.indicator.check('ehr').up({
+          message: `no EHR configured yet: add a source to ${this.config.configPath} (docs/configuration.md)`,
+        }),
+    ];
+  }
+
   /** The EHR answers its CapabilityStatement (`GET [base]/metadata`), with Aegle's credentials. */
   private async ehr(source: SourceConfig) {
     const check = this.indicator.check(`ehr:${source.id}`);
@@ -96,9 +106,13 @@ export class HealthController {
         signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
       });
       await response.body?.cancel();
-      return response.ok ? check.up() : check.down({ message: `GET /metadata answered ${response.status}` });
+      return response.ok
+        ? check.up()
+        : check.down({ message: `${ehrOrigin(source)}: GET /metadata answered ${response.status}` });
     } catch (error) {
-      return check.down({ message: (error as Error).message });
+      return check.down({
+        message: `${ehrOrigin(source)} unreachable: ${networkReason(error)} (fhirBaseUrl of source '${source.id}' in ${this.config.configPath})`,
+      });
     }
   }
 }

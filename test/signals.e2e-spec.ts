@@ -69,20 +69,7 @@ describe('npm start: the signal sent to the process that was started', () => {
 
   beforeAll(() => {
     chmodSync(dataDir, 0o755); // as root, the embedded PostgreSQL runs as its own user
-    writeFileSync(
-      config,
-      stringify({
-        sources: [
-          {
-            id: 'test-ehr',
-            fhirBaseUrl: 'http://127.0.0.1:9/fhir',
-            auth: { type: 'none' },
-            inbound: { bearerToken: 'signals-test-token' },
-          },
-        ],
-        plugins: { dirs: [join(ROOT, 'plugins')] },
-      }),
-    );
+    writeFileSync(config, stringify({ sources: [], plugins: { dirs: [join(ROOT, 'plugins')] } }));
     // What `npm start`'s prestart does, less the console (pretest built it): the test runs the build.
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
     execFileSync('npx', ['tsc-alias', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
@@ -130,6 +117,10 @@ describe('npm start: the signal sent to the process that was started', () => {
       // Aegle (node) and the embedded PostgreSQL's processes run under npm.
       expect(tree.length).toBeGreaterThanOrEqual(2);
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      // Where the embedded database is, for psql or a backup.
+      expect(output()).toMatch(
+        /DATABASE_URL is not set: using an embedded PostgreSQL at postgres:\/\/aegle:[^@\s]+@127\.0\.0\.1:\d+\/aegle \(data in /,
+      );
 
       const exited = new Promise<number | null>((done) => npm.once('exit', (code) => done(code)));
       npm.kill(signal);

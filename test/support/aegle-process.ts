@@ -27,6 +27,8 @@ export interface SpawnOptions {
   role?: 'api' | 'worker' | 'all';
   pluginDirs?: string[];
   env?: Record<string, string>;
+  /** false: resolve at once, for a start that is meant to fail (read `exited` and `lines`). */
+  awaitListening?: boolean;
 }
 
 /** Writes the YAML config the process reads, as an operator would. */
@@ -124,10 +126,11 @@ export async function spawnAegle(options: SpawnOptions): Promise<AegleProcess> {
     });
   };
 
-  const listening = await waitForLine(/is listening on http:\/\/127\.0\.0\.1:\d+/);
-  const port = /127\.0\.0\.1:(\d+)/.exec(listening)![1];
+  const listening =
+    options.awaitListening === false ? '' : await waitForLine(/is listening on http:\/\/127\.0\.0\.1:\d+/);
+  const port = /127\.0\.0\.1:(\d+)/.exec(listening)?.[1];
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: port ? `http://127.0.0.1:${port}` : '',
     child,
     lines,
     waitForLine,

@@ -10,6 +10,7 @@ COPY apps apps
 COPY libs libs
 COPY plugins plugins
 COPY scripts scripts
+COPY bin bin
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -20,6 +21,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
+# `npx aegle …` in the container: the launcher runs the build (no dev dependencies here).
+COPY --from=build /app/bin bin
 # Plugins are read at start-up: manifest, model and model card.
 COPY --from=build /app/plugins plugins
 COPY deploy/aegle.config.yaml /etc/aegle/aegle.config.yaml

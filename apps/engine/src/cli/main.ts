@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { registerCommands } from './commands';
 
-/** `aegle …`: operators' and vendors' command line (`npm run aegle -- <command>`). */
+/** `aegle …`: operators' and vendors' command line (`npx aegle <command>`). */
 const program = new Command('aegle').description('Aegle: clinical AI models in the EHR').showHelpAfterError();
 registerCommands(program);
 program.parseAsync(process.argv).catch((error: unknown) => {

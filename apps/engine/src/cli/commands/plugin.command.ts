@@ -37,7 +37,7 @@ export function registerPluginCommands(program: Command, io: CliOutput = stdio):
       io.out(`created ${dir}`);
       for (const file of files) io.out(`  ${file}`);
       io.out(
-        `next: edit model/build-model.ts and plugin.json, then \`aegle plugin validate ${options.dir}/${id}\``,
+        `next: edit model/build-model.ts and plugin.json, then \`npx aegle plugin validate ${options.dir}/${id}\``,
       );
     });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { importWithSdk, SDK_VERSION } from '@aegle/plugin-sdk';
 
@@ -13,6 +13,20 @@ const KINDS = ['diagnosis', 'treatment', 'prognosis'] as const;
 
 /** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
 const SDK_PACKAGE = ['@aegle', 'plugin-sdk'].join('/');
+
+/**
+ * Writes a file formatted as the project's Prettier config says, where Prettier is installed (a
+ * clone of Aegle): the plugin passes the repository's lint as generated. Elsewhere, as written.
+ */
+async function writeFile(path: string, text: string): Promise<void> {
+  await writeRaw(path, await formatted(path, text).catch(() => text));
+}
+
+async function formatted(path: string, text: string): Promise<string> {
+  // Prettier loads its plugins with a dynamic import, which some sandboxes (Jest's VM) refuse.
+  const prettier = await import('prettier');
+  return prettier.format(text, { ...(await prettier.resolveConfig(path)), filepath: path });
+}
 
 export interface ScaffoldResult {
   dir: string;
@@ -41,7 +55,7 @@ export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string
     join(dir, 'model', 'build-model.ts'),
   );
   const bytes = buildModel();
-  await writeFile(join(dir, 'model.onnx'), bytes);
+  await writeRaw(join(dir, 'model.onnx'), bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
 
   await writeFile(
@@ -53,6 +67,10 @@ export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string
   await writeFile(
     join(dir, 'golden', 'complete.json'),
     `${JSON.stringify(golden(id, goldenSchema, true), null, 2)}\n`,
+  );
+  await writeFile(
+    join(dir, 'golden', 'low-risk.json'),
+    `${JSON.stringify(golden(id, goldenSchema, true, { age: 40, hba1c: 5.5 }), null, 2)}\n`,
   );
   await writeFile(
     join(dir, 'golden', 'missing-hba1c.json'),
@@ -67,6 +85,7 @@ export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string
       'model/build-model.ts',
       'README.md',
       'golden/complete.json',
+      'golden/low-risk.json',
       'golden/missing-hba1c.json',
       'test/plugin.spec.ts',
     ],
@@ -137,7 +156,7 @@ function manifest(id: string, kind: string, sha256: string, schemaPath: string) 
 function buildScript(id: string): string {
   return `// Builds model.onnx from the example coefficients. Re-run after changing them:
 //   node -r @swc-node/register plugins/${id}/model/build-model.ts
-// then put the printed sha256 in plugin.json (\`aegle plugin validate\` says when they differ).
+// then put the printed sha256 in plugin.json (\`npx aegle plugin validate\` says when they differ).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -163,12 +182,17 @@ if (require.main === module) {
 `;
 }
 
-function golden(id: string, schemaPath: string, complete: boolean) {
-  const age = 60;
-  const hba1c = 7;
+/** A golden case: a patient of `age` with HbA1c `hba1c` (complete), or without one. */
+function golden(id: string, schemaPath: string, complete: boolean, patient = { age: 60, hba1c: 7 }) {
+  const { age, hba1c } = patient;
   const risk = 100 / (1 + Math.exp(-(INTERCEPT + AGE * age + HBA1C * hba1c)));
   const entries: fhir4.Resource[] = [
-    { resourceType: 'Patient', id: 'example', gender: 'female', birthDate: '1966-02-01' } as fhir4.Patient,
+    {
+      resourceType: 'Patient',
+      id: 'example',
+      gender: 'female',
+      birthDate: `${2026 - age}-02-01`,
+    } as fhir4.Patient,
     ...(complete
       ? [
           {

@@ -48,6 +48,7 @@ function record(resources: {
         .filter((o) => !from || Date.parse(o.effectiveDateTime!) >= from.getTime())
         .sort((a, b) => Date.parse(b.effectiveDateTime!) - Date.parse(a.effectiveDateTime!)),
     activeConditions: async () => resources.conditions ?? [],
+    conditions: async () => resources.conditions ?? [],
     activeMedications: async () => resources.medications ?? [],
     members: async () => [],
   };
@@ -216,7 +217,7 @@ describe('gatherInputs with the PCE manifest', () => {
     expect(result.reasons).toEqual([
       'age: 86 is outside the validated range 40–79',
       'totalCholesterol: 400 mg/dL is outside the validated range 130–320',
-      'hdlCholesterol: no Observation with code http://loinc.org|2085-9 within P2Y',
+      'hdlCholesterol: no Observation with code http://loinc.org|2085-9 or http://loinc.org|14646-4 within P2Y',
     ]);
   });
 
@@ -251,7 +252,7 @@ describe('gatherInputs with the PCE manifest', () => {
     );
     expect(result.status === 'insufficient' && result.reasons).toEqual([
       'totalCholesterol: its unit mm[Hg] cannot be converted to mg/dL',
-      'female: its value is not one the model knows',
+      'female: "unknown" is not a value the model knows',
     ]);
   });
 });

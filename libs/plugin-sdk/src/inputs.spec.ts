@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { codingMatches } from './coding-match';
 import { bandFor, interpretOutputs } from './findings';
 import { ageInYears, gatherInputs, since } from './inputs';
-import { manifestSchema } from './manifest';
+import { FeatureSpec, manifestSchema } from './manifest';
 import { ActiveMedication, PatientData } from './patient-data';
 
 const manifest = manifestSchema.parse(
@@ -257,6 +257,52 @@ describe('gatherInputs with the PCE manifest', () => {
   });
 });
 
+describe('several recorded values of one input', () => {
+  const races = (...codes: string[]): fhir4.Patient => ({
+    ...woman,
+    extension: [
+      {
+        url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+        extension: codes.map((code) => ({
+          url: 'ombCategory',
+          valueCoding: { system: 'urn:oid:2.16.840.1.113883.6.238', code },
+        })),
+      },
+    ],
+  });
+  const withRule = (multiple: FeatureSpec['multiple']) => ({
+    ...manifest,
+    inputs: manifest.inputs.map((f) => (f.name === 'africanAmerican' ? { ...f, multiple } : f)),
+  });
+  const raceFeature = async (multiple: FeatureSpec['multiple'], ...codes: string[]) =>
+    (await gatherInputs(withRule(multiple), record({ patient: races(...codes) }), NOW)).features
+      .africanAmerican;
+
+  it('applies the declared rule: first, any, all or a mixed category', async () => {
+    expect((await raceFeature('first', '2106-3', '2054-5')).value).toBe(0);
+    expect((await raceFeature('any', '2106-3', '2054-5')).value).toBe(1);
+    expect((await raceFeature('all', '2106-3', '2054-5')).value).toBe(0);
+    expect((await raceFeature('all', '2054-5')).value).toBe(1);
+    expect(await raceFeature({ mixed: 7 }, '2106-3', '2054-5')).toMatchObject({
+      value: 7,
+      display: '2106-3 and 2054-5',
+    });
+  });
+
+  it('says in a caveat when a value stood for something other than what was recorded', async () => {
+    expect((await raceFeature('any', '2028-9')).caveat).toMatch(
+      /^Race recorded as 2028-9: the white equations/,
+    );
+    expect((await raceFeature('any', '2054-5')).caveat).toBeUndefined();
+    const none = (await gatherInputs(manifest, record({ patient: woman }), NOW)).features.africanAmerican;
+    expect(none).toMatchObject({
+      value: 0,
+      recorded: false,
+      caveat: 'Race not recorded: the white equations were used.',
+    });
+  });
+});
+
 describe('dates', () => {
   it('computes whole years, before and after the birthday', () => {
     expect(ageInYears('1971-06-15', NOW)).toBe(55);
@@ -284,6 +330,12 @@ describe('findings', () => {
     expect(bandFor(output, 4.99)?.text).toMatch(/^Low/);
     expect(bandFor(output, 5)?.text).toMatch(/^Borderline/);
     expect(bandFor(output, 20)?.text).toMatch(/^High/);
+  });
+
+  it('reports a probability that rounds to 0 or 100 % at its bound, with a comparator', () => {
+    expect(interpretOutputs(manifest, { risk: 0.99999 })[0]).toMatchObject({ value: 99.9, comparator: '>' });
+    expect(interpretOutputs(manifest, { risk: 0.00001 })[0]).toMatchObject({ value: 0.1, comparator: '<' });
+    expect(interpretOutputs(manifest, { risk: 0.999 })[0].comparator).toBeUndefined();
   });
 
   it('refuses a missing or non-finite output', () => {

@@ -92,6 +92,30 @@ export class EhrPatientData implements PatientData {
         });
       }
     }
+    for (const exclusion of manifest.exclusions) {
+      if (exclusion.condition?.status === 'any') {
+        reads.set('all-conditions', {
+          searches: [{ resourceType: 'Condition', params: { patient: this.patientId } }],
+          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+        });
+      } else if (exclusion.condition) {
+        reads.set('conditions', {
+          searches: [{ resourceType: 'Condition', params: this.conditionParams() }],
+          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+        });
+      } else if (exclusion.observation) {
+        const from = since(now, exclusion.observation.lookback);
+        reads.set(observationsKey(exclusion.observation.codes, from), {
+          searches: [
+            {
+              resourceType: 'Observation',
+              params: this.observationParams(exclusion.observation.codes, from),
+            },
+          ],
+          fill: ([found]) => usableObservations(found as fhir4.Observation[]),
+        });
+      }
+    }
     for (const { key, search } of extra) {
       reads.set(extraKey(key), { searches: [search], fill: ([found]) => found });
     }

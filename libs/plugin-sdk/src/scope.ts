@@ -65,6 +65,7 @@ export class ScopedPatientData implements PatientData {
   }
 
   async conditions(): Promise<fhir4.Condition[]> {
+    this.needs('Condition');
     return this.checked(await this.data.conditions());
   }
 

@@ -159,7 +159,10 @@ describe('the admin console in Chromium', () => {
       .waitFor();
     await inputs.getByText('Observation/tc-console-1/_history/', { exact: false }).waitFor();
     // Inputs in clinical words, and nothing on file shown apart from a value recorded as "no".
-    await inputs.getByRole('row', { name: /^sex/ }).getByText('female').waitFor();
+    await inputs
+      .getByRole('row', { name: /^sex/ })
+      .getByRole('cell', { name: 'female', exact: true })
+      .waitFor();
     await inputs
       .getByRole('row', { name: /^diabetes/ })
       .getByTestId('not-recorded')

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runGoldenCases } from '@aegle/plugin-sdk';
 
@@ -15,5 +15,13 @@ describe.each(plugins)('%s golden cases', (plugin) => {
     const results = await runGoldenCases(join(__dirname, plugin));
     expect(results.length).toBeGreaterThanOrEqual(3);
     expect(results.filter((r) => !r.passed).map((r) => `${r.file}: ${r.problems.join('; ')}`)).toEqual([]);
+  });
+
+  it('says where each way of coding the data comes from', () => {
+    const golden = join(__dirname, plugin, 'golden');
+    const unsourced = readdirSync(golden)
+      .filter((file) => file.endsWith('.json'))
+      .filter((file) => !JSON.parse(readFileSync(join(golden, file), 'utf8')).source);
+    expect(unsourced).toEqual([]);
   });
 });

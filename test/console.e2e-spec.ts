@@ -158,6 +158,23 @@ describe('the admin console in Chromium', () => {
       .getByText('226 mg/dL')
       .waitFor();
     await inputs.getByText('Observation/tc-console-1/_history/', { exact: false }).waitFor();
+    // Inputs in clinical words, and nothing on file shown apart from a value recorded as "no".
+    await inputs
+      .getByRole('row', { name: /^sex/ })
+      .getByRole('cell', { name: 'female', exact: true })
+      .waitFor();
+    await inputs
+      .getByRole('row', { name: /^diabetes/ })
+      .getByTestId('not-recorded')
+      .waitFor();
+    await inputs.getByRole('row', { name: /^race/ }).getByTestId('not-recorded').waitFor();
+    await inputs.getByText('Race not recorded: the white equations were used.').waitFor();
+    expect(
+      await inputs
+        .getByRole('row', { name: /^current smoker/ })
+        .getByTestId('not-recorded')
+        .count(),
+    ).toBe(0);
     await page.getByText('Notification → result').waitFor();
     await page.getByText('audit intact').waitFor();
     await shot('03-run-story');

@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { loadConfig } from '@aegle/config';
 import { FhirKitEhrClient } from '@aegle/fhir';
-import { gatherInputs, PluginManifest, readManifest } from '@aegle/plugin-sdk';
+import {
+  excludedBecause,
+  gatherInputs,
+  PluginManifest,
+  readManifest,
+  readPluginFolder,
+} from '@aegle/plugin-sdk';
 import { EhrPatientData } from '@aegle/runs';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { chartTransaction, cholesterolResult, generatePatients } from '../sandbox/synthetic-patients';
@@ -140,4 +146,30 @@ describe("EhrPatientData: a plugin's inputs in one batch", () => {
       expect(sent.map((r) => r.method)).toEqual(['POST']);
     },
   );
+
+  it('finds a resolved myocardial infarction through the EHR: the PCE patient is excluded', async () => {
+    const { manifest: withValueSets } = await readPluginFolder(
+      resolve(__dirname, '../plugins/prognosis-ascvd-pce'),
+    );
+    const data = new EhrPatientData(client(), patientId);
+    await data.prefetch(withValueSets, now);
+    expect(await excludedBecause(withValueSets, data, now)).toBeUndefined();
+    await ehr.seed({
+      resourceType: 'Condition',
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }],
+      },
+      code: {
+        coding: [{ system: 'http://snomed.info/sct', code: '1755008', display: 'Old myocardial infarction' }],
+      },
+      subject: { reference: `Patient/${patientId}` },
+    } as fhir4.Condition);
+    const later = new EhrPatientData(client(), patientId);
+    await later.prefetch(withValueSets, now);
+    expect(await excludedBecause(withValueSets, later, now)).toBe(
+      'excluded: clinical ASCVD (the equations are for primary prevention only) (recorded: Old myocardial infarction)',
+    );
+    // Not an active Condition: only an exclusion that reads every clinical status finds it.
+    expect((await later.activeConditions()).map((c) => c.code?.coding?.[0]?.code)).not.toContain('1755008');
+  });
 });

@@ -72,10 +72,17 @@ export type {
 } from '../../../libs/store/src/console-views';
 
 export interface InputValue {
+  /** What a clinician calls the input ("sex"), from the plugin's manifest. */
+  label?: string;
   value?: unknown;
   valueHmac?: string;
   unit?: string;
   display?: string;
+  /** False when nothing was recorded and the value stands for that absence (apart from "recorded as no"). */
+  recorded?: boolean;
+  defaulted?: boolean;
+  /** Why the model was not given the value as recorded (its "unknown" or "mixed" category, a default). */
+  caveat?: string;
   source?: { reference?: string; effective?: string };
 }
 
@@ -83,6 +90,8 @@ export interface Finding {
   tensor: string;
   code: { system?: string; code?: string; display?: string };
   value: number;
+  /** `<` or `>`: a probability reported at its bound, never as 0 or 100 %. */
+  comparator?: '<' | '>';
   unit: string;
   band?: { text?: string; min?: number; max?: number };
   note?: string;
@@ -174,7 +183,7 @@ export interface PluginVersion {
   rollout: { mode: 'live' | 'shadow' | 'idle' } | { mode: 'canary'; percent: number };
   timeoutMs: number;
   maxConcurrency: number;
-  inputs: Array<{ name: string; unit: string | null; required: boolean }>;
+  inputs: Array<{ name: string; label: string | null; unit: string | null; required: boolean }>;
   modelCard: string | null;
   modelCardUrl: string | null;
 }

@@ -239,7 +239,7 @@ export default definePlugin({
       const result = await gatherInputs(manifest, data, new Date('2026-01-01'));
       expect(result).toMatchObject({
         status: 'insufficient',
-        reasons: ['cyp2c9Genotype: its value is not one the model knows'],
+        reasons: ['cyp2c9Genotype: "*1/*11" is not a value the model knows'],
       });
     });
   });

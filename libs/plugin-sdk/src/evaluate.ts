@@ -1,3 +1,4 @@
+import { excludedBecause } from './exclusions';
 import { Finding, interpretOutputs } from './findings';
 import { FeatureProvenance, FeatureValue, gatherInputs } from './inputs';
 import { PluginManifest } from './manifest';
@@ -49,6 +50,9 @@ export async function evaluatePlugin(
   try {
     if (options.focus) assertLabelsAllowed(options.focus, manifest.dataScope, 'focus');
     const scoped = new ScopedPatientData(data, manifest.dataScope);
+    // A patient the model was not made for gets no result, however complete the inputs.
+    const excluded = await excludedBecause(manifest, scoped, options.now);
+    if (excluded) return { status: 'skipped', reason: excluded, features: {} };
     const gathered = await gatherInputs(manifest, scoped, options.now);
     if (gathered.status === 'insufficient') {
       return {

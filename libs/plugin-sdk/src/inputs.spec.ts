@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { codingMatches } from './coding-match';
 import { bandFor, interpretOutputs } from './findings';
 import { ageInYears, gatherInputs, since } from './inputs';
-import { manifestSchema } from './manifest';
+import { FeatureSpec, manifestSchema } from './manifest';
 import { ActiveMedication, PatientData } from './patient-data';
 
 const manifest = manifestSchema.parse(
@@ -48,6 +48,7 @@ function record(resources: {
         .filter((o) => !from || Date.parse(o.effectiveDateTime!) >= from.getTime())
         .sort((a, b) => Date.parse(b.effectiveDateTime!) - Date.parse(a.effectiveDateTime!)),
     activeConditions: async () => resources.conditions ?? [],
+    conditions: async () => resources.conditions ?? [],
     activeMedications: async () => resources.medications ?? [],
     members: async () => [],
   };
@@ -216,7 +217,7 @@ describe('gatherInputs with the PCE manifest', () => {
     expect(result.reasons).toEqual([
       'age: 86 is outside the validated range 40–79',
       'totalCholesterol: 400 mg/dL is outside the validated range 130–320',
-      'hdlCholesterol: no Observation with code http://loinc.org|2085-9 within P2Y',
+      'hdlCholesterol: no Observation with code http://loinc.org|2085-9 or http://loinc.org|14646-4 within P2Y',
     ]);
   });
 
@@ -251,8 +252,54 @@ describe('gatherInputs with the PCE manifest', () => {
     );
     expect(result.status === 'insufficient' && result.reasons).toEqual([
       'totalCholesterol: its unit mm[Hg] cannot be converted to mg/dL',
-      'female: its value is not one the model knows',
+      'female: "unknown" is not a value the model knows',
     ]);
+  });
+});
+
+describe('several recorded values of one input', () => {
+  const races = (...codes: string[]): fhir4.Patient => ({
+    ...woman,
+    extension: [
+      {
+        url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+        extension: codes.map((code) => ({
+          url: 'ombCategory',
+          valueCoding: { system: 'urn:oid:2.16.840.1.113883.6.238', code },
+        })),
+      },
+    ],
+  });
+  const withRule = (multiple: FeatureSpec['multiple']) => ({
+    ...manifest,
+    inputs: manifest.inputs.map((f) => (f.name === 'africanAmerican' ? { ...f, multiple } : f)),
+  });
+  const raceFeature = async (multiple: FeatureSpec['multiple'], ...codes: string[]) =>
+    (await gatherInputs(withRule(multiple), record({ patient: races(...codes) }), NOW)).features
+      .africanAmerican;
+
+  it('applies the declared rule: first, any, all or a mixed category', async () => {
+    expect((await raceFeature('first', '2106-3', '2054-5')).value).toBe(0);
+    expect((await raceFeature('any', '2106-3', '2054-5')).value).toBe(1);
+    expect((await raceFeature('all', '2106-3', '2054-5')).value).toBe(0);
+    expect((await raceFeature('all', '2054-5')).value).toBe(1);
+    expect(await raceFeature({ mixed: 7 }, '2106-3', '2054-5')).toMatchObject({
+      value: 7,
+      display: '2106-3 and 2054-5',
+    });
+  });
+
+  it('says in a caveat when a value stood for something other than what was recorded', async () => {
+    expect((await raceFeature('any', '2028-9')).caveat).toMatch(
+      /^Race recorded as 2028-9: the white equations/,
+    );
+    expect((await raceFeature('any', '2054-5')).caveat).toBeUndefined();
+    const none = (await gatherInputs(manifest, record({ patient: woman }), NOW)).features.africanAmerican;
+    expect(none).toMatchObject({
+      value: 0,
+      recorded: false,
+      caveat: 'Race not recorded: the white equations were used.',
+    });
   });
 });
 
@@ -283,6 +330,12 @@ describe('findings', () => {
     expect(bandFor(output, 4.99)?.text).toMatch(/^Low/);
     expect(bandFor(output, 5)?.text).toMatch(/^Borderline/);
     expect(bandFor(output, 20)?.text).toMatch(/^High/);
+  });
+
+  it('reports a probability that rounds to 0 or 100 % at its bound, with a comparator', () => {
+    expect(interpretOutputs(manifest, { risk: 0.99999 })[0]).toMatchObject({ value: 99.9, comparator: '>' });
+    expect(interpretOutputs(manifest, { risk: 0.00001 })[0]).toMatchObject({ value: 0.1, comparator: '<' });
+    expect(interpretOutputs(manifest, { risk: 0.999 })[0].comparator).toBeUndefined();
   });
 
   it('refuses a missing or non-finite output', () => {

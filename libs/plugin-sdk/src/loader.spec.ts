@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PCE_DIR, pluginVariant, removeFolder } from '../../../test/support/plugin-fixtures';
 import { validatePlugin } from './harness';
+import { valueSetCodes } from './loader';
 
 describe('validatePlugin: what Aegle checks at load, offline', () => {
   let root: string;
@@ -124,5 +125,42 @@ describe('validatePlugin: what Aegle checks at load, offline', () => {
         'inputs with "source": { "from": "plugin" } need an index.ts whose definePlugin has extract()',
       ],
     });
+  });
+});
+
+describe('value sets beside the manifest', () => {
+  it('reads enumerated concepts and ICD-10 is-a filters as code patterns', () => {
+    expect(
+      valueSetCodes({
+        resourceType: 'ValueSet',
+        status: 'active',
+        compose: {
+          include: [
+            { system: 'http://snomed.info/sct', concept: [{ code: '1755008' }] },
+            {
+              system: 'http://hl7.org/fhir/sid/icd-10-cm',
+              filter: [{ property: 'concept', op: 'is-a', value: 'I21' }],
+            },
+          ],
+        },
+      }),
+    ).toEqual(['http://snomed.info/sct|1755008', 'http://hl7.org/fhir/sid/icd-10-cm|I21*']);
+  });
+
+  it('refuses a filter that needs a terminology server rather than reading half of it', () => {
+    expect(() =>
+      valueSetCodes({
+        resourceType: 'ValueSet',
+        status: 'active',
+        compose: {
+          include: [
+            {
+              system: 'http://snomed.info/sct',
+              filter: [{ property: 'concept', op: 'is-a', value: '22298006' }],
+            },
+          ],
+        },
+      }),
+    ).toThrow('needs a terminology server');
   });
 });

@@ -127,6 +127,18 @@ export async function readPluginFolder(dir: string): Promise<PluginFolder> {
   } catch (error) {
     problems.push(`index.ts cannot be loaded: ${firstLine(error)}`);
   }
+  for (const [i, exclusion] of manifest.exclusions.entries()) {
+    if (!exclusion.condition) continue;
+    try {
+      exclusion.condition.codes = valueSetCodes(
+        JSON.parse(await readFile(join(dir, exclusion.condition.valueSet), 'utf8')),
+      );
+    } catch (error) {
+      problems.push(
+        `exclusions.${i}.condition.valueSet: ${exclusion.condition.valueSet}: ${firstLine(error)}`,
+      );
+    }
+  }
   if (manifest.inputs.some((f) => f.source.from === 'plugin') && !code?.extract && problems.length === 0) {
     problems.push(
       'inputs with "source": { "from": "plugin" } need an index.ts whose definePlugin has extract()',
@@ -141,6 +153,33 @@ export async function readPluginFolder(dir: string): Promise<PluginFolder> {
     ...(code ? { code } : {}),
     modelBytes,
   };
+}
+
+/** Code systems whose hierarchy is the code's prefix, so `is-a` needs no terminology server. */
+const PREFIX_HIERARCHIES = new Set(['http://hl7.org/fhir/sid/icd-10-cm', 'http://hl7.org/fhir/sid/icd-10']);
+
+/**
+ * The `system|code` patterns of a FHIR ValueSet's compose (enumerated concepts, and `is-a` filters
+ * on ICD-10, whose hierarchy is the code's prefix); anything else needs a terminology server and
+ * is refused rather than half-read.
+ */
+export function valueSetCodes(valueSet: fhir4.ValueSet): string[] {
+  if (valueSet?.resourceType !== 'ValueSet') throw new Error('is not a FHIR ValueSet');
+  const codes: string[] = [];
+  for (const include of valueSet.compose?.include ?? []) {
+    if (!include.system || include.valueSet?.length)
+      throw new Error('each include needs a system and no nested valueSet');
+    codes.push(...(include.concept ?? []).map((c) => `${include.system}|${c.code}`));
+    for (const filter of include.filter ?? []) {
+      if (filter.op !== 'is-a' || filter.property !== 'concept' || !PREFIX_HIERARCHIES.has(include.system))
+        throw new Error(
+          `filter ${filter.property} ${filter.op} on ${include.system} needs a terminology server: enumerate the concepts`,
+        );
+      codes.push(`${include.system}|${filter.value}*`);
+    }
+  }
+  if (codes.length === 0) throw new Error('includes no concept');
+  return codes;
 }
 
 /** Names, element types and fixed dimensions must agree with the model's own metadata. */

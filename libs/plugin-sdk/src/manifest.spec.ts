@@ -74,6 +74,7 @@ describe('plugin.json schema: each mistake gets one precise message', () => {
       'plugin.json triggers.2.resourceType: Encounter is outside dataScope.resourceTypes (Patient, Observation)',
       'plugin.json inputs.4.source ("bpTreated"): "bpTreated" reads MedicationStatement and MedicationRequest, outside dataScope.resourceTypes (Patient, Observation)',
       'plugin.json inputs.6.source ("diabetes"): "diabetes" reads Condition, outside dataScope.resourceTypes (Patient, Observation)',
+      'plugin.json exclusions.0: "clinical ASCVD (the equations are for primary prevention only)" reads Condition, outside dataScope.resourceTypes (Patient, Observation)',
     ]);
   });
 
@@ -109,7 +110,9 @@ describe('plugin.json schema: each mistake gets one precise message', () => {
     m.inputs[2] = { ...m.inputs[2], otherwise: 0 };
     expect(problems(m)).toEqual([
       'plugin.json inputs.1.default ("totalCholesterol"): "totalCholesterol" is required, so its default would never be used: set "required": false',
+      'plugin.json inputs.1.notes.default ("totalCholesterol"): "totalCholesterol" uses default: say in notes.default what the result\'s note tells the clinician',
       'plugin.json inputs.2.otherwise ("hdlCholesterol"): needs a map',
+      'plugin.json inputs.2.notes.otherwise ("hdlCholesterol"): "hdlCholesterol" uses otherwise: say in notes.otherwise what the result\'s note tells the clinician',
       'plugin.json inputs.9.name ("age"): "age" is declared twice',
     ]);
   });
@@ -118,7 +121,7 @@ describe('plugin.json schema: each mistake gets one precise message', () => {
     const m = pce();
     m.inputs[0] = { ...m.inputs[0], source: { from: 'lab' } as never };
     expect(problems(m)).toEqual([
-      `plugin.json inputs.0.source.from ("age"): Invalid discriminator value. Expected 'patient' | 'age' | 'observation' | 'member' | 'condition' | 'medication' | 'plugin'`,
+      `plugin.json inputs.0.source.from ("age"): Invalid discriminator value. Expected 'patient' | 'age' | 'observation' | 'member' | 'genotype' | 'condition' | 'medication' | 'plugin'`,
     ]);
   });
 

@@ -101,6 +101,19 @@ const inputSource = z.discriminatedUnion('from', [
       path: fhirPath.optional(),
     })
     .strict(),
+  /**
+   * The latest genotype result for one gene, as the HL7 Genomics Reporting IG writes it: an
+   * Observation coded LOINC 84413-4 (genotype display name) whose 48018-6 (gene studied) component
+   * names the gene by HGNC id, with or without the `HGNC:` prefix, or by symbol.
+   */
+  z
+    .object({
+      from: z.literal('genotype'),
+      hgnc: z.string().regex(/^HGNC:\d+$/, 'must be an HGNC id such as HGNC:2623'),
+      symbol: z.string().min(1).describe('Gene symbol, e.g. CYP2C9.'),
+      lookback: lookback.optional(),
+    })
+    .strict(),
   /** 1 when the patient has an active Condition with one of these codes (or names), else 0. */
   z
     .object({ from: z.literal('condition'), codes: z.array(systemCode).min(1), names: names.optional() })
@@ -117,9 +130,70 @@ const inputSource = z.discriminatedUnion('from', [
   z.object({ from: z.literal('plugin') }).strict(),
 ]);
 
+/** A recorded value (a code, `system|code` or text; compared without regard to case). */
+const recordedValue = z.string().min(1);
+
+const genotype = z
+  .object({
+    gene: z
+      .string()
+      .min(1)
+      .describe('Gene symbol labs prefix to alleles, e.g. "CYP2C9"; removed before matching.'),
+    variant: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Names of the one variant a SNV genotype is about (rsID, HGVS), removed before matching.'),
+    alleles: z
+      .record(z.string().regex(/^[A-Za-z]$/), z.string().regex(/^[A-Za-z]$/))
+      .optional()
+      .describe(
+        'The same allele on the other strand, e.g. {"C": "G", "T": "A"} for rs9923231 reported on the plus strand.',
+      ),
+  })
+  .strict()
+  .describe(
+    'Reads the value as a genotype: gene and variant names, case, strand and allele order do not matter, so "CYP2C9 *3/*1" matches the key "*1/*3".',
+  );
+
+/** Several recorded values for one input (e.g. two races): which one the model gets. */
+const multiple = z
+  .union([z.literal('first'), z.literal('any'), z.literal('all'), z.object({ mixed: z.number() }).strict()])
+  .describe(
+    '"first": the first value recorded; "any": the largest value any of them maps to (yes when any is yes); "all": the smallest; {"mixed": n}: n when they map to different values.',
+  );
+
+/** What the result's note says when a value was not taken as recorded. Placeholder: {value}. */
+const notes = z
+  .object({
+    otherwise: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When "otherwise" was used for a recorded value the map does not know.'),
+    unknown: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When a recorded "unknown" value was sent as unknown.value.'),
+    default: z.string().min(1).optional().describe('When nothing was recorded and "default" was used.'),
+    mixed: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When several different values were recorded and multiple.mixed was used.'),
+  })
+  .strict();
+
 const feature = z
   .object({
     name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'must be a camelCase identifier'),
+    label: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'What a clinician calls this input ("sex", "CYP2C9 genotype"); shown in the console and notes.',
+      ),
     description: z.string().optional(),
     source: inputSource,
     unit: z
@@ -131,16 +205,35 @@ const feature = z
       .positive()
       .optional()
       .describe('g/mol, to convert between molar and mass concentrations (e.g. 386.65 for cholesterol).'),
+    genotype: genotype.optional(),
     map: z
       .record(z.string(), z.number())
       .optional()
       .describe('Coded or string values to numbers; keys are "system|code", a code or a string.'),
-    otherwise: z.number().optional().describe('Number used when a value exists but matches no key of "map".'),
+    multiple: multiple.default('first'),
+    otherwise: z
+      .number()
+      .optional()
+      .describe('Number used when a value exists but matches no key of "map"; needs notes.otherwise.'),
+    unknown: z
+      .object({
+        values: z
+          .array(recordedValue)
+          .min(1)
+          .describe('Recorded values that say the result is not known, e.g. "Indeterminate", "No call".'),
+        value: z
+          .number()
+          .optional()
+          .describe('The model\'s own "unknown" category; without it such a value skips the run.'),
+      })
+      .strict()
+      .optional(),
+    notes: notes.optional(),
     required: z.boolean().default(true),
     default: z
       .number()
       .optional()
-      .describe('Used when the value is missing and the feature is not required.'),
+      .describe('Used when the value is missing and the feature is not required; needs notes.default.'),
     /**
      * What the skip reason says when this required input is missing, e.g. "the pharmacogenetic
      * algorithm cannot run without a CYP2C9 genotype"; the default names the search that found nothing.
@@ -153,6 +246,55 @@ const feature = z
       .describe('The range the model was validated in; outside it the plugin does not run.'),
   })
   .strict();
+
+/**
+ * A patient the model was not made for: when the criterion holds, the run ends as skipped with the
+ * criterion named, whatever the inputs.
+ */
+const exclusion = z
+  .object({
+    criterion: z.string().min(1).describe('Named in the skip reason, e.g. "clinical ASCVD".'),
+    condition: z
+      .object({
+        valueSet: z
+          .string()
+          .min(1)
+          .describe('Path of a FHIR ValueSet (JSON) beside the manifest; its source is in the file.'),
+        status: z
+          .enum(['active', 'any'])
+          .default('active')
+          .describe(
+            '"any": a resolved or inactive Condition counts too (a history of myocardial infarction).',
+          ),
+        /** Filled by the loader from the value set: `system|code` patterns. */
+        codes: z.array(systemCode).optional(),
+      })
+      .strict()
+      .optional(),
+    observation: z
+      .object({
+        codes: z.array(systemCode).min(1),
+        lookback: lookback.optional(),
+        path: fhirPath.optional(),
+        unit: z.string().optional(),
+        molarMass: z.number().positive().optional(),
+        atLeast: z.number().optional().describe('Excluded when the latest value is at least this (in unit).'),
+        values: z
+          .array(recordedValue)
+          .min(1)
+          .optional()
+          .describe('Excluded when the latest value is one of these codes (e.g. pregnant).'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (!e.condition === !e.observation)
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of condition or observation' });
+    if (e.observation && e.observation.atLeast === undefined && !e.observation.values)
+      ctx.addIssue({ code: 'custom', path: ['observation'], message: 'needs atLeast or values' });
+  });
 
 const elementType = z.enum(['float32', 'float64', 'int64']);
 const dim = z.union([z.number().int().positive(), z.string().min(1)]);
@@ -220,6 +362,12 @@ const output = z
       .default(1)
       .describe("Multiplier from the tensor's value to the Observation's (e.g. 100 for a fraction → %)."),
     decimals: z.number().int().min(0).max(10).optional(),
+    probability: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The value is a probability or risk (unit "%" or "1"): a model is never certain, so a value that rounds to 0 or 100 % is reported as "< 0.1" or "> 99.9" (Quantity.comparator).',
+      ),
     bands: z.array(band).optional(),
     referenceRange: z
       .object({ low: z.number().optional(), high: z.number().optional(), text: z.string().optional() })
@@ -260,6 +408,12 @@ export const manifestSchema = z
       .array(feature)
       .min(1)
       .describe('One entry per model feature: where it comes from, its unit, whether required.'),
+    exclusions: z
+      .array(exclusion)
+      .default([])
+      .describe(
+        'Patients the model was not made for (a condition, a lab value): the run is skipped, the criterion named.',
+      ),
     model: model.describe('The ONNX file, its sha256, tensors and where it may run.'),
     outputs: z.array(output).min(1).describe('How output tensors become FHIR Observations.'),
     policy: z
@@ -315,6 +469,25 @@ export const manifestSchema = z
         });
       }
     });
+    m.exclusions.forEach((e, i) => {
+      const type = e.condition ? 'Condition' : 'Observation';
+      if (!scope.has(type)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['exclusions', i],
+          message: `"${e.criterion}" reads ${type}, outside dataScope.resourceTypes (${[...scope].join(', ')})`,
+        });
+      }
+    });
+    m.outputs.forEach((o, i) => {
+      if (o.probability && o.unit !== '%' && o.unit !== '1') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['outputs', i, 'probability'],
+          message: `a probability is reported in "%" or "1", not "${o.unit}"`,
+        });
+      }
+    });
     const seen = new Set<string>();
     m.inputs.forEach((f, i) => {
       if (seen.has(f.name)) {
@@ -334,6 +507,22 @@ export const manifestSchema = z
       }
       if (f.otherwise !== undefined && !f.map) {
         ctx.addIssue({ code: 'custom', path: ['inputs', i, 'otherwise'], message: 'needs a map' });
+      }
+      // A value the model does not know never silently becomes a category: the note says so.
+      const unsaid: Array<[boolean, keyof NonNullable<typeof f.notes>, string]> = [
+        [f.otherwise !== undefined, 'otherwise', 'otherwise'],
+        [f.unknown?.value !== undefined, 'unknown', 'unknown.value'],
+        [f.default !== undefined, 'default', 'default'],
+        [typeof f.multiple === 'object', 'mixed', 'multiple.mixed'],
+      ];
+      for (const [used, note, field] of unsaid) {
+        if (used && !f.notes?.[note]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['inputs', i, 'notes', note],
+            message: `"${f.name}" uses ${field}: say in notes.${note} what the result's note tells the clinician`,
+          });
+        }
       }
     });
     const names = new Set(m.inputs.map((f) => f.name));
@@ -368,6 +557,7 @@ export function resourceTypesRead(source: z.output<typeof inputSource>): string[
       return ['Patient'];
     case 'observation':
     case 'member':
+    case 'genotype':
       return ['Observation'];
     case 'condition':
       return ['Condition'];
@@ -389,3 +579,4 @@ export type OutputSpec = PluginManifest['outputs'][number];
 export type TensorSpec = PluginManifest['model']['outputs'][number];
 export type Coding = z.output<typeof coding>;
 export type ExecutionNeed = PluginManifest['model']['execution'];
+export type ExclusionSpec = PluginManifest['exclusions'][number];

@@ -15,6 +15,11 @@ export interface PatientData {
   /** Observations with any of these `system|code` codes, newest first, effective on or after `since`. */
   observations(codes: readonly string[], since?: Date): Promise<fhir4.Observation[]>;
   activeConditions(): Promise<fhir4.Condition[]>;
+  /**
+   * Every Condition not refuted or entered in error, whatever its clinical status: a resolved
+   * myocardial infarction is still a history of one.
+   */
+  conditions(): Promise<fhir4.Condition[]>;
   activeMedications(): Promise<ActiveMedication[]>;
   /** Observations the focus resource groups (DiagnosticReport.result, Observation.hasMember). */
   members(): Promise<fhir4.Observation[]>;

@@ -32,6 +32,7 @@ export interface ModelIdentity {
 export interface ComponentDraft {
   code: fhir4.Coding;
   value: number;
+  comparator?: '<' | '>';
   unit: string;
   unitDisplay?: string;
   interpretation?: { text: string; coding?: fhir4.Coding };
@@ -50,6 +51,8 @@ export interface ObservationDraft {
   issued: string;
   /** The value; absent when the result is carried by `components` alone. */
   value?: number;
+  /** `<` or `>`: the value is a bound (a probability never reported as 0 or 100 %). */
+  comparator?: '<' | '>';
   unit: string;
   unitDisplay?: string;
   interpretation?: { text: string; coding?: fhir4.Coding };
@@ -139,7 +142,7 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
     ...(draft.effective ? { effectiveDateTime: draft.effective } : {}),
     issued: draft.issued,
     ...(draft.value !== undefined
-      ? { valueQuantity: ucumQuantity(draft.value, draft.unit, draft.unitDisplay) }
+      ? { valueQuantity: ucumQuantity(draft.value, draft.unit, draft.unitDisplay, draft.comparator) }
       : {}),
     ...(draft.interpretation ? { interpretation: [interpretation(draft.interpretation)] } : {}),
     ...(draft.referenceRange ? { referenceRange: [referenceRange(draft.referenceRange, draft.unit)] } : {}),
@@ -154,7 +157,7 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
       ? {
           component: draft.components.map((c) => ({
             code: { coding: [c.code], text: c.code.display },
-            valueQuantity: ucumQuantity(c.value, c.unit, c.unitDisplay),
+            valueQuantity: ucumQuantity(c.value, c.unit, c.unitDisplay, c.comparator),
             ...(c.interpretation ? { interpretation: [interpretation(c.interpretation)] } : {}),
             ...(c.referenceRange ? { referenceRange: [referenceRange(c.referenceRange, c.unit)] } : {}),
           })),
@@ -191,8 +194,14 @@ export function supersedeObservation(
   };
 }
 
-function ucumQuantity(value: number, unit: string, display?: string): fhir4.Quantity {
-  return { value, unit: display ?? unit, system: 'http://unitsofmeasure.org', code: unit };
+function ucumQuantity(value: number, unit: string, display?: string, comparator?: '<' | '>'): fhir4.Quantity {
+  return {
+    value,
+    ...(comparator ? { comparator } : {}),
+    unit: display ?? unit,
+    system: 'http://unitsofmeasure.org',
+    code: unit,
+  };
 }
 
 function interpretation(value: { text: string; coding?: fhir4.Coding }): fhir4.CodeableConcept {

@@ -7,6 +7,7 @@ const spec = (tensor: string, extra: Partial<OutputSpec> = {}): OutputSpec => ({
   code,
   unit: '1',
   scale: 1,
+  probability: false,
   ...extra,
 });
 

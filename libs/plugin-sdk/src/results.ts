@@ -20,6 +20,8 @@ export interface StoredFinding {
   tensor: string;
   code: { system: string; code: string; display?: string };
   value: number;
+  /** `<` or `>`: a probability reported at its bound (see `boundedValue`). */
+  comparator?: '<' | '>';
   band?: { text: string; interpretation?: { system: string; code: string; display?: string } };
   /** The output's note with the inputs filled in. */
   note?: string;
@@ -96,6 +98,7 @@ export function resultObservations(
       : group.findings.map(({ finding, spec: part }) => ({
           code: part.component ?? part.code,
           value: finding.value,
+          ...(finding.comparator ? { comparator: finding.comparator } : {}),
           unit: part.unit,
           unitDisplay: part.unitDisplay,
           interpretation: finding.band && { text: finding.band.text, coding: finding.band.interpretation },
@@ -114,6 +117,7 @@ export function resultObservations(
       effective: context.effective,
       issued: context.issued,
       value: single?.value,
+      ...(single?.comparator ? { comparator: single.comparator } : {}),
       unit: spec.unit,
       unitDisplay: spec.unitDisplay,
       interpretation: single?.band && { text: single.band.text, coding: single.band.interpretation },

@@ -64,6 +64,11 @@ export class ScopedPatientData implements PatientData {
     return this.checked(await this.data.observations(codes, since));
   }
 
+  async conditions(): Promise<fhir4.Condition[]> {
+    this.needs('Condition');
+    return this.checked(await this.data.conditions());
+  }
+
   async activeConditions(): Promise<fhir4.Condition[]> {
     this.needs('Condition');
     return this.checked(await this.data.activeConditions());

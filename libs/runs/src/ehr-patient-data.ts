@@ -1,4 +1,4 @@
-import { ActiveMedication, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
+import { ActiveMedication, GENOTYPE_CODE, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
@@ -33,6 +33,14 @@ export class EhrPatientData implements PatientData {
     );
   }
 
+  conditions(): Promise<fhir4.Condition[]> {
+    return this.once('all-conditions', async () =>
+      confirmedConditions(
+        await this.client.search<fhir4.Condition>('Condition', { patient: this.patientId }),
+      ),
+    );
+  }
+
   activeMedications(): Promise<ActiveMedication[]> {
     return this.once('medications', async () => {
       const [statements, requests] = await Promise.all(
@@ -64,10 +72,11 @@ export class EhrPatientData implements PatientData {
           searches: [{ resourceType: 'Patient', params: { _id: this.patientId } }],
           fill: ([found]) => found[0] as fhir4.Patient | undefined,
         });
-      } else if (source.from === 'observation') {
+      } else if (source.from === 'observation' || source.from === 'genotype') {
+        const codes = source.from === 'genotype' ? [GENOTYPE_CODE] : source.codes;
         const from = since(now, source.lookback);
-        reads.set(observationsKey(source.codes, from), {
-          searches: [{ resourceType: 'Observation', params: this.observationParams(source.codes, from) }],
+        reads.set(observationsKey(codes, from), {
+          searches: [{ resourceType: 'Observation', params: this.observationParams(codes, from) }],
           fill: ([found]) => usableObservations(found as fhir4.Observation[]),
         });
       } else if (source.from === 'condition') {
@@ -80,6 +89,30 @@ export class EhrPatientData implements PatientData {
           searches: this.medicationSearches(),
           fill: ([statements, requests]) =>
             this.resolveMedications([...statements, ...requests] as MedicationOrder[]),
+        });
+      }
+    }
+    for (const exclusion of manifest.exclusions) {
+      if (exclusion.condition?.status === 'any') {
+        reads.set('all-conditions', {
+          searches: [{ resourceType: 'Condition', params: { patient: this.patientId } }],
+          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+        });
+      } else if (exclusion.condition) {
+        reads.set('conditions', {
+          searches: [{ resourceType: 'Condition', params: this.conditionParams() }],
+          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+        });
+      } else if (exclusion.observation) {
+        const from = since(now, exclusion.observation.lookback);
+        reads.set(observationsKey(exclusion.observation.codes, from), {
+          searches: [
+            {
+              resourceType: 'Observation',
+              params: this.observationParams(exclusion.observation.codes, from),
+            },
+          ],
+          fill: ([found]) => usableObservations(found as fhir4.Observation[]),
         });
       }
     }

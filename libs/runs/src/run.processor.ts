@@ -165,6 +165,7 @@ export class RunProcessor extends WorkerHost {
         tensor: f.output.tensor,
         code: f.output.code,
         value: f.value,
+        ...(f.comparator ? { comparator: f.comparator } : {}),
         unit: f.output.unit,
         ...(f.band ? { band: f.band } : {}),
         ...(f.note ? { note: f.note } : {}),

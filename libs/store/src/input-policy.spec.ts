@@ -13,6 +13,14 @@ const inputs = {
   },
   age: { value: 55 },
   currentSmoker: { value: 1, display: 'Smokes tobacco daily' },
+  race: {
+    label: 'race',
+    value: 0,
+    display: 'not recorded',
+    recorded: false,
+    defaulted: true,
+    caveat: 'Race not recorded: the white equations were used.',
+  },
 };
 
 describe('the PHI policy for stored inputs', () => {
@@ -28,7 +36,10 @@ describe('the PHI policy for stored inputs', () => {
       source: { reference: 'Observation/tc/_history/2' },
       valueHmac: inputHmac('hospital-secret-key', 'totalCholesterol', 213),
     });
-    expect(JSON.stringify(stored)).not.toMatch(/213|"value"|"display"|Smokes/);
+    expect(JSON.stringify(stored)).not.toMatch(
+      /213|"value"|"display"|Smokes|not recorded|"recorded"|"defaulted"/,
+    );
+    expect(stored.race).toEqual({ label: 'race', valueHmac: inputHmac('hospital-secret-key', 'race', 0) });
     // Whoever holds the key can check a claimed value; a different value or key does not match.
     expect(stored.age.valueHmac).toBe(inputHmac('hospital-secret-key', 'age', 55));
     expect(stored.age.valueHmac).not.toBe(inputHmac('hospital-secret-key', 'age', 56));

@@ -13,8 +13,22 @@ export function protectInputs(inputs: object | undefined, audit: AegleConfig['au
   return Object.fromEntries(
     Object.entries(inputs).map(([name, feature]) => {
       if (!feature || typeof feature !== 'object' || !('value' in feature)) return [name, feature];
-      // `display` spells the value out ("237 mg/dL", a coded answer's text): it goes with it.
-      const { value, display: _display, ...rest } = feature as { value: unknown; display?: unknown };
+      // `display` spells the value out ("237 mg/dL", a coded answer's text), and so do `caveat`
+      // ("Race recorded as …"), `recorded` and `defaulted` (nothing on file): they go with it.
+      const {
+        value,
+        display: _display,
+        caveat: _caveat,
+        recorded: _recorded,
+        defaulted: _defaulted,
+        ...rest
+      } = feature as {
+        value: unknown;
+        display?: unknown;
+        caveat?: unknown;
+        recorded?: unknown;
+        defaulted?: unknown;
+      };
       return [name, { ...rest, valueHmac: inputHmac(key, name, value) }];
     }),
   );

@@ -58,7 +58,7 @@ function PluginCard({ plugin, open }: { plugin: PluginVersion; open: boolean }) 
           [
             'Inputs',
             plugin.inputs
-              .map((i) => `${i.name}${i.unit ? ` (${i.unit})` : ''}${i.required ? '' : '?'}`)
+              .map((i) => `${i.label ?? i.name}${i.unit ? ` (${i.unit})` : ''}${i.required ? '' : '?'}`)
               .join(', '),
           ],
         ]}

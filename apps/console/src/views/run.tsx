@@ -1,4 +1,4 @@
-import { api, InputValue, RunStory } from '../api';
+import { api, Finding, InputValue, RunStory } from '../api';
 import { href } from '../router';
 import { Badge, Empty, ErrorBox, fmt, KeyValues, Loading, Section, useAsync } from '../ui';
 
@@ -51,7 +51,7 @@ export function RunPage({ id }: { id: string }) {
             </strong>
             {findings.map((f) => (
               <span key={f.tensor} class="result-value" data-testid="output-value">
-                {f.value} {f.unit}
+                {valueText(f)}
                 {f.band?.text && <span class="muted"> · {f.band.text}</span>}
               </span>
             ))}
@@ -109,9 +109,7 @@ export function RunPage({ id }: { id: string }) {
                     <td>
                       <span class="mono">{f.code.code}</span> <span class="muted">{f.code.display}</span>
                     </td>
-                    <td class="num mono">
-                      {f.value} {f.unit}
-                    </td>
+                    <td class="num mono">{valueText(f)}</td>
                     <td>{f.band?.text ?? '—'}</td>
                   </tr>
                 ))}
@@ -225,6 +223,11 @@ export function RunPage({ id }: { id: string }) {
   );
 }
 
+/** A result as the EHR shows it: a probability at its bound keeps its comparator ("> 99.9 %"). */
+function valueText(f: Finding): string {
+  return `${f.comparator ? `${f.comparator} ` : ''}${f.value} ${f.unit}`;
+}
+
 function Inputs({ inputs }: { inputs: Record<string, InputValue> | null }) {
   const entries = Object.entries(inputs ?? {});
   if (entries.length === 0) return <Empty title="No inputs recorded." />;
@@ -242,13 +245,26 @@ function Inputs({ inputs }: { inputs: Record<string, InputValue> | null }) {
       <tbody>
         {entries.map(([name, input]) => (
           <tr key={name}>
-            <th scope="row">{name}</th>
+            <th scope="row">
+              {input.label ?? name}
+              {input.label && <span class="muted mono small"> {name}</span>}
+            </th>
             <td class="num mono">
               {input.valueHmac ? (
                 <span title={`HMAC-SHA256 ${input.valueHmac}`}>hmac {fmt.short(input.valueHmac, 10)}</span>
+              ) : input.recorded === false || input.defaulted ? (
+                // Nothing on file is not the same as a value recorded as "no": say which.
+                <span
+                  class="muted"
+                  data-testid="not-recorded"
+                  title={`the model was given ${String(input.value)}`}
+                >
+                  {input.display ?? 'not recorded'}
+                </span>
               ) : (
                 (input.display ?? `${String(input.value)}${input.unit ? ` ${input.unit}` : ''}`)
               )}
+              {input.caveat && <div class="small muted">{input.caveat}</div>}
             </td>
             <td class="mono small">{input.source?.reference ?? '—'}</td>
           </tr>

@@ -21,7 +21,7 @@ export interface PluginVersionView {
   rollout: RolloutState;
   timeoutMs: number;
   maxConcurrency: number;
-  inputs: Array<{ name: string; unit: string | null; required: boolean }>;
+  inputs: Array<{ name: string; label: string | null; unit: string | null; required: boolean }>;
   /** The model card as markdown, when the manifest names a file in the plugin folder. */
   modelCard: string | null;
   /** The model card's address, when the manifest names a URL. */
@@ -66,6 +66,7 @@ export class ConsolePlugins {
           maxConcurrency: limits.maxConcurrency,
           inputs: m.inputs.map((i) => ({
             name: i.name,
+            label: (i as { label?: string }).label ?? null,
             unit: (i as { unit?: string }).unit ?? null,
             required: (i as { required?: boolean }).required !== false,
           })),

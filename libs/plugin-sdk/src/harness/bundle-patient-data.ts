@@ -42,10 +42,14 @@ export class BundlePatientData implements PatientData {
   }
 
   async activeConditions(): Promise<fhir4.Condition[]> {
+    return (await this.conditions()).filter((c) =>
+      (c.clinicalStatus?.coding ?? []).some((s) => ACTIVE_CLINICAL.has(s.code ?? '')),
+    );
+  }
+
+  async conditions(): Promise<fhir4.Condition[]> {
     return this.ofType<fhir4.Condition>('Condition').filter(
-      (c) =>
-        (c.clinicalStatus?.coding ?? []).some((s) => ACTIVE_CLINICAL.has(s.code ?? '')) &&
-        !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')),
+      (c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')),
     );
   }
 

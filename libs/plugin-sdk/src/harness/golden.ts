@@ -14,6 +14,12 @@ const expectedObservation = z
     unit: z.string().optional(),
     /** The interpretation's text, exactly. */
     interpretation: z.string().optional(),
+    /** `<` or `>` when the value must be reported as a bound; absent: it must have none. */
+    comparator: z.enum(['<', '>']).optional(),
+    /** Texts the Observation's notes must contain (e.g. the warning a clinician must read). */
+    noteContains: z.array(z.string().min(1)).optional(),
+    /** Texts its notes must not contain. */
+    noteExcludes: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -22,6 +28,11 @@ export const goldenCaseSchema = z
   .object({
     $schema: z.string().optional(),
     description: z.string().min(1),
+    /**
+     * Where this way of coding the data comes from (an implementation guide's example, a LOINC
+     * table, a laboratory's practice), so a reader can check the case against the real world.
+     */
+    source: z.string().min(1).optional(),
     /** The time the run happens at, so ages and look-back windows never drift. */
     now: z.iso.datetime({ offset: true }),
     /** `Type/id` of the event's focus in the bundle; default the Patient. */
@@ -136,6 +147,16 @@ function compare(
     if (want.unit !== undefined && got.valueQuantity?.code !== want.unit) {
       problems.push(`${want.code}: unit ${got.valueQuantity?.code} is not ${want.unit}`);
     }
+    if (got.valueQuantity?.comparator !== want.comparator) {
+      problems.push(
+        `${want.code}: comparator ${got.valueQuantity?.comparator ?? '(none)'} is not ${want.comparator ?? '(none)'}`,
+      );
+    }
+    const notes = (got.note ?? []).map((n) => n.text).join('\n');
+    for (const text of want.noteContains ?? [])
+      if (!notes.includes(text)) problems.push(`${want.code}: the notes do not contain "${text}"`);
+    for (const text of want.noteExcludes ?? [])
+      if (notes.includes(text)) problems.push(`${want.code}: the notes contain "${text}"`);
     const text = got.interpretation?.[0]?.text;
     if (want.interpretation !== undefined && text !== want.interpretation) {
       problems.push(`${want.code}: interpretation "${text}" is not "${want.interpretation}"`);

@@ -92,6 +92,7 @@ export async function runPlugin(
       tensor: f.output.tensor,
       code: f.output.code,
       value: f.value,
+      ...(f.comparator ? { comparator: f.comparator } : {}),
       ...(f.band ? { band: f.band } : {}),
       ...(f.note ? { note: f.note } : {}),
     }));

@@ -115,14 +115,14 @@ describe('aegle plugin', () => {
     expect(JSON.parse(result.out.join('\n'))).toEqual({
       status: 'skipped',
       reason:
-        'insufficient data: hdlCholesterol: no Observation with code http://loinc.org|2085-9 within P2Y',
+        'insufficient data: hdlCholesterol: no Observation with code http://loinc.org|2085-9 or http://loinc.org|14646-4 within P2Y',
     });
   });
 
   it('test runs the PCE golden cases, and exits 1 naming what differs when one fails', async () => {
     const passing = await aegle('test', PCE_DIR);
     expect(passing.exitCode).toBe(0);
-    expect(passing.out.at(-1)).toBe('5 passed, 0 failed');
+    expect(passing.out.at(-1)).toBe('15 passed, 0 failed');
 
     await aegle('new', 'prognosis-drifted', '--dir', root);
     const dir = join(root, 'prognosis-drifted');

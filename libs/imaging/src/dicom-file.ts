@@ -181,9 +181,7 @@ export function wrapAsDicom(
     RescaleSlope: wrapping.rescaleSlope ?? 1,
     RescaleIntercept: wrapping.rescaleIntercept ?? 0,
     RescaleType: 'US',
-    ...(wrapping.window
-      ? { WindowCenter: wrapping.window.center, WindowWidth: wrapping.window.width }
-      : {}),
+    ...(wrapping.window ? { WindowCenter: wrapping.window.center, WindowWidth: wrapping.window.width } : {}),
     PixelData: [pixels.slice().buffer],
   });
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);

@@ -57,9 +57,9 @@ export class DicomWebClient {
       accept: 'application/dicom+json',
     });
     if (response.status === 204) return [];
-    const json = JSON.parse(Buffer.from(await this.body(response, `study ${study}`)).toString('utf8')) as Array<
-      Record<string, { Value?: unknown[] }>
-    >;
+    const json = JSON.parse(
+      Buffer.from(await this.body(response, `study ${study}`)).toString('utf8'),
+    ) as Array<Record<string, { Value?: unknown[] }>>;
     return json.flatMap((item) => {
       const value = (tag: string) => item[tag]?.Value?.[0];
       const series = value('0020000E');

@@ -6,3 +6,4 @@ export * from './preprocess';
 export * from './multipart';
 export * from './dicomweb-client';
 export * from './pneumoniamnist';
+export * from './image-fetch';

@@ -67,7 +67,10 @@ function load(path: string) {
   if (!existsSync(path)) throw new Error(PNEUMONIAMNIST_MISSING);
   const files = unzipSync(readFileSync(path));
   const arrays = Object.fromEntries(
-    Object.entries(files).map(([name, bytes]) => [name.replace(/\.npy$/, ''), readNpy(bytes, join(path, name))]),
+    Object.entries(files).map(([name, bytes]) => [
+      name.replace(/\.npy$/, ''),
+      readNpy(bytes, join(path, name)),
+    ]),
   );
   cache.set(path, arrays);
   return arrays;

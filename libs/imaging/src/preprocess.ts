@@ -59,12 +59,7 @@ export function preprocessImage(image: GreyImage, spec: ImagePreprocessing): Flo
 }
 
 /** PS3.3 C.11.2.1.2: the VOI LUT functions, from a modality value to [low, high]. */
-function applyWindow(
-  x: number,
-  window: NonNullable<GreyImage['window']>,
-  low: number,
-  high: number,
-): number {
+function applyWindow(x: number, window: NonNullable<GreyImage['window']>, low: number, high: number): number {
   const { center: c, width: w } = window;
   const span = high - low;
   switch (window.function) {

@@ -1,3 +1,4 @@
+import { ImageRefusal } from '@aegle/imaging';
 import { Finding, interpretOutputs } from './findings';
 import { FeatureProvenance, FeatureValue, gatherInputs } from './inputs';
 import { PluginManifest } from './manifest';
@@ -49,7 +50,7 @@ export async function evaluatePlugin(
   try {
     if (options.focus) assertLabelsAllowed(options.focus, manifest.dataScope, 'focus');
     const scoped = new ScopedPatientData(data, manifest.dataScope);
-    const gathered = await gatherInputs(manifest, scoped, options.now);
+    const gathered = await gatherInputs(manifest, scoped, options.now, options.focus);
     if (gathered.status === 'insufficient') {
       return {
         status: 'skipped',
@@ -75,7 +76,7 @@ export async function evaluatePlugin(
     const row = Object.fromEntries(
       manifest.model.inputs.map((tensor) => [
         tensor.name,
-        tensor.features.map((name) => features[name].value),
+        tensor.features.flatMap((name) => features[name].values ?? [features[name].value]),
       ]),
     );
     const raw = await options.infer(row);
@@ -98,6 +99,8 @@ export async function evaluatePlugin(
   } catch (error) {
     if (error instanceof DataScopeError)
       return { status: 'skipped', reason: `restricted data: ${error.message}`, features: {} };
+    if (error instanceof ImageRefusal)
+      return { status: 'skipped', reason: `image refused: ${error.message}`, features: {} };
     throw error;
   }
 }

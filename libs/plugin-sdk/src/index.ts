@@ -1,6 +1,7 @@
 export * from './manifest';
 export * from './patient-data';
 export * from './inputs';
+export * from './image-input';
 export * from './findings';
 export * from './coding-match';
 export * from './units';

@@ -1,7 +1,8 @@
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import { codingMatches, conceptMatches, conceptNamed } from './coding-match';
-import { FeatureSpec, InputSource, PluginManifest } from './manifest';
+import { gatherImage } from './image-input';
+import { FeatureSpec, ImageSource, InputSource, PluginManifest } from './manifest';
 import { PatientData } from './patient-data';
 import { convertUnit } from './units';
 
@@ -21,6 +22,11 @@ export interface FeatureValue {
   /** Absent for defaults and for facts that are absences (no active diabetes Condition). */
   source?: FeatureProvenance;
   defaulted?: boolean;
+  /**
+   * An image input's whole tensor (row-major, the batch dimension left out), exactly as the model
+   * gets it; `value` is then its mean grey level.
+   */
+  values?: number[];
 }
 
 export type GatherResult =
@@ -145,6 +151,7 @@ async function extract(source: InputSource, data: PatientData, now: Date): Promi
       return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match.resource) };
     }
     case 'plugin':
+    case 'image':
       return { raw: [] };
   }
 }
@@ -216,6 +223,7 @@ function describeSource(source: InputSource): string {
     case 'condition':
     case 'medication':
     case 'plugin':
+    case 'image':
       return 'not found';
   }
 }
@@ -228,10 +236,21 @@ export async function gatherInputs(
   manifest: PluginManifest,
   data: PatientData,
   now: Date,
+  /** The event's focus, which image inputs are read from. */
+  focus?: fhir4.Resource,
 ): Promise<GatherResult> {
-  const declared = manifest.inputs.filter((spec) => spec.source.from !== 'plugin');
-  const extracted = await Promise.all(declared.map((spec) => extract(spec.source, data, now)));
-  const features: Record<string, FeatureValue> = {};
+  const declared = manifest.inputs.filter(
+    (spec) => spec.source.from !== 'plugin' && spec.source.from !== 'image',
+  );
+  const images = manifest.inputs.filter(
+    (spec): spec is FeatureSpec & { source: ImageSource } => spec.source.from === 'image',
+  );
+  const [extracted, imageFeatures] = await Promise.all([
+    Promise.all(declared.map((spec) => extract(spec.source, data, now))),
+    // An unusable image throws an ImageRefusal: the run is skipped with its reason.
+    Promise.all(images.map((spec) => gatherImage(spec, data, focus))),
+  ]);
+  const features: Record<string, FeatureValue> = Object.fromEntries(imageFeatures.map((f) => [f.name, f]));
   const reasons: string[] = [];
 
   declared.forEach((spec, i) => {

@@ -1,6 +1,9 @@
 // dcmjs ships no type declarations; these cover the calls Aegle makes.
 declare module 'dcmjs' {
-  type Naturalized = Record<string, unknown> & { _meta?: Record<string, unknown>; _vrMap?: Record<string, string> };
+  type Naturalized = Record<string, unknown> & {
+    _meta?: Record<string, unknown>;
+    _vrMap?: Record<string, string>;
+  };
   interface DicomDict {
     meta: Record<string, { vr: string; Value?: unknown[] }>;
     dict: Record<string, { vr: string; Value?: unknown[] }>;

@@ -89,6 +89,7 @@ function imageCandidates(source: ImageSource, focus: fhir4.Resource | undefined)
         },
       ];
     }
+    case undefined:
     default:
       throw new ImageRefusal(
         `an image is read from an ImagingStudy, DocumentReference or Binary, not from ${focus?.resourceType ?? 'no focus'}`,

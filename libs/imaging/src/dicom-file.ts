@@ -123,7 +123,8 @@ export interface DicomWrapping {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   sopInstanceUid: string;
-  modality: 'CR' | 'DX';
+  /** CR and DX get their radiography SOP classes; any other is written as a secondary capture. */
+  modality: string;
   bodyPart?: string;
   viewPosition?: string;
   patientId: string;
@@ -152,7 +153,11 @@ export function wrapAsDicom(
     throw new Error(`wrapAsDicom: ${pixels.length} pixels for ${size.columns} × ${size.rows}`);
   }
   const sopClassUid =
-    wrapping.modality === 'CR' ? SOP_CLASSES.computedRadiography : SOP_CLASSES.digitalXRayForPresentation;
+    wrapping.modality === 'CR'
+      ? SOP_CLASSES.computedRadiography
+      : wrapping.modality === 'DX'
+        ? SOP_CLASSES.digitalXRayForPresentation
+        : SOP_CLASSES.secondaryCapture;
   const buffer = datasetToBuffer({
     _meta: { TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN },
     _vrMap: { PixelData: 'OB' },

@@ -14,8 +14,21 @@ export function protectInputs(inputs: object | undefined, audit: AegleConfig['au
     Object.entries(inputs).map(([name, feature]) => {
       if (!feature || typeof feature !== 'object' || !('value' in feature)) return [name, feature];
       // `display` spells the value out ("237 mg/dL", a coded answer's text): it goes with it.
-      const { value, display: _display, ...rest } = feature as { value: unknown; display?: unknown };
-      return [name, { ...rest, valueHmac: inputHmac(key, name, value) }];
+      const {
+        value,
+        values,
+        display: _display,
+        ...rest
+      } = feature as { value: unknown; values?: unknown; display?: unknown };
+      // An image input's tensor is the image itself: it is kept only as its HMAC too.
+      return [
+        name,
+        {
+          ...rest,
+          valueHmac: inputHmac(key, name, value),
+          ...(values !== undefined ? { valuesHmac: inputHmac(key, name, values) } : {}),
+        },
+      ];
     }),
   );
 }

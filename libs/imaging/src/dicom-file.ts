@@ -91,6 +91,7 @@ export function readDicom(bytes: Uint8Array, limits: DicomLimits): GreyImage {
   const width = number('WindowWidth');
   const voiFunction = String(first(data.VOILUTFunction) ?? 'LINEAR').trim() as VoiFunction;
   return {
+    format: 'dicom',
     rows,
     columns,
     stored,

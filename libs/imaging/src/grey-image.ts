@@ -6,6 +6,8 @@ export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
  * (DICOM's grayscale pipeline: Modality LUT, VOI LUT, Presentation LUT).
  */
 export interface GreyImage {
+  /** A DICOM file states its modality, body part and view; a PNG or JPEG states none. */
+  format: 'dicom' | 'raster';
   rows: number;
   columns: number;
   /** Stored values, row-major, already masked to `bitsStored` and sign-extended. */

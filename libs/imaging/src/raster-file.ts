@@ -25,6 +25,7 @@ export async function readRaster(bytes: Uint8Array, limits: { maxPixels: number 
   const stored = new Float64Array(width * height);
   for (let i = 0; i < stored.length; i++) stored[i] = decoded.data[i * channels];
   return {
+    format: 'raster',
     rows: height,
     columns: width,
     stored,

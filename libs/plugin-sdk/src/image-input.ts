@@ -38,7 +38,8 @@ export async function gatherImage(
     const image = await decode(bytes, contentType, source.maxPixels);
     checkHeader(image, source, candidate.label);
     const view = image.header.viewPosition;
-    if (source.views && !(view && source.views.includes(view))) {
+    // A PNG or JPEG names no view: the EHR's document (and the trigger on it) vouches for it.
+    if (image.format === 'dicom' && source.views && !(view && source.views.includes(view))) {
       skipped.push(`${candidate.label} is ${view ? `a ${view}` : 'an unlabelled'} view`);
       continue;
     }

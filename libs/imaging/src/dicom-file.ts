@@ -69,6 +69,9 @@ export function readDicom(bytes: Uint8Array, limits: DicomLimits): GreyImage {
       `the image is too large: ${columns} × ${rows} pixels, more than the ${limits.maxPixels} accepted`,
     );
   }
+  if (pixelDataTruncated(bytes)) {
+    throw new ImageRefusal('the DICOM file is truncated: its pixel data ends before the length it declares');
+  }
   const frames = data.PixelData as ArrayBuffer[] | undefined;
   const bytesPerPixel = bitsAllocated / 8;
   const frameBytes = rows * columns * bytesPerPixel;
@@ -196,6 +199,22 @@ export function wrapAsDicom(
 /** A new DICOM UID under the 2.25 (UUID-derived) root. */
 export function newDicomUid(): string {
   return DicomMetaDictionary.uid();
+}
+
+/**
+ * True when the Pixel Data element (7FE0,0010) declares more bytes than the file holds. dcmjs pads
+ * a short element with zeros rather than failing, which would feed the model a made-up image.
+ */
+function pixelDataTruncated(bytes: Uint8Array): boolean {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = buffer.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+  if (at === -1) return false;
+  const vr = buffer.toString('latin1', at + 4, at + 6);
+  const explicit = vr === 'OB' || vr === 'OW';
+  const lengthAt = explicit ? at + 8 : at + 4;
+  if (lengthAt + 4 > buffer.length) return true;
+  const length = buffer.readUInt32LE(lengthAt);
+  return length !== 0xffffffff && lengthAt + 4 + length > buffer.length;
 }
 
 function first(value: unknown): unknown {

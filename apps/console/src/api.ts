@@ -73,6 +73,8 @@ export type {
 
 export interface InputValue {
   value?: unknown;
+  /** An image input's tensor, exactly as the model got it. */
+  values?: number[];
   valueHmac?: string;
   unit?: string;
   display?: string;

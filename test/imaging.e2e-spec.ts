@@ -5,6 +5,7 @@ import { pneumoniaMnistAvailable, pneumoniaMnistImage, PNEUMONIAMNIST_MISSING } 
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { validateR4 } from './support/fhir-validation';
+import { launchChromium, screenshotDir } from './support/browser';
 import { json } from './support/http';
 import { chestStudy } from './support/imaging-studies';
 import { OrthancProcess, sharedOrthanc, startOrthancProcess } from './support/orthanc';
@@ -12,6 +13,20 @@ import { OrthancProcess, sharedOrthanc, startOrthancProcess } from './support/or
 const RESULT = 'https://fhir.aegle.dev/CodeSystem/aegle-results|pneumonia-probability-cxr';
 const MODEL = join(__dirname, '../plugins/diagnosis-pneumonia-cxr/model/pneumonia-cxr-cnn.onnx');
 const TOKEN = 'imaging-inbound-token';
+const ADMIN = 'imaging-console-admin-token';
+/** The little of the DOM the page-side check uses (the tests compile without the DOM library). */
+interface PageImage {
+  naturalWidth: number;
+  naturalHeight: number;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    drawImage(image: PageImage, x: number, y: number): void;
+    getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+  };
+}
 if (!pneumoniaMnistAvailable()) console.warn(PNEUMONIAMNIST_MISSING);
 const withData = pneumoniaMnistAvailable() ? describe : describe.skip;
 
@@ -32,6 +47,7 @@ withData('chest X-ray pneumonia plugin end to end', () => {
     privatePacs = await startOrthancProcess();
     ehr = await startFhirServer();
     aegle = await startAegle({
+      adminToken: ADMIN,
       sources: [
         {
           id: 'imaging-ehr',
@@ -145,6 +161,43 @@ withData('chest X-ray pneumonia plugin end to end', () => {
       `SELECT w.resource_type FROM write_back w JOIN plugin_run r ON r.id = w.run_id WHERE r.patient_ref = 'Patient/cxr-child'`,
     );
     expect(writes.map((w: { resource_type: string }) => w.resource_type)).toContain('Observation');
+  });
+
+  it("shows in the console, beside the result's story, the image the model read", async () => {
+    const [result] = await results('cxr-child');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+      await page.goto(`${aegle.url}/console`);
+      await page.getByLabel('Admin token').fill(ADMIN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+      await page.goto(`${aegle.url}/console#/results/Observation/${result.id}`);
+      const image = page.getByTestId('model-image').locator('img');
+      await image.waitFor();
+      // The picture is the audited tensor itself: its pixels are the data set's grey levels.
+      const drawn = await image.evaluate((element) => {
+        const img = element as unknown as PageImage;
+        const { document } = globalThis as unknown as {
+          document: { createElement(tag: 'canvas'): PageCanvas };
+        };
+        const canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        const context = canvas.getContext('2d');
+        context.drawImage(img, 0, 0);
+        const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+        return { width: img.naturalWidth, grey: Array.from(data.filter((_, i) => i % 4 === 0)) };
+      });
+      expect(drawn.width).toBe(28);
+      expect(drawn.grey).toEqual(Array.from(pneumoniaMnistImage('val', 0).pixels));
+      await page.screenshot({
+        path: join(await screenshotDir('imaging'), 'run-story-with-image.png'),
+        fullPage: true,
+      });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('reads a PNG attached to a DocumentReference by a Binary URL, for an EHR without a PACS', async () => {

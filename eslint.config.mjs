@@ -1,9 +1,10 @@
 // Lint rules that state the architecture: dependencies point one way, and each outside system has
 // exactly one door. apps → the stages (intake, routing → runs → write-back, subscriptions) → jobs
-// and catalogue → the foundation (fhir, inference, store, plugin-sdk) → config, telemetry.
+// and catalogue → the foundation (fhir, inference, store, plugin-sdk) → config, telemetry, imaging.
 // A stage may import the stages after it in the pipeline, never one before it: they hand work on
 // through the queues of libs/jobs. See docs/architecture.md.
-// libs/plugin-sdk is what vendors install: it imports no other lib (not even config), and it owns
+// libs/plugin-sdk is what vendors install: it imports only config and imaging (image decoding and
+// preprocessing, a leaf its offline harness needs as much as the engine), and it owns
 // the FHIR result builders (Observation, Device, Provenance) that the engine and the offline
 // harness share. Its harness opens models through its own door (harness/onnx-model.ts), since a
 // vendor's machine has no engine.
@@ -135,8 +136,9 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['@aegle/*', '!@aegle/config', '../../*/src', '../../*/src/*'],
-              message: 'libs/plugin-sdk is published to vendors: it imports only libs/config.',
+              group: ['@aegle/*', '!@aegle/config', '!@aegle/imaging', '../../*/src', '../../*/src/*'],
+              message:
+                'libs/plugin-sdk is published to vendors: it imports only libs/config and libs/imaging (pixels, no engine).',
             },
           ],
         },
@@ -149,6 +151,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   onlyLibs('config', [], 'libs/config is the bottom layer: it imports no other lib.'),
+  onlyLibs(
+    'imaging',
+    [],
+    'libs/imaging (decoding and preprocessing images) ships with the plugin SDK: it imports no other lib.',
+  ),
   {
     // Plugins run inside Aegle: their code imports only the SDK. Their model build scripts and
     // validation tests may use onnx-proto and onnxruntime-node directly.

@@ -13,7 +13,7 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry)$':
+  '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry|imaging)$':
     '<rootDir>/libs/$1/src',
   '^@aegle/plugin-sdk/onnx$': '<rootDir>/libs/plugin-sdk/src/onnx/graph-builder',
 };

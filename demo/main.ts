@@ -2,7 +2,9 @@
  * `npm run demo`: Aegle's first five minutes. Starts a sandbox EHR (a FHIR R4 server seeded with
  * synthetic patients), starts Aegle on an embedded PostgreSQL (data under ./.aegle-demo), creates
  * the EHR's rest-hook Subscription to Aegle, plays a stream of results into the EHR, and prints
- * each result Aegle writes back as it lands in the chart. Ctrl-C stops everything it started.
+ * each result Aegle writes back as it lands in the chart. With Orthanc and the PneumoniaMNIST data
+ * set at hand, some patients also get a chest X-ray study stored in the PACS and notified as an
+ * ImagingStudy. Ctrl-C stops everything it started.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,12 +21,14 @@ import { startFhirServer, TestFhirServer } from '../test/support/fhir-server';
 import { RestHookDelivery } from '../sandbox/rest-hook';
 import { nextResult, RESULT_STREAMS } from '../sandbox/result-stream';
 import { chartTransaction, generatePatients, seededRandom } from '../sandbox/synthetic-patients';
+import { prepareChestXrays } from './chest-xrays';
 
 const ROOT = resolve(__dirname, '..');
 const SOURCE = 'demo-ehr';
 const INBOUND_TOKEN = 'change-me-demo-token';
 const ADMIN_TOKEN = 'demo-admin-token';
 const RISK_CODE = '79423-0';
+const PNEUMONIA_CODE = 'https://fhir.aegle.dev/CodeSystem/aegle-results|pneumonia-probability-cxr';
 
 const options = new Command()
   .name('npm run demo')
@@ -63,6 +67,9 @@ async function main(): Promise<void> {
   for (const patient of patients) await ehr.seed(chartTransaction(patient) as never);
   say(`Sandbox EHR (FHIR R4) at ${ehr.baseUrl} with ${patients.length} synthetic patients`);
 
+  // Chest X-rays in a real PACS (Orthanc), when it and the data set are here.
+  const xrays = await prepareChestXrays(ROOT, say);
+
   // 2. Aegle, as `npm start` runs it, logs to a file so the results stay readable here.
   const aegleUrl = await startAegle(ehr.baseUrl);
   say(`Aegle at ${aegleUrl}  (logs: ${join(options.dataDir, 'aegle.log')}, metrics: ${aegleUrl}/metrics)`);
@@ -86,6 +93,21 @@ async function main(): Promise<void> {
     ehr,
     subscription('AI results to the demo', `Observation?code=http://loinc.org|${RISK_CODE}`, resultsUrl, []),
   );
+  if (xrays) {
+    await create(
+      ehr,
+      subscription(
+        'Imaging studies to Aegle',
+        'ImagingStudy?status=available',
+        `${aegleUrl}/fhir/notify/${SOURCE}`,
+        [`Authorization: Bearer ${INBOUND_TOKEN}`],
+      ),
+    );
+    await create(
+      ehr,
+      subscription('AI imaging results to the demo', `Observation?code=${PNEUMONIA_CODE}`, resultsUrl, []),
+    );
+  }
   say(`Subscription (rest-hook) → ${aegleUrl}/fhir/notify/${SOURCE}\n`);
   say(`Playing results into the EHR every ${options.interval} ms; Ctrl-C to stop.\n`);
 
@@ -97,6 +119,11 @@ async function main(): Promise<void> {
     const playNext = async () => {
       const patient = order[played];
       if (!patient || stopping) return done();
+      const study = await xrays?.next(patient.profile.id);
+      if (study) {
+        await create(ehr!, study.resource);
+        say(`→ ${pseudonym(patient.profile.id)}  chest X-ray   ${study.description}`);
+      }
       const result = nextResult(RESULT_STREAMS, patient.profile, new Date(), rng);
       if (result) {
         await create(ehr!, result);
@@ -152,8 +179,11 @@ async function listenForResults(aegleUrl: string): Promise<string> {
         const patientId = observation.subject?.reference?.split('/')[1] ?? '?';
         const value = observation.valueQuantity?.value;
         const band = observation.interpretation?.[0]?.text ?? '';
+        const what = observation.code.coding?.some((c) => `${c.system}|${c.code}` === PNEUMONIA_CODE)
+          ? 'P(pneumonia) on chest X-ray'
+          : '10-year ASCVD risk';
         say(
-          `  ✓ ${pseudonym(patientId)}  10-year ASCVD risk ${value}%  ${band}\n` +
+          `  ✓ ${pseudonym(patientId)}  ${what} ${value}%  ${band}\n` +
             `    ${aegleUrl}/console#/results/Observation/${observation.id}`,
         );
       } catch {

@@ -39,3 +39,6 @@ if ! redis_up; then
   wait_for redis_up || { echo "Could not start Redis: install it (apt-get install redis-server) or set TEST_REDIS_URL." >&2; exit 1; }
 fi
 echo "PostgreSQL and Redis are up" >&2
+
+# The PACS the imaging tests store chest X-rays in and Aegle reads them back from (DICOMweb).
+bash "$(dirname "$0")/ensure-orthanc.sh" || exit 1

@@ -75,6 +75,8 @@ export interface InputValue {
   /** What a clinician calls the input ("sex"), from the plugin's manifest. */
   label?: string;
   value?: unknown;
+  /** An image input's tensor, exactly as the model got it. */
+  values?: number[];
   valueHmac?: string;
   unit?: string;
   display?: string;

@@ -145,6 +145,19 @@ export const sourceSchema = z
     /** Also record each write-back as a FHIR AuditEvent on this EHR. */
     auditEvents: z.boolean().default(false),
     subscription: subscriptionSettings.prefault({}),
+    /** The PACS this source's ImagingStudy endpoints may name (see docs/imaging.md). */
+    imaging: z
+      .object({
+        /**
+         * DICOMweb base URLs Aegle fetches instances from, with the source's `auth`. An Endpoint
+         * with any other address is refused, so the source's credentials go to no other host.
+         */
+        dicomWebBaseUrls: z.array(httpsUrl.transform((url) => url.replace(/\/+$/, ''))).default([]),
+        /** How long fetching one instance may take. */
+        requestTimeoutMs: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

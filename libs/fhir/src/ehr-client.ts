@@ -82,6 +82,11 @@ export interface EhrClient {
   create<T extends fhir4.Resource>(resource: T): Promise<T>;
   /** True when it was there to delete. */
   delete(resourceType: string, id: string): Promise<boolean>;
+  /**
+   * The Authorization header this source's requests carry, for the source's PACS (DICOMweb), which
+   * the same authorization server usually guards; undefined when the source needs none.
+   */
+  authorization(): Promise<string | undefined>;
 }
 
 /** fhir-kit-client's error object; it puts the RESPONSE headers under `config.headers`. */
@@ -378,6 +383,10 @@ export class FhirKitEhrClient implements EhrClient {
       if (failure.status === 404 || failure.status === 410) return false;
       throw failure;
     }
+  }
+
+  authorization(): Promise<string | undefined> {
+    return this.tokens.authorization();
   }
 
   private async requestOptions(): Promise<RequestOptions> {

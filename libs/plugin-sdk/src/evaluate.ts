@@ -1,3 +1,4 @@
+import { ImageRefusal } from '@aegle/imaging';
 import { excludedBecause } from './exclusions';
 import { Finding, interpretOutputs } from './findings';
 import { FeatureProvenance, FeatureValue, gatherInputs } from './inputs';
@@ -53,7 +54,7 @@ export async function evaluatePlugin(
     // A patient the model was not made for gets no result, however complete the inputs.
     const excluded = await excludedBecause(manifest, scoped, options.now);
     if (excluded) return { status: 'skipped', reason: excluded, features: {} };
-    const gathered = await gatherInputs(manifest, scoped, options.now);
+    const gathered = await gatherInputs(manifest, scoped, options.now, options.focus);
     if (gathered.status === 'insufficient') {
       return {
         status: 'skipped',
@@ -79,7 +80,7 @@ export async function evaluatePlugin(
     const row = Object.fromEntries(
       manifest.model.inputs.map((tensor) => [
         tensor.name,
-        tensor.features.map((name) => features[name].value),
+        tensor.features.flatMap((name) => features[name].values ?? [features[name].value]),
       ]),
     );
     const raw = await options.infer(row);
@@ -102,6 +103,8 @@ export async function evaluatePlugin(
   } catch (error) {
     if (error instanceof DataScopeError)
       return { status: 'skipped', reason: `restricted data: ${error.message}`, features: {} };
+    if (error instanceof ImageRefusal)
+      return { status: 'skipped', reason: `image refused: ${error.message}`, features: {} };
     throw error;
   }
 }

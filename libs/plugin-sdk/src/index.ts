@@ -6,6 +6,7 @@ export * from './patient-data';
 export * from './inputs';
 export * from './genotype';
 export * from './exclusions';
+export * from './image-input';
 export * from './findings';
 export * from './coding-match';
 export * from './units';

@@ -2,7 +2,8 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import { codingMatches, conceptMatches, conceptNamed } from './coding-match';
 import { isDiplotype, normaliseGenotype } from './genotype';
-import { FeatureSpec, InputSource, PluginManifest } from './manifest';
+import { gatherImage } from './image-input';
+import { FeatureSpec, ImageSource, InputSource, PluginManifest } from './manifest';
 import { PatientData } from './patient-data';
 import { convertUnit } from './units';
 
@@ -34,6 +35,11 @@ export interface FeatureValue {
    * the model's "unknown" or "other" category, a mixed category): the result's note says so.
    */
   caveat?: string;
+  /**
+   * An image input's whole tensor (row-major, the batch dimension left out), exactly as the model
+   * gets it; `value` is then its mean grey level.
+   */
+  values?: number[];
 }
 
 export type GatherResult =
@@ -190,6 +196,7 @@ export async function extract(source: InputSource, data: PatientData, now: Date)
       return { raw: [match ? 1 : 0], number: match ? 1 : 0, source: match && provenanceOf(match.resource) };
     }
     case 'plugin':
+    case 'image':
       return { raw: [] };
   }
 }
@@ -362,6 +369,7 @@ function describeSource(source: InputSource): string {
     case 'condition':
     case 'medication':
     case 'plugin':
+    case 'image':
       return 'not found';
   }
 }
@@ -374,10 +382,21 @@ export async function gatherInputs(
   manifest: PluginManifest,
   data: PatientData,
   now: Date,
+  /** The event's focus, which image inputs are read from. */
+  focus?: fhir4.Resource,
 ): Promise<GatherResult> {
-  const declared = manifest.inputs.filter((spec) => spec.source.from !== 'plugin');
-  const extracted = await Promise.all(declared.map((spec) => extract(spec.source, data, now)));
-  const features: Record<string, FeatureValue> = {};
+  const declared = manifest.inputs.filter(
+    (spec) => spec.source.from !== 'plugin' && spec.source.from !== 'image',
+  );
+  const images = manifest.inputs.filter(
+    (spec): spec is FeatureSpec & { source: ImageSource } => spec.source.from === 'image',
+  );
+  const [extracted, imageFeatures] = await Promise.all([
+    Promise.all(declared.map((spec) => extract(spec.source, data, now))),
+    // An unusable image throws an ImageRefusal: the run is skipped with its reason.
+    Promise.all(images.map((spec) => gatherImage(spec, data, focus))),
+  ]);
+  const features: Record<string, FeatureValue> = Object.fromEntries(imageFeatures.map((f) => [f.name, f]));
   const reasons: string[] = [];
 
   declared.forEach((spec, i) => {

@@ -189,7 +189,8 @@ export function checkModelMetadata(manifest: PluginManifest, model: ModelMetadat
     ...compareTensors('model.outputs', manifest.model.outputs, model.outputs),
     ...manifest.model.inputs.flatMap((t, i) => {
       const size = model.inputs.find((m) => m.name === t.name)?.shape.at(-1);
-      return typeof size === 'number' && size > 0 && size !== t.features.length
+      const image = manifest.inputs.some((f) => f.source.from === 'image' && t.features.includes(f.name));
+      return !image && typeof size === 'number' && size > 0 && size !== t.features.length
         ? [`model.inputs.${i}.features lists ${t.features.length} features but the model takes ${size}`]
         : [];
     }),

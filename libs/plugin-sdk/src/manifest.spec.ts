@@ -121,7 +121,7 @@ describe('plugin.json schema: each mistake gets one precise message', () => {
     const m = pce();
     m.inputs[0] = { ...m.inputs[0], source: { from: 'lab' } as never };
     expect(problems(m)).toEqual([
-      `plugin.json inputs.0.source.from ("age"): Invalid discriminator value. Expected 'patient' | 'age' | 'observation' | 'member' | 'genotype' | 'condition' | 'medication' | 'plugin'`,
+      `plugin.json inputs.0.source.from ("age"): Invalid discriminator value. Expected 'patient' | 'age' | 'observation' | 'member' | 'genotype' | 'condition' | 'medication' | 'plugin' | 'image'`,
     ]);
   });
 

@@ -75,6 +75,75 @@ const dataScope = z
   })
   .strict();
 
+const imagePreprocessing = z
+  .object({
+    voi: z
+      .enum(['dicom', 'full-range'])
+      .default('dicom')
+      .describe(
+        'VOI LUT: "dicom" applies the file\'s first window (center/width) when it has one, else the full value range; "full-range" always maps the full range the stored bits allow.',
+      ),
+    range: z
+      .tuple([z.number(), z.number()])
+      .default([0, 255])
+      .describe('The grey levels the model was trained on; the VOI maps the image onto this range.'),
+    width: z.number().int().positive().max(4096).describe("The model's input width in pixels."),
+    height: z.number().int().positive().max(4096).describe("The model's input height in pixels."),
+    interpolation: z
+      .enum(['area', 'bilinear', 'nearest'])
+      .describe(
+        'The training pipeline\'s resampling to width × height ("area": box filter, as PIL BOX or OpenCV INTER_AREA).',
+      ),
+  })
+  .strict()
+  .refine((p) => p.range[0] < p.range[1], {
+    message: 'range must be [low, high] with low < high',
+    path: ['range'],
+  });
+
+/** Which image of the focus is read, what is refused, and how it becomes the model's tensor. */
+const imageSource = z
+  .object({
+    from: z.literal('image'),
+    modalities: z
+      .array(z.string().regex(/^[A-Z0-9]{2,4}$/, 'must be a DICOM modality code such as CR'))
+      .min(1)
+      .describe('DICOM modalities the model reads (series of other modalities are refused), e.g. CR, DX.'),
+    bodyParts: z
+      .array(z.string().regex(/^[A-Z0-9 ]+$/, 'must be a DICOM BodyPartExamined value such as CHEST'))
+      .min(1)
+      .optional()
+      .describe('DICOM BodyPartExamined values accepted; a file stating another body part is refused.'),
+    bodySites: z
+      .array(systemCode)
+      .min(1)
+      .optional()
+      .describe(
+        'Codes of ImagingStudy.series.bodySite accepted (e.g. SNOMED CT 51185008 thoracic structure).',
+      ),
+    views: z
+      .array(z.string().regex(/^[A-Z]{1,4}$/, 'must be a DICOM ViewPosition such as PA'))
+      .min(1)
+      .optional()
+      .describe(
+        'DICOM ViewPosition values read, in order of the series: the first instance with one of them is used.',
+      ),
+    maxPixels: z
+      .number()
+      .int()
+      .positive()
+      .default(50_000_000)
+      .describe('Largest image accepted (rows × columns); larger ones are refused.'),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024)
+      .describe('Largest file fetched, in bytes; larger ones are refused unread.'),
+    preprocess: imagePreprocessing,
+  })
+  .strict();
+
 const inputSource = z.discriminatedUnion('from', [
   /** A value of the Patient resource (FHIRPath on Patient). */
   z.object({ from: z.literal('patient'), path: fhirPath }).strict(),
@@ -128,6 +197,12 @@ const inputSource = z.discriminatedUnion('from', [
     .strict(),
   /** Computed by the plugin's own `extract()` (index.ts), for what the manifest cannot say. */
   z.object({ from: z.literal('plugin') }).strict(),
+  /**
+   * The image the focus points at (an ImagingStudy's instance fetched over DICOMweb, or a
+   * DocumentReference's or Binary's PNG, JPEG or DICOM attachment), decoded and preprocessed into
+   * the model's input tensor as declared here.
+   */
+  imageSource,
 ]);
 
 /** A recorded value (a code, `system|code` or text; compared without regard to case). */
@@ -537,6 +612,26 @@ export const manifestSchema = z
         }
       }),
     );
+    m.model.inputs.forEach((t, i) => {
+      const images = m.inputs.filter((f) => f.source.from === 'image' && t.features.includes(f.name));
+      const image = images[0]?.source;
+      if (!image || image.from !== 'image') return;
+      const { width, height } = image.preprocess;
+      const [, channels, rows, columns] = t.shape;
+      if (
+        t.features.length !== 1 ||
+        t.shape.length !== 4 ||
+        channels !== 1 ||
+        rows !== height ||
+        columns !== width
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'inputs', i],
+          message: `an image input takes a tensor of its own, of shape [N, 1, ${height}, ${width}] (NCHW, one grey channel)`,
+        });
+      }
+    });
     const tensors = new Set(m.model.outputs.map((t) => t.name));
     m.outputs.forEach((o, i) => {
       if (!tensors.has(o.tensor)) {
@@ -564,6 +659,8 @@ export function resourceTypesRead(source: z.output<typeof inputSource>): string[
     case 'medication':
       return ['MedicationStatement', 'MedicationRequest'];
     case 'plugin':
+    case 'image':
+      // An image is read from the focus (its type is in scope through the trigger) or a PACS.
       return [];
   }
 }
@@ -575,6 +672,7 @@ export type Trigger = PluginManifest['triggers'][number];
 export type DataScope = PluginManifest['dataScope'];
 export type FeatureSpec = PluginManifest['inputs'][number];
 export type InputSource = FeatureSpec['source'];
+export type ImageSource = Extract<InputSource, { from: 'image' }>;
 export type OutputSpec = PluginManifest['outputs'][number];
 export type TensorSpec = PluginManifest['model']['outputs'][number];
 export type Coding = z.output<typeof coding>;

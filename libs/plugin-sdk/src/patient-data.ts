@@ -6,6 +6,17 @@ export interface ActiveMedication {
   text?: string;
 }
 
+import type { ImageReference } from '@aegle/imaging';
+
+/** Where the bytes of an image the focus points at are: a PACS instance or an attachment. */
+export type ImageLocation = ImageReference;
+
+export interface ImageBytes {
+  bytes: Uint8Array;
+  /** `application/dicom`, `image/png` or `image/jpeg`. */
+  contentType: string;
+}
+
 /**
  * Read access to one patient's record. The engine implements it over the EHR's FHIR API; the
  * plugin harness implements it over a FHIR Bundle, so a plugin runs the same way in both.
@@ -23,4 +34,10 @@ export interface PatientData {
   activeMedications(): Promise<ActiveMedication[]>;
   /** Observations the focus resource groups (DiagnosticReport.result, Observation.hasMember). */
   members(): Promise<fhir4.Observation[]>;
+  /**
+   * The bytes of an image the focus points at: an instance from the PACS named by the focus's
+   * endpoint (WADO-RS), or an attachment's data or URL. Throws an ImageRefusal for an image that
+   * cannot be used, an error the run retries when the PACS cannot answer now.
+   */
+  imageBytes?(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes>;
 }

@@ -60,6 +60,8 @@ export interface ObservationDraft {
   /** Several values the plugin emits under one code. */
   components?: ComponentDraft[];
   derivedFrom: string[];
+  /** What the result is about when not the subject itself, e.g. the ImagingStudy an image model read. */
+  focus?: string;
   device: string;
   method?: string;
   /** The plugin's own note for this result (e.g. the genotypes that drove a dose). */
@@ -138,6 +140,7 @@ export function buildObservation(draft: ObservationDraft): fhir4.Observation {
     ...(draft.category ? { category: [{ coding: [draft.category] }] } : {}),
     code: { coding: [draft.code], text: draft.code.display },
     subject: { reference: draft.subject },
+    ...(draft.focus ? { focus: [{ reference: draft.focus }] } : {}),
     ...(draft.encounter ? { encounter: { reference: draft.encounter } } : {}),
     ...(draft.effective ? { effectiveDateTime: draft.effective } : {}),
     issued: draft.issued,

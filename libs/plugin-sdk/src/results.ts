@@ -83,6 +83,8 @@ export function resultObservations(
   context: ResultContext,
 ): ResultObservation[] {
   const model = modelIdentityOf(manifest);
+  // An image model's result is about the study (or document) it read, of the patient it names.
+  const readsImage = manifest.inputs.some((f) => f.source.from === 'image');
   return groupFindings(findings, manifest.outputs).map((group) => {
     const { spec } = group;
     const identifier = resultKey({
@@ -124,6 +126,7 @@ export function resultObservations(
       referenceRange: single ? spec.referenceRange : undefined,
       components,
       derivedFrom: context.derivedFrom,
+      ...(readsImage ? { focus: context.focus } : {}),
       device: context.device,
       method: spec.method,
       note: notes.length > 0 ? notes.join('\n') : undefined,

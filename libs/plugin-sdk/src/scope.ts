@@ -1,6 +1,6 @@
 import { codingMatches } from './coding-match';
 import { DataScope } from './manifest';
-import { ActiveMedication, PatientData } from './patient-data';
+import { ActiveMedication, ImageBytes, ImageLocation, PatientData } from './patient-data';
 
 const CONFIDENTIALITY = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -85,6 +85,13 @@ export class ScopedPatientData implements PatientData {
   async members(): Promise<fhir4.Observation[]> {
     this.needs('Observation');
     return this.checked(await this.data.members());
+  }
+
+  imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {
+    if (!this.data.imageBytes) throw new Error('this record source cannot fetch images');
+    if (location.kind === 'dicomweb' && !location.contained) this.needs('Endpoint');
+    if (location.kind === 'attachment' && !location.attachment.data) this.needs('Binary');
+    return this.data.imageBytes(location, limits);
   }
 
   /** A read outside the declared types is the plugin's bug: a failed run, not a skip. */

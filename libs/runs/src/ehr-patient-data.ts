@@ -1,5 +1,15 @@
-import { ActiveMedication, GENOTYPE_CODE, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
+import { SourceConfig } from '@aegle/config';
+import {
+  ActiveMedication,
+  GENOTYPE_CODE,
+  ImageBytes,
+  ImageLocation,
+  PatientData,
+  PluginManifest,
+  since,
+} from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
+import { fetchSourceImage } from './ehr-images';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
@@ -13,7 +23,13 @@ export class EhrPatientData implements PatientData {
     private readonly patientId: string,
     /** The resource that triggered the run; its members are read on demand. */
     private readonly focus?: fhir4.Resource,
+    /** The source's PACS, for image inputs. */
+    private readonly imaging?: SourceConfig['imaging'],
   ) {}
+
+  imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {
+    return fetchSourceImage(this.client, this.imaging, location, limits);
+  }
 
   patient(): Promise<fhir4.Patient | undefined> {
     return this.once('patient', () => this.client.read<fhir4.Patient>('Patient', this.patientId));

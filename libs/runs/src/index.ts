@@ -1,3 +1,4 @@
+export * from './ehr-images';
 export * from './ehr-patient-data';
 export * from './patient-of';
 export * from './plugin-slots';

@@ -17,6 +17,7 @@ export function protectInputs(inputs: object | undefined, audit: AegleConfig['au
       // ("Race recorded as …"), `recorded` and `defaulted` (nothing on file): they go with it.
       const {
         value,
+        values,
         display: _display,
         caveat: _caveat,
         recorded: _recorded,
@@ -24,12 +25,21 @@ export function protectInputs(inputs: object | undefined, audit: AegleConfig['au
         ...rest
       } = feature as {
         value: unknown;
+        values?: unknown;
         display?: unknown;
         caveat?: unknown;
         recorded?: unknown;
         defaulted?: unknown;
       };
-      return [name, { ...rest, valueHmac: inputHmac(key, name, value) }];
+      // An image input's tensor is the image itself: it is kept only as its HMAC too.
+      return [
+        name,
+        {
+          ...rest,
+          valueHmac: inputHmac(key, name, value),
+          ...(values !== undefined ? { valuesHmac: inputHmac(key, name, values) } : {}),
+        },
+      ];
     }),
   );
 }

@@ -1,3 +1,4 @@
+import { useMemo } from 'preact/hooks';
 import { api, Finding, InputValue, RunStory } from '../api';
 import { href } from '../router';
 import { Badge, Empty, ErrorBox, fmt, KeyValues, Loading, Section, useAsync } from '../ui';
@@ -269,8 +270,54 @@ function Inputs({ inputs }: { inputs: Record<string, InputValue> | null }) {
             <td class="mono small">{input.source?.reference ?? '—'}</td>
           </tr>
         ))}
+        {entries
+          .filter(([, input]) => input.values)
+          .map(([name, input]) => (
+            <tr key={`${name}-image`}>
+              <td colSpan={3}>
+                <ModelImage name={name} values={input.values!} />
+              </td>
+            </tr>
+          ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * An image input as the model saw it: the stored tensor drawn pixel for pixel (grey levels 0–255),
+ * enlarged without smoothing. Only square single-channel images are drawn.
+ */
+function ModelImage({ name, values }: { name: string; values: number[] }) {
+  const side = Math.round(Math.sqrt(values.length));
+  const src = useMemo(() => {
+    if (side * side !== values.length) return undefined;
+    const canvas = document.createElement('canvas');
+    canvas.width = side;
+    canvas.height = side;
+    const context = canvas.getContext('2d');
+    if (!context) return undefined;
+    const pixels = context.createImageData(side, side);
+    values.forEach((v, i) => {
+      const grey = Math.max(0, Math.min(255, Math.round(v)));
+      pixels.data.set([grey, grey, grey, 255], i * 4);
+    });
+    context.putImageData(pixels, 0, 0);
+    return canvas.toDataURL('image/png');
+  }, [values, side]);
+  if (!src) return null;
+  return (
+    <figure class="model-image" data-testid="model-image">
+      <img
+        src={src}
+        width={side * 6}
+        height={side * 6}
+        alt={`${name}: the ${side} × ${side} image the model read`}
+      />
+      <figcaption>
+        {name}: the {side} × {side} image the model read, after decoding and preprocessing
+      </figcaption>
+    </figure>
   );
 }
 

@@ -1,5 +1,6 @@
+import { fetchImageBytes, ImageRefusal } from '@aegle/imaging';
 import { codingMatches } from '../coding-match';
-import { ActiveMedication, PatientData } from '../patient-data';
+import { ActiveMedication, ImageBytes, ImageLocation, PatientData } from '../patient-data';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const ACTIVE_CLINICAL = new Set(['active', 'recurrence', 'relapse']);
@@ -12,14 +13,18 @@ const REFUTED = new Set(['refuted', 'entered-in-error']);
  */
 export class BundlePatientData implements PatientData {
   private readonly resources: fhir4.Resource[];
+  private readonly all: fhir4.Resource[];
 
   constructor(
     bundle: fhir4.Bundle,
     patientId?: string,
     /** The resource that triggered the run, whose members (report results) are inputs. */
     private readonly focus?: fhir4.Resource,
+    /** The PACS of an offline run: DICOM files by SOP Instance UID. */
+    private readonly dicomInstances: ReadonlyMap<string, Uint8Array> = new Map(),
   ) {
-    const all = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    this.all = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    const all = this.all;
     const patient = all.find(
       (r): r is fhir4.Patient => r.resourceType === 'Patient' && (!patientId || r.id === patientId),
     );
@@ -73,6 +78,23 @@ export class BundlePatientData implements PatientData {
     return this.ofType<fhir4.Observation>('Observation').filter(
       (o) => o.id && ids.has(o.id) && !UNUSABLE_STATUS.has(o.status),
     );
+  }
+
+  async imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {
+    if (location.kind === 'dicomweb') {
+      const bytes = this.dicomInstances.get(location.instance);
+      if (!bytes) throw new ImageRefusal(`the PACS has no instance ${location.instance}`);
+      return { bytes, contentType: 'application/dicom' };
+    }
+    return fetchImageBytes(
+      location,
+      { read: async (type, id) => this.byId(type, id), dicomWeb: () => undefined },
+      limits,
+    );
+  }
+
+  private byId(type: string, id: string): fhir4.Resource | undefined {
+    return this.all.find((r) => r.resourceType === type && r.id === id);
   }
 
   private medication(

@@ -1,6 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import {
+  PNEUMONIAMNIST_MISSING,
+  pneumoniaMnistAvailable,
+  pneumoniaMnistImage,
+  wrapAsDicom,
+} from '@aegle/imaging';
 import { readPluginFolder } from '../loader';
 import { PluginRunResult, runPlugin } from './run-plugin';
 
@@ -23,6 +29,19 @@ const expectedObservation = z
   })
   .strict();
 
+/**
+ * A DICOM instance of the golden case's PACS: a PneumoniaMNIST image (by split and index), wrapped
+ * as DICOM when the case runs, since no data-set image is ever committed.
+ */
+const goldenImage = z
+  .object({
+    pneumoniamnist: z.object({ split: z.enum(['train', 'val']), index: z.number().int().min(0) }).strict(),
+    modality: z.enum(['CR', 'DX']).default('CR'),
+    bodyPart: z.string().default('CHEST'),
+    view: z.string().default('PA'),
+  })
+  .strict();
+
 /** One golden case: an input Bundle and what the plugin must make of it. */
 export const goldenCaseSchema = z
   .object({
@@ -38,6 +57,8 @@ export const goldenCaseSchema = z
     /** `Type/id` of the event's focus in the bundle; default the Patient. */
     focus: z.string().optional(),
     bundle: z.looseObject({ resourceType: z.literal('Bundle') }),
+    /** The instances the bundle's ImagingStudy names, by SOP Instance UID. */
+    images: z.record(z.string(), goldenImage).optional(),
     expect: z.union([
       z.object({ observations: z.array(expectedObservation) }).strict(),
       z.object({ skip: z.string().min(1).describe('text the skip reason must contain') }).strict(),
@@ -53,6 +74,8 @@ export interface GoldenResult {
   passed: boolean;
   problems: string[];
   actual?: PluginRunResult;
+  /** Why the case could not run here (its data set is absent): not a pass, not a failure. */
+  skipped?: string;
 }
 
 /** Runs every `golden/*.json` case of a plugin folder; each passes or lists what differed. */
@@ -82,11 +105,22 @@ export async function runGoldenCases(dir: string): Promise<GoldenResult[]> {
       results.push({ file: path, passed: false, problems: [`not valid JSON: ${(error as Error).message}`] });
       continue;
     }
+    if (golden.images && !pneumoniaMnistAvailable()) {
+      results.push({
+        file: path,
+        description: golden.description,
+        passed: true,
+        problems: [],
+        skipped: PNEUMONIAMNIST_MISSING,
+      });
+      continue;
+    }
     let actual: PluginRunResult;
     try {
       actual = await runPlugin(folder, golden.bundle as unknown as fhir4.Bundle, {
         now: golden.now,
         ...(golden.focus ? { focus: golden.focus } : {}),
+        ...(golden.images ? { dicomInstances: goldenInstances(golden) } : {}),
       });
     } catch (error) {
       results.push({
@@ -107,6 +141,41 @@ export async function runGoldenCases(dir: string): Promise<GoldenResult[]> {
     });
   }
   return results;
+}
+
+/** The golden case's data-set images wrapped as the DICOM instances its ImagingStudy names. */
+function goldenInstances(golden: GoldenCase): Map<string, Uint8Array> {
+  const study = (golden.bundle as unknown as fhir4.Bundle).entry
+    ?.map((e) => e.resource)
+    .find((r): r is fhir4.ImagingStudy => r?.resourceType === 'ImagingStudy');
+  const studyUid = study?.identifier
+    ?.find((i) => i.system === 'urn:dicom:uid')
+    ?.value?.replace(/^urn:oid:/, '');
+  const instances = new Map<string, Uint8Array>();
+  for (const [sopInstanceUid, image] of Object.entries(golden.images ?? {})) {
+    const series = study?.series?.find((s) => s.instance?.some((i) => i.uid === sopInstanceUid));
+    const { pixels, rows, columns } = pneumoniaMnistImage(
+      image.pneumoniamnist.split,
+      image.pneumoniamnist.index,
+    );
+    instances.set(
+      sopInstanceUid,
+      wrapAsDicom(
+        pixels,
+        { rows, columns },
+        {
+          studyInstanceUid: studyUid ?? '2.25.0',
+          seriesInstanceUid: series?.uid ?? '2.25.0',
+          sopInstanceUid,
+          modality: image.modality,
+          bodyPart: image.bodyPart,
+          viewPosition: image.view,
+          patientId: 'golden',
+        },
+      ),
+    );
+  }
+  return instances;
 }
 
 function compare(

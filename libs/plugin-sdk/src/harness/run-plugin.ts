@@ -38,6 +38,8 @@ export interface RunPluginOptions {
    * labels are checked, and it must make a trigger fire.
    */
   focus?: string;
+  /** The PACS of an offline run: DICOM files by SOP Instance UID, for an ImagingStudy focus. */
+  dicomInstances?: ReadonlyMap<string, Uint8Array>;
 }
 
 export type PluginRunResult =
@@ -73,11 +75,15 @@ export async function runPlugin(
   const patientId = focus.resourceType === 'Patient' ? focus.id : subjectId(focus);
   const model = await openModel(folder.modelBytes);
   try {
-    const evaluation = await evaluatePlugin(folder, new BundlePatientData(bundle, patientId, focus), {
-      now,
-      focus,
-      infer: (row) => model.run(row),
-    });
+    const evaluation = await evaluatePlugin(
+      folder,
+      new BundlePatientData(bundle, patientId, focus, options.dicomInstances),
+      {
+        now,
+        focus,
+        infer: (row) => model.run(row),
+      },
+    );
     if (evaluation.status === 'skipped') return evaluation;
     const context = {
       sourceId: HARNESS_SOURCE_ID,

@@ -95,7 +95,8 @@ export function registerPluginCommands(program: Command, io: CliOutput = stdio):
         return;
       }
       for (const r of results) {
-        if (r.passed) io.out(`✓ ${r.file}${r.description ? `: ${r.description}` : ''}`);
+        if (r.skipped) io.out(`- ${r.file}: not run: ${r.skipped}`);
+        else if (r.passed) io.out(`✓ ${r.file}${r.description ? `: ${r.description}` : ''}`);
         else {
           io.err(`✗ ${r.file}`);
           for (const problem of r.problems) io.err(`  - ${problem}`);

@@ -1,0 +1,43 @@
+import { SourceConfig } from '@aegle/config';
+import { EhrClient, EhrRequestError } from '@aegle/fhir';
+import {
+  DicomWebClient,
+  fetchImageBytes,
+  ImageAccess,
+  ImageReference,
+  ImageSourceUnavailable,
+} from '@aegle/imaging';
+
+/**
+ * The images a source's events point at: instances from the PACS its configuration lists (with the
+ * source's own credentials), attachments and Binaries from its FHIR API. A PACS that cannot answer
+ * now is an {@link EhrRequestError}, so the run is retried like any read the EHR could not serve.
+ */
+export async function fetchSourceImage(
+  client: EhrClient,
+  imaging: SourceConfig['imaging'] | undefined,
+  location: ImageReference,
+  limits: { maxBytes: number },
+): Promise<{ bytes: Uint8Array; contentType: string }> {
+  const allowed = new Set(imaging?.dicomWebBaseUrls ?? []);
+  const access: ImageAccess = {
+    read: (resourceType, id) => client.read(resourceType, id),
+    dicomWeb: (baseUrl, maxBytes) => {
+      const base = baseUrl.replace(/\/+$/, '');
+      return allowed.has(base)
+        ? new DicomWebClient(base, {
+            authorization: () => client.authorization(),
+            timeoutMs: imaging!.requestTimeoutMs,
+            maxBytes,
+          })
+        : undefined;
+    },
+  };
+  try {
+    return await fetchImageBytes(location, access, limits);
+  } catch (error) {
+    if (error instanceof ImageSourceUnavailable)
+      throw new EhrRequestError(error.status, undefined, error.message);
+    throw error;
+  }
+}

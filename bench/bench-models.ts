@@ -45,6 +45,8 @@ export function requestOf(model: BenchModel, row: ArrayLike<number>): RowInputs 
   return { [model.input.name]: row };
 }
 
+const CNN_NAME = 'diagnosis-pneumonia-cxr';
+
 /** Deterministic grey images (levels 0–255): a convolution's cost does not depend on the pixels. */
 function greyImages(count: number, pixels: number): Float32Array[] {
   let seed = 7;
@@ -56,7 +58,9 @@ function greyImages(count: number, pixels: number): Float32Array[] {
   );
 }
 
-export function benchModels(): BenchModel[] {
+/** The models named in `only` (all by default); the ResNet-50 is built only when wanted. */
+export function benchModels(only?: readonly string[]): BenchModel[] {
+  const wanted = (name: string) => !only || only.includes(name);
   const tabular = referenceModels().map((m): BenchModel => ({
     name: m.name,
     bytes: m.bytes,
@@ -66,8 +70,8 @@ export function benchModels(): BenchModel[] {
     floorAt64: 0.8,
     tolerance: 1e-6,
   }));
-  const cnn: BenchModel = {
-    name: 'diagnosis-pneumonia-cxr',
+  const cnn = (): BenchModel => ({
+    name: CNN_NAME,
     bytes: readFileSync(
       join(__dirname, '..', 'plugins', 'diagnosis-pneumonia-cxr', 'model', 'pneumonia-cxr-cnn.onnx'),
     ),
@@ -76,8 +80,8 @@ export function benchModels(): BenchModel[] {
     heavy: false,
     floorAt64: 0.8,
     tolerance: 1e-4,
-  };
-  const resnet: BenchModel = {
+  });
+  const resnet = (): BenchModel => ({
     name: RESNET50_NAME,
     bytes: resnet50Bytes(),
     input: { name: 'image', type: 'float32', dims: RESNET50_INPUT },
@@ -89,6 +93,10 @@ export function benchModels(): BenchModel[] {
     floorAt64: 0.9,
     // float32 through 50 layers, and CUDA may use TF32 for convolutions.
     tolerance: 1e-2,
-  };
-  return [...tabular, cnn, resnet];
+  });
+  return [
+    ...tabular.filter((m) => wanted(m.name)),
+    ...(wanted(CNN_NAME) ? [cnn()] : []),
+    ...(wanted(RESNET50_NAME) ? [resnet()] : []),
+  ];
 }

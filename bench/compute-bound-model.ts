@@ -7,7 +7,7 @@
  * git-ignored cache (`.aegle/bench-models/`, about 94 MB) and rebuilt when this file changes.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OnnxGraphBuilder } from '@aegle/plugin-sdk';
 
@@ -94,6 +94,10 @@ export function resnet50Bytes(): Uint8Array {
   process.stdout.write(`building ${RESNET50_NAME} (once) into ${file} …\n`);
   const bytes = buildResnet50();
   mkdirSync(CACHE_DIR, { recursive: true });
+  // One version at a time: an older build is 94 MB of nothing.
+  for (const old of readdirSync(CACHE_DIR).filter((f) => f.startsWith(`${RESNET50_NAME}-`))) {
+    rmSync(join(CACHE_DIR, old));
+  }
   writeFileSync(`${file}.tmp`, bytes);
   renameSync(`${file}.tmp`, file);
   return bytes;

@@ -320,7 +320,7 @@ async function main(): Promise<void> {
     'model                       N   raw rows/s   promise ceiling   Aegle rows/s  Aegle/raw  overhead µs/request' +
       '  │ CPU µs/row: raw   Aegle  Aegle/raw  overhead µs/request',
   );
-  const models = benchModels().filter((m) => !MODELS || MODELS.includes(m.name));
+  const models = benchModels(MODELS);
   for (const model of models) {
     const session = await ort.InferenceSession.create(model.bytes, sessionOptions);
     await runtime.load(model.name, model.bytes, { execution: 'cpu' });

@@ -1,13 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runGoldenCases } from '@aegle/plugin-sdk';
 
 /**
  * Every reference plugin's golden FHIR Bundles (a complete patient, one with an input missing, one
  * with values in other units …) run through the offline harness, as `aegle plugin test` runs them.
+ * A plugin is a folder with a plugin.json, as Aegle discovers them.
  */
 const plugins = readdirSync(__dirname, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
+  .filter((entry) => entry.isDirectory() && existsSync(join(__dirname, entry.name, 'plugin.json')))
   .map((entry) => entry.name);
 
 describe.each(plugins)('%s golden cases', (plugin) => {

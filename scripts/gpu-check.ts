@@ -1,9 +1,10 @@
 /**
  * `npm run gpu:check`: on a GPU host, proves that Aegle's models really run on CUDA. Installs
- * nothing and needs no network. For each reference model it
+ * nothing and needs no network. For each model of `bench:inference` (the reference plugins' tabular
+ * models, the pneumonia chest X-ray CNN and the compute-bound ResNet-50) it
  *   1. loads it through InferenceRuntime with `require-gpu` (no fallback allowed),
  *   2. reads onnxruntime's profile to see which provider ran each operator (no silent CPU fallback),
- *   3. compares CUDA's outputs with CPU's on the same rows, to a relative tolerance,
+ *   3. compares CUDA's outputs with CPU's on the same rows, to the model's relative tolerance,
  *   4. prints CPU vs GPU throughput (bare session.run loops) at several batch sizes.
  * Exits 0 when every model passes, 1 when one fails, 2 when this host cannot run CUDA at all.
  */
@@ -19,10 +20,11 @@ import {
   InferenceRuntime,
   profileNodePlacement,
 } from '@aegle/inference';
-import { referenceModels } from '../bench/reference-models';
+import { benchModels, feedsOf, requestOf } from '../bench/bench-models';
 
-const TOLERANCE = 1e-6;
 const BATCHES = [1, 8, 64, 512, 4096];
+/** A ResNet-50 batch of 4096 images would take the CPU side many minutes. */
+const HEAVY_BATCHES = [1, 8, 64];
 const ROUND_MS = Number(process.env.ROUND_MS ?? 300);
 const DEVICE = Number(process.env.CUDA_DEVICE ?? 0);
 
@@ -51,8 +53,9 @@ async function rate(
   session: ort.InferenceSession,
   feeds: Record<string, ort.Tensor>,
   rows: number,
+  warmUps: number,
 ): Promise<number> {
-  for (let i = 0; i < 20; i++) await session.run(feeds);
+  for (let i = 0; i < warmUps; i++) await session.run(feeds);
   let calls = 0;
   const started = performance.now();
   while (performance.now() - started < ROUND_MS) {
@@ -61,11 +64,6 @@ async function rate(
   }
   return (calls * rows * 1000) / (performance.now() - started);
 }
-
-const batchOf = (rows: number[][], n: number) => {
-  const picked = Array.from({ length: n }, (_, i) => rows[i % rows.length]);
-  return { features: new ort.Tensor('float64', Float64Array.from(picked.flat()), [n, picked[0].length]) };
-};
 
 async function main(): Promise<void> {
   const missing = cudaProviderLibraries().filter((file) => !existsSync(file));
@@ -91,7 +89,12 @@ async function main(): Promise<void> {
   const cuda: ort.InferenceSession.ExecutionProviderConfig[] = [{ name: 'cuda', deviceId: DEVICE }];
   const problems: string[] = [];
 
-  for (const model of referenceModels()) {
+  for (const model of benchModels()) {
+    const batchOf = (n: number) =>
+      feedsOf(
+        model,
+        Array.from({ length: n }, (_, i) => model.rows[i % model.rows.length]),
+      );
     console.log(`\n${model.name}`);
     // 1. Aegle's own policy: require-gpu must load on CUDA or refuse.
     try {
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
     }
 
     // 2. Which provider really ran each operator.
-    const placement = await profileNodePlacement(model.bytes, cuda, { features: model.rows[0] });
+    const placement = await profileNodePlacement(model.bytes, cuda, requestOf(model, model.rows[0]));
     const onGpu = placement.CUDAExecutionProvider ?? [];
     const elsewhere = Object.entries(placement).filter(([provider]) => provider !== 'CUDAExecutionProvider');
     console.log(`  operators on CUDA: ${onGpu.length} (${[...new Set(onGpu)].join(', ')})`);
@@ -118,11 +121,13 @@ async function main(): Promise<void> {
     // 3. Same rows through Aegle on CUDA and through a CPU session.
     const cpu = await ort.InferenceSession.create(model.bytes, { executionProviders: ['cpu'] });
     const gpu = await ort.InferenceSession.create(model.bytes, { executionProviders: cuda });
-    const reference = await cpu.run(batchOf(model.rows, model.rows.length));
-    const answers = await Promise.all(model.rows.map((row) => runtime.run(model.name, { features: row })));
+    const reference = await cpu.run(batchOf(model.rows.length));
+    const answers = await Promise.all(
+      model.rows.map((row) => runtime.run(model.name, requestOf(model, row))),
+    );
     let worst = 0;
     for (const [name, tensor] of Object.entries(reference)) {
-      const expected = tensor.data as Float64Array;
+      const expected = tensor.data as Float32Array | Float64Array;
       const width = expected.length / model.rows.length;
       answers.forEach((answer, r) =>
         answer.outputs[name].forEach((value, j) => {
@@ -131,17 +136,18 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const agrees = worst <= TOLERANCE && answers.every((a) => a.provider === 'cuda');
+    const agrees = worst <= model.tolerance && answers.every((a) => a.provider === 'cuda');
     console.log(
-      `  CUDA vs CPU on ${model.rows.length} rows: max relative difference ${worst.toExponential(2)} (tolerance ${TOLERANCE})`,
+      `  CUDA vs CPU on ${model.rows.length} rows: max relative difference ${worst.toExponential(2)} (tolerance ${model.tolerance})`,
     );
     if (!agrees) problems.push(`${model.name}: CUDA outputs differ from CPU by ${worst.toExponential(2)}`);
 
     // 4. Throughput, bare session.run loops.
     console.log('  batch      CPU rows/s      GPU rows/s   GPU/CPU');
-    for (const n of BATCHES) {
-      const feeds = batchOf(model.rows, n);
-      const [c, g] = [await rate(cpu, feeds, n), await rate(gpu, feeds, n)];
+    const warmUps = model.heavy ? 2 : 20;
+    for (const n of model.heavy ? HEAVY_BATCHES : BATCHES) {
+      const feeds = batchOf(n);
+      const [c, g] = [await rate(cpu, feeds, n, warmUps), await rate(gpu, feeds, n, warmUps)];
       console.log(
         `  ${String(n).padStart(5)} ${c.toFixed(0).padStart(15)} ${g.toFixed(0).padStart(15)} ${(g / c).toFixed(2).padStart(9)}`,
       );
@@ -150,7 +156,7 @@ async function main(): Promise<void> {
   }
 
   if (problems.length > 0) fail(1, `FAILED\n  ${problems.join('\n  ')}`);
-  console.log('\ngpu-check: CUDA runs every reference model, and its outputs match the CPU’s.');
+  console.log('\ngpu-check: CUDA runs every model, and its outputs match the CPU’s.');
 }
 
 main().catch((error: unknown) => fail(1, (error as Error).stack ?? String(error)));

@@ -161,6 +161,29 @@ describe('plugin lifecycle: versions, shadow, canary, chaining, isolation, data 
     ]);
   });
 
+  it('reports on /health each model the process holds, where it runs and its memory', async () => {
+    const health = (await (await fetch(`${aegle.url}/health`)).json()) as {
+      info: {
+        models: {
+          processRssBytes: number;
+          loaded: Array<{ key: string; provider: string; modelBytes: number; rssAtLoadBytes: number }>;
+        };
+      };
+    };
+    const { processRssBytes, loaded } = health.info.models;
+    const keys = aegle.app
+      .get(PluginRegistry)
+      .all()
+      .map((p) => p.key);
+    expect(loaded.map((m) => m.key).sort()).toEqual([...keys].sort());
+    for (const model of loaded) {
+      expect(model.provider).toBe('cpu');
+      expect(model.modelBytes).toBeGreaterThan(0);
+      expect(model.rssAtLoadBytes).toBeGreaterThanOrEqual(0);
+    }
+    expect(processRssBytes).toBeGreaterThan(Math.max(...loaded.map((m) => m.modelBytes)));
+  });
+
   it('shows operators the registry on the admin API, and only with the admin token', async () => {
     expect((await fetch(`${aegle.url}/admin/plugins`)).status).toBe(401);
     const response = await fetch(`${aegle.url}/admin/plugins`, {

@@ -78,6 +78,13 @@ describe('roles, execution queues and graceful shutdown (child processes)', () =
     return (bundle.entry ?? []).map((e) => e.resource as fhir4.Observation);
   }
 
+  async function loadedModels(url: string): Promise<Array<Record<string, unknown>>> {
+    const health = await json<{ info: { models: { loaded: Array<Record<string, unknown>> } } }>(
+      fetch(`${url}/health`),
+    );
+    return health.info.models.loaded;
+  }
+
   async function runOutcomes(): Promise<string[]> {
     const client = new Client({ connectionString: database.url });
     await client.connect();
@@ -98,10 +105,18 @@ describe('roles, execution queues and graceful shutdown (child processes)', () =
     );
     const ready = await json<{ info: Record<string, unknown> }>(fetch(`${api.url}/health/ready`));
     expect(Object.keys(ready.info).sort()).toEqual(['database', 'lifecycle', 'redis']);
+    // It checked the plugins against their models but holds none: models live where they run.
+    expect(await loadedModels(api.url)).toEqual([]);
 
     const worker = await spawn({ role: 'worker' });
     await watch.waitForIdle(30_000);
     expect(await riskObservations('roles-1')).toHaveLength(1);
+    expect(await loadedModels(worker.url)).toContainEqual({
+      key: 'prognosis-ascvd-pce@1.0.0',
+      provider: 'cpu',
+      modelBytes: expect.any(Number),
+      rssAtLoadBytes: expect.any(Number),
+    });
     // A worker serves health and metrics but no intake.
     expect((await notify(worker.url, cholesterol)).status).toBe(404);
     await worker.stop();

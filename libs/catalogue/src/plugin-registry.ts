@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
+import { InferenceRuntime, LoadedModelInfo } from '@aegle/inference';
 import {
   checkModelMetadata,
   CompiledTrigger,
@@ -21,7 +21,8 @@ export interface LoadedPlugin {
   dir: string;
   /** The inference runtime's key: `id@version`. */
   key: string;
-  provider: ExecutionProvider;
+  /** Where its model runs in this process: `none` in an api-only process. */
+  provider: LoadedModelInfo['provider'];
   triggers: CompiledTrigger[];
   code?: PluginCode;
 }

@@ -6,6 +6,7 @@ import { inferenceModelInfo, inferenceRequestsTotal, inferenceSessionMemoryBytes
 import { InvalidInputError, ModelNotLoadedError, ModelWarmUpError } from './errors';
 import { createSession, ExecutionPolicy, ExecutionProvider } from './execution-providers';
 import { BatchPolicy, MicroBatcher } from './micro-batcher';
+import { readModelMetadata, sessionMetadata } from './model-metadata';
 import { RunMetrics } from './run-metrics';
 import { FeedBuffers, RowInputs, RowOutputs, TensorCodec, TensorMetadata } from './tensor-codec';
 
@@ -26,7 +27,8 @@ export interface RunResult {
 export interface LoadedModelInfo {
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
-  provider: ExecutionProvider;
+  /** `none` in an api-only process, which reads the model's metadata but never runs it. */
+  provider: ExecutionProvider | 'none';
   /** Why a `prefer-gpu` model runs on CPU. */
   fallbackReason?: string;
   batching: BatchPolicy;
@@ -74,6 +76,10 @@ interface LoadedModel {
  * Owns the ONNX sessions: one per model version, on the execution provider its policy allows,
  * warmed up at load, with concurrent single-row requests micro-batched into one `session.run`.
  * Loading a key that is already loaded swaps models without dropping a request.
+ *
+ * An api-only process (`ROLE=api`) only accepts and queues: it reads each model's metadata from the
+ * file, so plugins are checked against their models in every role, but creates no session, so a
+ * large model takes memory only in the processes that run it.
  */
 @Injectable()
 export class InferenceRuntime implements OnModuleDestroy {
@@ -154,6 +160,13 @@ export class InferenceRuntime implements OnModuleDestroy {
 
   private async loadNow(key: string, bytes: Uint8Array, options: ModelOptions): Promise<LoadedModelInfo> {
     const settings = this.config.inference;
+    if (this.config.role === 'api') {
+      const { inputs, outputs } = readModelMetadata(key, bytes);
+      // The same checks a worker's load makes, so a plugin is accepted or refused alike in every role.
+      const batching = this.batchPolicy(new TensorCodec(key, inputs, outputs), options);
+      this.logger.log({ model: key }, 'model catalogued: an api-only process runs no model');
+      return { inputs, outputs, provider: 'none', batching };
+    }
     const declared = options.execution ?? 'cpu';
     const execution = settings.execution ?? declared;
     if (execution !== declared) {
@@ -175,21 +188,13 @@ export class InferenceRuntime implements OnModuleDestroy {
     if (fallbackReason) {
       this.logger.warn({ model: key, execution, reason: fallbackReason }, 'CUDA unavailable: running on CPU');
     }
-    const inputs = session.inputMetadata.map(toMetadata);
-    const outputs = session.outputMetadata.map(toMetadata);
+    const inputs = sessionMetadata(session.inputMetadata);
+    const outputs = sessionMetadata(session.outputMetadata);
     let codec: TensorCodec;
     let batching: BatchPolicy;
     try {
       codec = new TensorCodec(key, inputs, outputs);
-      batching = {
-        maxBatchSize: codec.batchable
-          ? (options.batching?.maxBatchSize ?? settings.batching.maxBatchSize)
-          : 1,
-        maxQueueDelayMicroseconds: codec.batchable
-          ? (options.batching?.maxQueueDelayMicroseconds ?? settings.batching.maxQueueDelayMicroseconds)
-          : 0,
-        concurrency: options.concurrency ?? settings.concurrency,
-      };
+      batching = this.batchPolicy(codec, options);
       await warmUp(key, session, codec, batching.maxBatchSize);
     } catch (error) {
       await session.release();
@@ -225,6 +230,18 @@ export class InferenceRuntime implements OnModuleDestroy {
     inferenceSessionMemoryBytes.set({ model: key, kind: 'model' }, model.memory.modelBytes);
     inferenceSessionMemoryBytes.set({ model: key, kind: 'rss_at_load' }, model.memory.rssAtLoadBytes);
     return { inputs, outputs, provider, fallbackReason, batching };
+  }
+
+  /** The manifest's batching over the `inference` config defaults; no batching for a fixed batch size. */
+  private batchPolicy(codec: TensorCodec, options: ModelOptions): BatchPolicy {
+    const settings = this.config.inference;
+    return {
+      maxBatchSize: codec.batchable ? (options.batching?.maxBatchSize ?? settings.batching.maxBatchSize) : 1,
+      maxQueueDelayMicroseconds: codec.batchable
+        ? (options.batching?.maxQueueDelayMicroseconds ?? settings.batching.maxQueueDelayMicroseconds)
+        : 0,
+      concurrency: options.concurrency ?? settings.concurrency,
+    };
   }
 
   /** Lets a model that no longer takes requests finish the ones it has, then frees its session. */
@@ -286,10 +303,4 @@ async function warmUp(
       );
     }
   }
-}
-
-function toMetadata(m: ort.InferenceSession.ValueMetadata): TensorMetadata {
-  return m.isTensor
-    ? { name: m.name, type: m.type, shape: [...m.shape] }
-    : { name: m.name, type: 'non-tensor', shape: [] };
 }

@@ -35,15 +35,15 @@ export function ragged(): Uint8Array {
   return g.build();
 }
 
-/** A real configuration, parsed like Aegle's own, with `inference` settings for the test. */
-export function configWith(inference: Record<string, unknown> = {}): AegleConfig {
-  return loadConfig(
-    {},
-    {
-      sources: [
-        { id: 'test', fhirBaseUrl: 'http://127.0.0.1/fhir', inbound: { bearerToken: 'test-only-token' } },
-      ],
-      inference,
-    },
-  );
+/** A real configuration, parsed like Aegle's own, with `inference` settings (and env) for the test. */
+export function configWith(
+  inference: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+): AegleConfig {
+  return loadConfig(env, {
+    sources: [
+      { id: 'test', fhirBaseUrl: 'http://127.0.0.1/fhir', inbound: { bearerToken: 'test-only-token' } },
+    ],
+    inference,
+  });
 }

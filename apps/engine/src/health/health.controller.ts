@@ -9,6 +9,7 @@ import {
 import { Queue } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
+import { InferenceRuntime } from '@aegle/inference';
 import { QUEUES } from '@aegle/jobs';
 import { ehrOrigin, networkReason } from '@aegle/fhir';
 import { DrainService } from '../lifecycle/drain.service';
@@ -19,7 +20,9 @@ const CHECK_TIMEOUT_MS = 2000;
 export const HEALTH_PATHS = { live: '/health', ready: '/health/ready' } as const;
 
 /**
- * Liveness (`/health`): the process answers; restarting it would not help with anything else.
+ * Liveness (`/health`): the process answers; restarting it would not help with anything else. It
+ * also lists the models this process holds and their memory, since models are what make an
+ * inference process big.
  * Readiness (`/health/ready`): it can do its job now: database, Redis, and for a process that runs
  * workers, plugins loaded and every EHR reachable. A draining process is not ready.
  */
@@ -32,6 +35,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly plugins: PluginRegistry,
     private readonly drain: DrainService,
+    private readonly inference: InferenceRuntime,
     @InjectQueue(QUEUES.events) private readonly events: Queue,
   ) {}
 
@@ -40,7 +44,22 @@ export class HealthController {
   live() {
     return this.health.check([
       () => this.indicator.check('process').up({ role: this.config.role, draining: this.drain.isDraining }),
+      () => this.models(),
     ]);
+  }
+
+  /** Each loaded model: where it runs, its file size and what loading it added to the process's memory. */
+  private models() {
+    const { processRssBytes } = this.inference.memoryUsage();
+    return this.indicator.check('models').up({
+      processRssBytes,
+      loaded: this.inference.status().map((m) => ({
+        key: m.key,
+        provider: m.provider,
+        modelBytes: m.memory.modelBytes,
+        rssAtLoadBytes: m.memory.rssAtLoadBytes,
+      })),
+    });
   }
 
   @Get('ready')

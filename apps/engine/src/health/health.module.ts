@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CatalogueModule } from '@aegle/catalogue';
+import { InferenceModule } from '@aegle/inference';
 import { JobsModule } from '@aegle/jobs';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule, InferenceModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

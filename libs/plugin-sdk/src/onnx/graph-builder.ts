@@ -44,10 +44,21 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** A constant tensor (an initializer). Values are stored exactly: float64 as doubles, int64 as integers. */
-  constant(type: ElementType, dims: number[], values: readonly number[], name = this.fresh('const')): string {
+  /**
+   * A constant tensor (an initializer). Values are stored exactly: float64 as doubles, int64 as
+   * integers. A Float32Array (trained weights: millions of values) is stored as raw bytes.
+   */
+  constant(
+    type: ElementType,
+    dims: number[],
+    values: readonly number[] | Float32Array,
+    name = this.fresh('const'),
+  ): string {
     const tensor: onnx.ITensorProto = { name, dims, dataType: DATA_TYPE[type] };
-    if (type === 'float64') tensor.doubleData = [...values];
+    if (values instanceof Float32Array) {
+      if (type !== 'float32') throw new Error(`constant ${name}: a Float32Array is float32, not ${type}`);
+      tensor.rawData = littleEndianBytes(values);
+    } else if (type === 'float64') tensor.doubleData = [...values];
     else if (type === 'float32') tensor.floatData = [...values];
     else tensor.int64Data = values.map((v) => Math.trunc(v));
     this.initializers.push(tensor);
@@ -102,6 +113,14 @@ export class OnnxGraphBuilder {
     this.counter += 1;
     return `${prefix}_${this.counter}`;
   }
+}
+
+/** ONNX raw_data is little-endian whatever the host; copy, so the tensor owns its bytes. */
+function littleEndianBytes(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+  return bytes;
 }
 
 function valueInfo(name: string, type: ElementType, dims: Dim[]): onnx.IValueInfoProto {

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '@aegle/plugin-sdk';
+import { OnnxGraphBuilder } from '@aegle/plugin-sdk/onnx';
 
 export const RESNET50_NAME = 'resnet50-random-112';
 export const RESNET50_INPUT: [number, number, number] = [1, 112, 112];

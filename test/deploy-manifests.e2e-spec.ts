@@ -168,8 +168,9 @@ describe('deployment manifests: docker-compose.yml, Dockerfile and deploy/k8s', 
       expect(dockerfile).toContain(`COPY deploy/aegle.config.yaml ${configPath}`);
       // The image starts Aegle as `npm start` does (V8's background pool sized to the cores).
       expect(dockerfile).toContain('CMD ["node", "--v8-pool-size=0", "dist/apps/engine/src/main.js"]');
+      // npm's shell execs it, so the signal sent to `npm start` reaches Node (test/signals.e2e-spec.ts).
       expect(JSON.parse(read('package.json')).scripts.start).toBe(
-        'node --v8-pool-size=0 dist/apps/engine/src/main.js',
+        'exec node --v8-pool-size=0 dist/apps/engine/src/main.js',
       );
       const file = read('deploy/aegle.config.yaml');
       const variables = configVariables(file);

@@ -59,7 +59,7 @@ describe('treatment-warfarin-iwpc end to end', () => {
     expect(weekly.valueQuantity!.value).toBeCloseTo(iwpcWeeklyDose(input), 1);
     expect(daily.valueQuantity!.value).toBeCloseTo(iwpcDailyDose(input), 2);
     const notes = (weekly.note ?? []).map((n) => n.text).join('\n');
-    expect(notes).toMatch(/VKORC1 rs9923231 C\/T/);
+    expect(notes).toMatch(/rs9923231 C\/T \(read as VKORC1 A\/G\)/);
     expect(notes).toMatch(/CYP2C9 \*1\/\*3/);
     expect(notes).toMatch(/never an order/);
     for (const observation of written) validateR4(observation as never);

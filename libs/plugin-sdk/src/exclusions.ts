@@ -1,4 +1,4 @@
-import { conceptMatches } from './coding-match';
+import { codingMatches, conceptMatches } from './coding-match';
 import { extract, quantityIn } from './inputs';
 import { ExclusionSpec, PluginManifest } from './manifest';
 import { PatientData } from './patient-data';
@@ -13,26 +13,32 @@ export async function excludedBecause(
   now: Date,
 ): Promise<string | undefined> {
   for (const exclusion of manifest.exclusions) {
-    const found = await evidenceFor(exclusion, data, now);
-    if (found) return `excluded: ${exclusion.criterion} (recorded: ${found})`;
+    const evidence = await evidenceFor(exclusion, data, now);
+    if (evidence && 'found' in evidence)
+      return `excluded: ${exclusion.criterion} (recorded: ${evidence.found})`;
+    // A criterion the record cannot be checked against is not taken as met nor as not met.
+    if (evidence) return `exclusion not checkable: ${exclusion.criterion}: ${evidence.unreadable}`;
   }
   return undefined;
 }
 
-/** What in the record meets the criterion, in a clinician's words; undefined when nothing does. */
+/**
+ * What in the record meets the criterion, in a clinician's words; why the recorded value cannot be
+ * compared with it; or undefined when nothing meets it.
+ */
 async function evidenceFor(
   exclusion: ExclusionSpec,
   data: PatientData,
   now: Date,
-): Promise<string | undefined> {
+): Promise<{ found: string } | { unreadable: string } | undefined> {
   if (exclusion.condition) {
     const codes = exclusion.condition.codes ?? [];
     const conditions =
       exclusion.condition.status === 'any' ? await data.conditions() : await data.activeConditions();
     const match = conditions.find((c) => conceptMatches(c.code, codes));
     if (!match) return undefined;
-    const coding = match.code?.coding?.find((c) => conceptMatches({ coding: [c] }, codes));
-    return match.code?.text ?? coding?.display ?? `${coding?.system}|${coding?.code}`;
+    const coding = match.code?.coding?.find((c) => codingMatches(c, codes));
+    return { found: match.code?.text ?? coding?.display ?? `${coding?.system}|${coding?.code}` };
   }
   const rule = exclusion.observation!;
   const found = await extract(
@@ -50,10 +56,12 @@ async function evidenceFor(
         wanted.includes(`${c.system}|${c.code}`.toLowerCase()) ||
         wanted.includes((c.code ?? '').toLowerCase()),
     );
-    return hit ? (concept.text ?? hit.display ?? hit.code) : undefined;
+    return hit ? { found: concept.text ?? hit.display ?? hit.code ?? '' } : undefined;
   }
   const quantity = quantityIn(value, rule.unit, rule.molarMass);
-  if (quantity.value === undefined || quantity.value < rule.atLeast!) return undefined;
+  if (quantity.value === undefined) return { unreadable: quantity.problem ?? 'no value' };
+  if (quantity.value < rule.atLeast!) return undefined;
   const shown = Math.round(quantity.value * 10) / 10;
-  return `${shown}${rule.unit ? ` ${rule.unit}` : ''}${found.source?.effective ? ` on ${found.source.effective.slice(0, 10)}` : ''}`;
+  const when = found.source?.effective ? ` on ${found.source.effective.slice(0, 10)}` : '';
+  return { found: `${shown}${rule.unit ? ` ${rule.unit}` : ''}${when}` };
 }

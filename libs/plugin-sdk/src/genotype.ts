@@ -77,9 +77,8 @@ function canonicalPair(parts: string[], spec: GenotypeSpec): string {
 
 /** Star alleles by number (`*2` before `*10`), bases alphabetically. */
 function compareAlleles(a: string, b: string): number {
-  const star = (s: string) => (/^\*(\d+)/.exec(s)?.[1] ? Number(/^\*(\d+)/.exec(s)![1]) : undefined);
-  const [x, y] = [star(a), star(b)];
-  if (x !== undefined && y !== undefined && x !== y) return x - y;
+  const [x, y] = [a, b].map((allele) => /^\*(\d+)/.exec(allele)?.[1]);
+  if (x !== undefined && y !== undefined && x !== y) return Number(x) - Number(y);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

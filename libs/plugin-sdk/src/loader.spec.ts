@@ -32,6 +32,39 @@ describe('validatePlugin: what Aegle checks at load, offline', () => {
     });
   });
 
+  it('rejects an exclusion whose value set is missing or needs a terminology server', async () => {
+    const dir = await pluginVariant(
+      root,
+      'value-sets',
+      (m) => {
+        m.exclusions = [
+          { criterion: 'gone', condition: { valueSet: 'valuesets/gone.json' } },
+          { criterion: 'snomed is-a', condition: { valueSet: 'valuesets/is-a.json' } },
+        ];
+      },
+      {
+        'valuesets/is-a.json': JSON.stringify({
+          resourceType: 'ValueSet',
+          status: 'active',
+          compose: {
+            include: [
+              {
+                system: 'http://snomed.info/sct',
+                filter: [{ property: 'concept', op: 'is-a', value: '22298006' }],
+              },
+            ],
+          },
+        }),
+      },
+    );
+    const validation = await validatePlugin(dir);
+    expect(validation.valid).toBe(false);
+    expect(!validation.valid && validation.problems).toEqual([
+      'exclusions.0.condition.valueSet: valuesets/gone.json cannot be read',
+      'exclusions.1.condition.valueSet: valuesets/is-a.json: filter concept is-a on http://snomed.info/sct needs a terminology server: enumerate the concepts',
+    ]);
+  });
+
   it('rejects tensors that disagree with the model’s own metadata', async () => {
     const dir = await pluginVariant(root, 'tensors', (m) => {
       m.model.inputs[0].name = 'x';

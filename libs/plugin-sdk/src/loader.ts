@@ -129,14 +129,16 @@ export async function readPluginFolder(dir: string): Promise<PluginFolder> {
   }
   for (const [i, exclusion] of manifest.exclusions.entries()) {
     if (!exclusion.condition) continue;
+    const where = `exclusions.${i}.condition.valueSet: ${exclusion.condition.valueSet}`;
+    const text = await readFile(join(dir, exclusion.condition.valueSet), 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      problems.push(`${where} cannot be read`);
+      continue;
+    }
     try {
-      exclusion.condition.codes = valueSetCodes(
-        JSON.parse(await readFile(join(dir, exclusion.condition.valueSet), 'utf8')),
-      );
+      exclusion.condition.codes = valueSetCodes(JSON.parse(text));
     } catch (error) {
-      problems.push(
-        `exclusions.${i}.condition.valueSet: ${exclusion.condition.valueSet}: ${firstLine(error)}`,
-      );
+      problems.push(`${where}: ${firstLine(error)}`);
     }
   }
   if (manifest.inputs.some((f) => f.source.from === 'plugin') && !code?.extract && problems.length === 0) {

@@ -122,7 +122,7 @@ describe('aegle plugin', () => {
   it('test runs the PCE golden cases, and exits 1 naming what differs when one fails', async () => {
     const passing = await aegle('test', PCE_DIR);
     expect(passing.exitCode).toBe(0);
-    expect(passing.out.at(-1)).toBe('15 passed, 0 failed');
+    expect(passing.out.at(-1)).toBe('16 passed, 0 failed');
 
     await aegle('new', 'prognosis-drifted', '--dir', root);
     const dir = join(root, 'prognosis-drifted');

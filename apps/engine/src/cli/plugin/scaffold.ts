@@ -116,6 +116,7 @@ function manifest(id: string, kind: string, sha256: string, schemaPath: string) 
     inputs: [
       {
         name: 'age',
+        label: 'age',
         description: 'Age in years at the time of the run',
         source: { from: 'age' },
         unit: 'a',
@@ -123,6 +124,7 @@ function manifest(id: string, kind: string, sha256: string, schemaPath: string) 
       },
       {
         name: 'hba1c',
+        label: 'HbA1c',
         description: 'Latest HbA1c within a year',
         source: { from: 'observation', codes: ['http://loinc.org|4548-4'], lookback: 'P1Y' },
         unit: '%',
@@ -143,6 +145,7 @@ function manifest(id: string, kind: string, sha256: string, schemaPath: string) 
         unit: '%',
         scale: 100,
         decimals: 1,
+        probability: true,
         bands: [
           { max: 20, text: 'Low example risk (<20%)' },
           { min: 20, text: 'Raised example risk (≥20%)' },

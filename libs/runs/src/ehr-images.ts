@@ -6,6 +6,9 @@ import {
   ImageAccess,
   ImageReference,
   ImageSourceUnavailable,
+  InstanceSummary,
+  listStudyInstances,
+  StudyReference,
 } from '@aegle/imaging';
 
 /**
@@ -13,14 +16,27 @@ import {
  * source's own credentials), attachments and Binaries from its FHIR API. A PACS that cannot answer
  * now is an {@link EhrRequestError}, so the run is retried like any read the EHR could not serve.
  */
-export async function fetchSourceImage(
+export function fetchSourceImage(
   client: EhrClient,
   imaging: SourceConfig['imaging'] | undefined,
   location: ImageReference,
   limits: { maxBytes: number },
 ): Promise<{ bytes: Uint8Array; contentType: string }> {
+  return retriedWhenDown(fetchImageBytes(location, sourceAccess(client, imaging), limits));
+}
+
+/** A study's instances, listed by the source's PACS (QIDO-RS). */
+export function listSourceStudyInstances(
+  client: EhrClient,
+  imaging: SourceConfig['imaging'] | undefined,
+  study: StudyReference,
+): Promise<InstanceSummary[]> {
+  return retriedWhenDown(listStudyInstances(study, sourceAccess(client, imaging)));
+}
+
+function sourceAccess(client: EhrClient, imaging: SourceConfig['imaging'] | undefined): ImageAccess {
   const allowed = new Set(imaging?.dicomWebBaseUrls ?? []);
-  const access: ImageAccess = {
+  return {
     read: (resourceType, id) => client.read(resourceType, id),
     dicomWeb: (baseUrl, maxBytes) => {
       const base = baseUrl.replace(/\/+$/, '');
@@ -33,8 +49,11 @@ export async function fetchSourceImage(
         : undefined;
     },
   };
+}
+
+async function retriedWhenDown<T>(request: Promise<T>): Promise<T> {
   try {
-    return await fetchImageBytes(location, access, limits);
+    return await request;
   } catch (error) {
     if (error instanceof ImageSourceUnavailable)
       throw new EhrRequestError(error.status, undefined, error.message);

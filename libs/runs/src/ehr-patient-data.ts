@@ -8,7 +8,8 @@ import {
   since,
 } from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
-import { fetchSourceImage } from './ehr-images';
+import type { InstanceSummary, StudyReference } from '@aegle/imaging';
+import { fetchSourceImage, listSourceStudyInstances } from './ehr-images';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
@@ -28,6 +29,10 @@ export class EhrPatientData implements PatientData {
 
   imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {
     return fetchSourceImage(this.client, this.imaging, location, limits);
+  }
+
+  studyInstances(study: StudyReference): Promise<InstanceSummary[]> {
+    return listSourceStudyInstances(this.client, this.imaging, study);
   }
 
   patient(): Promise<fhir4.Patient | undefined> {

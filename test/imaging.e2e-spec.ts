@@ -274,6 +274,11 @@ withData('chest X-ray pneumonia plugin end to end', () => {
       { dicomWebBase: 'https://pacs.elsewhere.example/dicom-web' },
       /is not one configured for this source/,
     ],
+    [
+      'an instance the PACS does not have',
+      { notStored: true },
+      /image refused: the PACS answered 404 for instance/,
+    ],
   ])('skips %s with the reason, writing nothing', async (label, options, reason) => {
     const patientId = `cxr-bad-${label.replace(/\W+/g, '-')}`;
     const { instance, study } = chestStudy({
@@ -284,7 +289,7 @@ withData('chest X-ray pneumonia plugin end to end', () => {
       dicomWebBase: pacs.dicomWebBase,
       ...options,
     });
-    await pacs.client.store([instance]);
+    if (!('notStored' in options)) await pacs.client.store([instance]);
     const [, seeded] = await ehr.seed([patient(patientId), study] as fhir4.Resource[]);
     expect((await notify(seeded)).status).toBe(200);
     await aegle.waitForIdle();

@@ -22,6 +22,8 @@ export interface ImageAccess {
    * source is configured; undefined for any other URL, so no credential goes to a host not listed.
    */
   dicomWeb(baseUrl: string, maxBytes: number): DicomWebClient | undefined;
+  /** The source's FHIR base: an absolute attachment URL must point under it. */
+  fhirBaseUrl?: string;
 }
 
 const WADO_RS = 'dicom-wado-rs';
@@ -97,7 +99,10 @@ async function attachmentBytes(
   const contentType = attachment.contentType ?? '';
   let data = attachment.data;
   if (!data && attachment.url) {
-    const match = /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url);
+    const url = attachment.url;
+    const own =
+      !/^[a-z][a-z0-9+.-]*:/i.test(url) || (!!access.fhirBaseUrl && url.startsWith(`${access.fhirBaseUrl}/`));
+    const match = own ? /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(url) : null;
     if (!match) {
       throw new ImageRefusal(
         'the attachment URL is not a Binary of the record: Aegle reads only from its sources',

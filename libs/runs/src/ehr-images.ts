@@ -18,32 +18,36 @@ import {
  */
 export function fetchSourceImage(
   client: EhrClient,
-  imaging: SourceConfig['imaging'] | undefined,
+  source: ImagingSource | undefined,
   location: ImageReference,
   limits: { maxBytes: number },
 ): Promise<{ bytes: Uint8Array; contentType: string }> {
-  return retriedWhenDown(fetchImageBytes(location, sourceAccess(client, imaging), limits));
+  return retriedWhenDown(fetchImageBytes(location, sourceAccess(client, source), limits));
 }
 
 /** A study's instances, listed by the source's PACS (QIDO-RS). */
 export function listSourceStudyInstances(
   client: EhrClient,
-  imaging: SourceConfig['imaging'] | undefined,
+  source: ImagingSource | undefined,
   study: StudyReference,
 ): Promise<InstanceSummary[]> {
-  return retriedWhenDown(listStudyInstances(study, sourceAccess(client, imaging)));
+  return retriedWhenDown(listStudyInstances(study, sourceAccess(client, source)));
 }
 
-function sourceAccess(client: EhrClient, imaging: SourceConfig['imaging'] | undefined): ImageAccess {
-  const allowed = new Set(imaging?.dicomWebBaseUrls ?? []);
+/** What of a source's configuration fetching its images needs. */
+export type ImagingSource = Pick<SourceConfig, 'imaging' | 'fhirBaseUrl'>;
+
+function sourceAccess(client: EhrClient, source: ImagingSource | undefined): ImageAccess {
+  const allowed = new Set(source?.imaging.dicomWebBaseUrls ?? []);
   return {
+    ...(source ? { fhirBaseUrl: source.fhirBaseUrl } : {}),
     read: (resourceType, id) => client.read(resourceType, id),
     dicomWeb: (baseUrl, maxBytes) => {
       const base = baseUrl.replace(/\/+$/, '');
       return allowed.has(base)
         ? new DicomWebClient(base, {
             authorization: () => client.authorization(),
-            timeoutMs: imaging!.requestTimeoutMs,
+            timeoutMs: source!.imaging.requestTimeoutMs,
             maxBytes,
           })
         : undefined;

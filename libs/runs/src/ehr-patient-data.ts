@@ -1,4 +1,3 @@
-import { SourceConfig } from '@aegle/config';
 import {
   ActiveMedication,
   ImageBytes,
@@ -9,7 +8,7 @@ import {
 } from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
 import type { InstanceSummary, StudyReference } from '@aegle/imaging';
-import { fetchSourceImage, listSourceStudyInstances } from './ehr-images';
+import { fetchSourceImage, ImagingSource, listSourceStudyInstances } from './ehr-images';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
@@ -23,8 +22,8 @@ export class EhrPatientData implements PatientData {
     private readonly patientId: string,
     /** The resource that triggered the run; its members are read on demand. */
     private readonly focus?: fhir4.Resource,
-    /** The source's PACS, for image inputs. */
-    private readonly imaging?: SourceConfig['imaging'],
+    /** The source's FHIR base and PACS, for image inputs. */
+    private readonly imaging?: ImagingSource,
   ) {}
 
   imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {

@@ -21,7 +21,10 @@ withData('imaging parity: data set → DICOM → Orthanc → WADO-RS → tensor'
     const spec = manifest.inputs.find((f) => f.source.from === 'image') as FeatureSpec & {
       source: ImageSource;
     };
-    const imaging = { dicomWebBaseUrls: [dicomWebBase], requestTimeoutMs: 10_000 };
+    const source = {
+      fhirBaseUrl: 'http://127.0.0.1:1/fhir',
+      imaging: { dicomWebBaseUrls: [dicomWebBase], requestTimeoutMs: 10_000 },
+    };
     const noFhir = { read: async () => undefined, authorization: async () => undefined } as never;
     for (let index = 0; index < 24; index++) {
       const { instance, study, pixels } = chestStudy({
@@ -34,7 +37,7 @@ withData('imaging parity: data set → DICOM → Orthanc → WADO-RS → tensor'
       });
       await client.store([instance]);
       const data = {
-        imageBytes: (location: never, limits: never) => fetchSourceImage(noFhir, imaging, location, limits),
+        imageBytes: (location: never, limits: never) => fetchSourceImage(noFhir, source, location, limits),
       };
       const feature = await gatherImage(spec, data as never, study);
       expect(Float32Array.from(feature.values!)).toEqual(Float32Array.from(pixels));

@@ -231,6 +231,27 @@ withData('chest X-ray pneumonia plugin end to end', () => {
     expect(run.inputs.chestXray.values).toEqual(Array.from(pixels));
   });
 
+  it('asks the PACS for the instances (QIDO-RS) of a study notified without its series', async () => {
+    const { instance, study, pixels } = chestStudy({
+      id: 'cxr-no-series',
+      patientId: 'cxr-no-series',
+      split: 'val',
+      index: 2,
+      dicomWebBase: pacs.dicomWebBase,
+      seriesModality: 'DX',
+    });
+    await pacs.client.store([instance]);
+    const { series: _series, numberOfSeries: _n, numberOfInstances: _i, ...withoutSeries } = study;
+    const [, seeded] = await ehr.seed([patient('cxr-no-series'), withoutSeries] as fhir4.Resource[]);
+    expect((await notify(seeded)).status).toBe(200);
+    await aegle.waitForIdle();
+    const [result] = await results('cxr-no-series');
+    validateR4(result as never);
+    expect(result.valueQuantity!.value).toBeCloseTo(100 * (await probability(pixels)), 1);
+    const [run] = await runsOf('cxr-no-series');
+    expect(run.inputs.chestXray.display).toMatch(/^series 1 instance 1 \(DX PA\)/);
+  });
+
   it.each([
     ['an MR study', { seriesModality: 'MR' }, /image refused: no CR or DX series/],
     [
@@ -253,6 +274,11 @@ withData('chest X-ray pneumonia plugin end to end', () => {
       { dicomWebBase: 'https://pacs.elsewhere.example/dicom-web' },
       /is not one configured for this source/,
     ],
+    [
+      'an instance the PACS does not have',
+      { notStored: true },
+      /image refused: the PACS answered 404 for instance/,
+    ],
   ])('skips %s with the reason, writing nothing', async (label, options, reason) => {
     const patientId = `cxr-bad-${label.replace(/\W+/g, '-')}`;
     const { instance, study } = chestStudy({
@@ -263,7 +289,7 @@ withData('chest X-ray pneumonia plugin end to end', () => {
       dicomWebBase: pacs.dicomWebBase,
       ...options,
     });
-    await pacs.client.store([instance]);
+    if (!('notStored' in options)) await pacs.client.store([instance]);
     const [, seeded] = await ehr.seed([patient(patientId), study] as fhir4.Resource[]);
     expect((await notify(seeded)).status).toBe(200);
     await aegle.waitForIdle();

@@ -31,7 +31,7 @@ export function readDicom(bytes: Uint8Array, limits: DicomLimits): GreyImage {
   let message: ReturnType<typeof DicomMessage.readFile>;
   try {
     const copy = bytes.slice().buffer;
-    message = DicomMessage.readFile(copy, { untilTag: undefined });
+    message = DicomMessage.readFile(copy);
   } catch (error) {
     throw new ImageRefusal(`the file is not a readable DICOM file (${firstLine(error)})`);
   }

@@ -1,4 +1,4 @@
-import { DicomWebClient } from './dicomweb-client';
+import { DicomWebClient, InstanceSummary } from './dicomweb-client';
 import { ImageRefusal } from './image-refusal';
 
 /** Where an image is, as the focus resource says (see the plugin SDK's ImageLocation). */
@@ -22,6 +22,8 @@ export interface ImageAccess {
    * source is configured; undefined for any other URL, so no credential goes to a host not listed.
    */
   dicomWeb(baseUrl: string, maxBytes: number): DicomWebClient | undefined;
+  /** The source's FHIR base: an absolute attachment URL must point under it. */
+  fhirBaseUrl?: string;
 }
 
 const WADO_RS = 'dicom-wado-rs';
@@ -37,7 +39,30 @@ export async function fetchImageBytes(
   limits: { maxBytes: number },
 ): Promise<{ bytes: Uint8Array; contentType: string }> {
   if (location.kind === 'attachment') return attachmentBytes(location.attachment, access, limits);
-  const endpoint = location.contained ?? (await readEndpoint(location.endpoint, access));
+  const client = await pacsOf(location, access, limits.maxBytes);
+  const bytes = await client.retrieveInstance(location.study, location.series, location.instance);
+  return { bytes, contentType: 'application/dicom' };
+}
+
+/** The study's instances as its PACS lists them (QIDO-RS), for a study notified without its series. */
+export async function listStudyInstances(
+  study: StudyReference,
+  access: ImageAccess,
+): Promise<InstanceSummary[]> {
+  const client = await pacsOf(study, access, 16 * 1024 * 1024);
+  return client.searchInstances(study.study);
+}
+
+/** Where a study's images are: its (or its series') Endpoint and its Study Instance UID. */
+export interface StudyReference {
+  endpoint: fhir4.Reference;
+  contained?: fhir4.Endpoint;
+  study: string;
+}
+
+/** The DICOMweb client for the PACS a study's Endpoint names, if the source allows it. */
+async function pacsOf(study: StudyReference, access: ImageAccess, maxBytes: number): Promise<DicomWebClient> {
+  const endpoint = study.contained ?? (await readEndpoint(study.endpoint, access));
   const type = endpoint.connectionType?.code;
   if (type !== WADO_RS) {
     throw new ImageRefusal(`the study's Endpoint is ${type ?? 'untyped'}, not ${WADO_RS}`);
@@ -45,14 +70,13 @@ export async function fetchImageBytes(
   if (endpoint.status && endpoint.status !== 'active') {
     throw new ImageRefusal(`the study's Endpoint is ${endpoint.status}, not active`);
   }
-  const client = access.dicomWeb(endpoint.address, limits.maxBytes);
+  const client = access.dicomWeb(endpoint.address, maxBytes);
   if (!client) {
     throw new ImageRefusal(
       `the study's DICOMweb address ${endpoint.address} is not one configured for this source (imaging.dicomWebBaseUrls)`,
     );
   }
-  const bytes = await client.retrieveInstance(location.study, location.series, location.instance);
-  return { bytes, contentType: 'application/dicom' };
+  return client;
 }
 
 async function readEndpoint(reference: fhir4.Reference, access: ImageAccess): Promise<fhir4.Endpoint> {
@@ -75,7 +99,10 @@ async function attachmentBytes(
   const contentType = attachment.contentType ?? '';
   let data = attachment.data;
   if (!data && attachment.url) {
-    const match = /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url);
+    const url = attachment.url;
+    const own =
+      !/^[a-z][a-z0-9+.-]*:/i.test(url) || (!!access.fhirBaseUrl && url.startsWith(`${access.fhirBaseUrl}/`));
+    const match = own ? /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(url) : null;
     if (!match) {
       throw new ImageRefusal(
         'the attachment URL is not a Binary of the record: Aegle reads only from its sources',

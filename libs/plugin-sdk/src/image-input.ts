@@ -30,7 +30,7 @@ export async function gatherImage(
   focus: fhir4.Resource | undefined,
 ): Promise<FeatureValue> {
   const source = spec.source;
-  const candidates = imageCandidates(source, focus);
+  const candidates = await imageCandidates(source, focus, data);
   const skipped: string[] = [];
   for (const candidate of candidates.slice(0, MAX_INSTANCES_TRIED)) {
     if (!data.imageBytes) throw new Error('this record source cannot fetch images');
@@ -61,10 +61,14 @@ export async function gatherImage(
 }
 
 /** The images of the focus, in reading order, that may be the one the model reads. */
-function imageCandidates(source: ImageSource, focus: fhir4.Resource | undefined): Candidate[] {
+async function imageCandidates(
+  source: ImageSource,
+  focus: fhir4.Resource | undefined,
+  data: PatientData,
+): Promise<Candidate[]> {
   switch (focus?.resourceType) {
     case 'ImagingStudy':
-      return studyCandidates(source, focus as fhir4.ImagingStudy);
+      return studyCandidates(source, focus as fhir4.ImagingStudy, data);
     case 'DocumentReference': {
       const attachments = ((focus as fhir4.DocumentReference).content ?? []).map((c) => c.attachment);
       const image = attachments.find((a) => IMAGE_CONTENT_TYPES.includes(baseType(a.contentType)));
@@ -98,12 +102,17 @@ function imageCandidates(source: ImageSource, focus: fhir4.Resource | undefined)
   }
 }
 
-function studyCandidates(source: ImageSource, study: fhir4.ImagingStudy): Candidate[] {
+async function studyCandidates(
+  source: ImageSource,
+  study: fhir4.ImagingStudy,
+  data: PatientData,
+): Promise<Candidate[]> {
   const uid = study.identifier?.find((i) => i.system === DICOM_UID_SYSTEM)?.value?.replace(/^urn:oid:/, '');
   if (!uid)
     throw new ImageRefusal('the ImagingStudy has no Study Instance UID (identifier system urn:dicom:uid)');
-  const series = study.series ?? [];
-  if (series.length === 0) throw new ImageRefusal('the ImagingStudy lists no series');
+  const series = study.series?.length ? study.series : await seriesFromPacs(study, uid, data);
+  if (series.length === 0)
+    throw new ImageRefusal('the study has no series, in the ImagingStudy or in its PACS');
   const matching = series.filter(
     (s) =>
       s.modality.system !== undefined &&
@@ -123,17 +132,13 @@ function studyCandidates(source: ImageSource, study: fhir4.ImagingStudy): Candid
   for (const s of matching) {
     const endpoint = s.endpoint?.[0] ?? study.endpoint?.[0];
     if (!endpoint) throw new ImageRefusal('the ImagingStudy names no endpoint to fetch its images from');
-    const contained = endpoint.reference?.startsWith('#')
-      ? (study.contained?.find((c) => c.resourceType === 'Endpoint' && `#${c.id}` === endpoint.reference) as
-          fhir4.Endpoint | undefined)
-      : undefined;
     const instances = [...(s.instance ?? [])].sort((a, b) => (a.number ?? 0) - (b.number ?? 0));
     for (const instance of instances) {
       candidates.push({
         location: {
           kind: 'dicomweb',
           endpoint,
-          ...(contained ? { contained } : {}),
+          ...containedEndpoint(study, endpoint),
           study: uid,
           series: s.uid,
           instance: instance.uid,
@@ -144,6 +149,52 @@ function studyCandidates(source: ImageSource, study: fhir4.ImagingStudy): Candid
   }
   if (candidates.length === 0) throw new ImageRefusal('the matching series list no instances');
   return candidates;
+}
+
+/**
+ * The series of a study notified without them, from its PACS (QIDO-RS), shaped as the
+ * ImagingStudy's series would be; their body site is left to the files' own BodyPartExamined.
+ */
+async function seriesFromPacs(
+  study: fhir4.ImagingStudy,
+  uid: string,
+  data: PatientData,
+): Promise<fhir4.ImagingStudySeries[]> {
+  const endpoint = study.endpoint?.[0];
+  if (!endpoint) throw new ImageRefusal('the ImagingStudy lists no series and names no endpoint');
+  if (!data.studyInstances) throw new ImageRefusal('the ImagingStudy lists no series');
+  const instances = await data.studyInstances({
+    endpoint,
+    ...containedEndpoint(study, endpoint),
+    study: uid,
+  });
+  const bySeries = new Map<string, fhir4.ImagingStudySeries>();
+  instances.forEach((found, i) => {
+    const series = bySeries.get(found.seriesInstanceUid) ?? {
+      uid: found.seriesInstanceUid,
+      number: bySeries.size + 1,
+      modality: { system: DCM, code: found.modality ?? '' },
+      instance: [],
+    };
+    series.instance!.push({
+      uid: found.sopInstanceUid,
+      sopClass: { system: 'urn:ietf:rfc:3986', code: 'urn:oid:' },
+      number: found.instanceNumber ?? i + 1,
+    });
+    bySeries.set(found.seriesInstanceUid, series);
+  });
+  return [...bySeries.values()];
+}
+
+function containedEndpoint(
+  study: fhir4.ImagingStudy,
+  endpoint: fhir4.Reference,
+): { contained?: fhir4.Endpoint } {
+  const contained = endpoint.reference?.startsWith('#')
+    ? (study.contained?.find((c) => c.resourceType === 'Endpoint' && `#${c.id}` === endpoint.reference) as
+        fhir4.Endpoint | undefined)
+    : undefined;
+  return contained ? { contained } : {};
 }
 
 async function decode(bytes: Uint8Array, contentType: string, maxPixels: number): Promise<GreyImage> {

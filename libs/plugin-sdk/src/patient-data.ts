@@ -6,7 +6,7 @@ export interface ActiveMedication {
   text?: string;
 }
 
-import type { ImageReference } from '@aegle/imaging';
+import type { ImageReference, InstanceSummary, StudyReference } from '@aegle/imaging';
 
 /** Where the bytes of an image the focus points at are: a PACS instance or an attachment. */
 export type ImageLocation = ImageReference;
@@ -40,4 +40,6 @@ export interface PatientData {
    * cannot be used, an error the run retries when the PACS cannot answer now.
    */
   imageBytes?(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes>;
+  /** The instances of a study notified without its series, as its PACS lists them (QIDO-RS). */
+  studyInstances?(study: StudyReference): Promise<InstanceSummary[]>;
 }

@@ -1,3 +1,4 @@
+import { ImageRefusal, InstanceSummary, StudyReference } from '@aegle/imaging';
 import { codingMatches } from './coding-match';
 import { DataScope } from './manifest';
 import { ActiveMedication, ImageBytes, ImageLocation, PatientData } from './patient-data';
@@ -92,6 +93,12 @@ export class ScopedPatientData implements PatientData {
     if (location.kind === 'dicomweb' && !location.contained) this.needs('Endpoint');
     if (location.kind === 'attachment' && !location.attachment.data) this.needs('Binary');
     return this.data.imageBytes(location, limits);
+  }
+
+  studyInstances(study: StudyReference): Promise<InstanceSummary[]> {
+    if (!this.data.studyInstances) throw new ImageRefusal('the ImagingStudy lists no series');
+    if (!study.contained) this.needs('Endpoint');
+    return this.data.studyInstances(study);
   }
 
   /** A read outside the declared types is the plugin's bug: a failed run, not a skip. */

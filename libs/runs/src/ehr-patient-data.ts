@@ -1,4 +1,3 @@
-import { SourceConfig } from '@aegle/config';
 import {
   ActiveMedication,
   GENOTYPE_CODE,
@@ -9,7 +8,8 @@ import {
   since,
 } from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
-import { fetchSourceImage } from './ehr-images';
+import type { InstanceSummary, StudyReference } from '@aegle/imaging';
+import { fetchSourceImage, ImagingSource, listSourceStudyInstances } from './ehr-images';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
 const REFUTED = new Set(['refuted', 'entered-in-error']);
@@ -23,12 +23,16 @@ export class EhrPatientData implements PatientData {
     private readonly patientId: string,
     /** The resource that triggered the run; its members are read on demand. */
     private readonly focus?: fhir4.Resource,
-    /** The source's PACS, for image inputs. */
-    private readonly imaging?: SourceConfig['imaging'],
+    /** The source's FHIR base and PACS, for image inputs. */
+    private readonly imaging?: ImagingSource,
   ) {}
 
   imageBytes(location: ImageLocation, limits: { maxBytes: number }): Promise<ImageBytes> {
     return fetchSourceImage(this.client, this.imaging, location, limits);
+  }
+
+  studyInstances(study: StudyReference): Promise<InstanceSummary[]> {
+    return listSourceStudyInstances(this.client, this.imaging, study);
   }
 
   patient(): Promise<fhir4.Patient | undefined> {

@@ -107,7 +107,7 @@ export class RunProcessor extends WorkerHost {
     // A result to be written: the earlier results it may supersede are read with the inputs.
     const superseding = run.mode !== 'shadow' && this.supersedes(run.sourceId, plugin.manifest.id);
     const codes = superseding ? resultCodes(plugin.manifest) : [];
-    const data = new EhrPatientData(client, patientId, focus, this.ehr.source(run.sourceId)?.imaging);
+    const data = new EhrPatientData(client, patientId, focus, this.ehr.source(run.sourceId));
     try {
       const upstream = await this.upstreamOf(run);
       evaluation = await withTimeout(

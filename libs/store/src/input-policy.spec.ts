@@ -46,6 +46,16 @@ describe('the PHI policy for stored inputs', () => {
     expect(stored.age.valueHmac).not.toBe(inputHmac('another-key-entirely', 'age', 55));
   });
 
+  it("keeps only a keyed hash of an image input's tensor too", () => {
+    const policy = audit({ storeInputs: 'hash', inputHashKey: 'hospital-secret-key' });
+    const image = { value: 131.25, values: [17, 250, 131, 127], display: 'series 1 instance 1 (CR PA)' };
+    const stored = protectInputs({ chestXray: image }, policy) as Record<string, Record<string, unknown>>;
+    expect(stored.chestXray).toEqual({
+      valueHmac: inputHmac('hospital-secret-key', 'chestXray', 131.25),
+      valuesHmac: inputHmac('hospital-secret-key', 'chestXray', [17, 250, 131, 127]),
+    });
+  });
+
   it('refuses storeInputs: hash without a key, saying why', () => {
     expect(() => audit({ storeInputs: 'hash' })).toThrow(ConfigError);
     expect(() => audit({ storeInputs: 'hash' })).toThrow(/inputHashKey.*easily reversed/);

@@ -1,6 +1,7 @@
 // A real FHIR R4 server over HTTP that stands in for the EHR in end-to-end tests.
 // Medplum's FhirRouter + MemoryRepository do the FHIR work; this module adds the HTTP layer and
 // the spec behaviour they lack (see the comments marked "Spec:").
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +12,9 @@ import {
   getStatus,
   isOk,
   isResourceType,
+  matchesSearchRequest,
   normalizeOperationOutcome,
+  parseSearchRequest,
   notFound,
   type WithId,
 } from '@medplum/core';
@@ -42,7 +45,18 @@ export interface FhirServerOptions {
    * `windowMs`, a request (and a search inside a batch) is refused `429` with `Retry-After`.
    */
   quota?: { requests: number; windowMs: number };
+  /**
+   * Delivers rest-hook notifications as Medplum 5 does: for every `active` rest-hook Subscription
+   * whose criteria match a resource written over HTTP, the full resource is POSTed to the endpoint
+   * with `X-Medplum-Subscription`, `X-Medplum-Interaction`, the `channel.header` lines, and an
+   * `X-Signature` when the Subscription carries Medplum's secret extension. `requested` ones never fire.
+   */
+  restHooks?: 'medplum';
 }
+
+/** Medplum's extension holding the secret it signs rest-hook deliveries with. */
+export const MEDPLUM_SUBSCRIPTION_SECRET =
+  'https://www.medplum.com/fhir/StructureDefinition/subscription-secret';
 
 /** Decides a failure for one entry of a transaction carried out non-atomically (see `failEntries`). */
 export type EntryFailure = (entry: fhir4.BundleEntry) => number | undefined;
@@ -89,6 +103,8 @@ export interface TestFhirServer {
   readonly peakInFlight: number;
   /** Requests (and batch entries) the quota refused with 429. */
   readonly refusedByQuota: number;
+  /** With `restHooks`: every delivery made, with the status the endpoint answered. */
+  readonly deliveries: Array<{ subscription: string; status: number }>;
   /** Calls `listener` with each resource a request created or updated (after it is stored). */
   onWrite(listener: (resource: fhir4.Resource) => void): void;
   /** Transaction/batch Bundles go through the FHIR router; other Bundles and resources are stored as given. */
@@ -128,6 +144,7 @@ class FhirTestServer implements TestFhirServer {
   private inFlight = 0;
   peakInFlight = 0;
   refusedByQuota = 0;
+  readonly deliveries: Array<{ subscription: string; status: number }> = [];
   private quotaWindow = { start: 0, used: 0 };
 
   constructor(private readonly options: FhirServerOptions) {
@@ -160,8 +177,39 @@ class FhirTestServer implements TestFhirServer {
     this.writeListeners.push(listener);
   }
 
-  private announce(written: fhir4.Resource): void {
+  private announce(written: fhir4.Resource, created = false): void {
     for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+    if (this.options.restHooks === 'medplum') void this.deliver(written, created ? 'create' : 'update');
+  }
+
+  /** Medplum's rest-hook delivery: active Subscriptions only, signed when they carry a secret. */
+  private async deliver(resource: fhir4.Resource, interaction: 'create' | 'update'): Promise<void> {
+    if (resource.resourceType === 'Subscription') return;
+    const subscriptions = (await this.repo.searchResources(
+      parseSearchRequest('Subscription?status=active'),
+    )) as unknown as fhir4.Subscription[];
+    for (const subscription of subscriptions) {
+      if (subscription.channel.type !== 'rest-hook' || !subscription.channel.endpoint) continue;
+      const criteria = parseSearchRequest(subscription.criteria);
+      if (!matchesSearchRequest(resource as Resource, criteria)) continue;
+      const body = JSON.stringify(resource);
+      const headers: Record<string, string> = {
+        'content-type': 'application/fhir+json',
+        'x-medplum-subscription': subscription.id!,
+        'x-medplum-interaction': interaction,
+      };
+      for (const line of subscription.channel.header ?? []) {
+        const at = line.indexOf(':');
+        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      const secret = subscription.extension?.find((e) => e.url === MEDPLUM_SUBSCRIPTION_SECRET)?.valueString;
+      if (secret) headers['x-signature'] = createHmac('sha256', secret).update(body).digest('hex');
+      const status = await fetch(subscription.channel.endpoint, { method: 'POST', headers, body }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      this.deliveries.push({ subscription: subscription.id!, status });
+    }
   }
 
   seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
@@ -419,14 +467,15 @@ class FhirTestServer implements TestFhirServer {
     const reply: Reply = { status, body: resource ?? result, headers: {} };
     const wrote = status === 201 || (method === 'PUT' && status === 200);
     if (wrote && resource && resource.resourceType !== 'Bundle')
-      this.announce(resource as unknown as fhir4.Resource);
+      this.announce(resource as unknown as fhir4.Resource, status === 201);
     // What a transaction or batch created or updated is a write too (an EHR notifies for each).
     if (
       resource?.resourceType === 'Bundle' &&
       /-response$/.test((resource as { type?: string }).type ?? '')
     ) {
       for (const entry of (resource as unknown as fhir4.Bundle).entry ?? []) {
-        if (entry.resource && /^20[01]/.test(entry.response?.status ?? '')) this.announce(entry.resource);
+        if (entry.resource && /^20[01]/.test(entry.response?.status ?? ''))
+          this.announce(entry.resource, entry.response!.status.startsWith('201'));
       }
     }
     if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);

@@ -129,8 +129,25 @@ const subscriptionSettings = z
     content: z.enum(['empty', 'id-only', 'full-resource']).default('id-only'),
     /** How far back the first `_lastUpdated` catch-up looks when nothing was seen from the source yet. */
     lookbackSeconds: z.number().int().positive().default(3600),
+    /**
+     * What the EHR's Subscriptions do, so the ones Aegle creates fire: `r4` (R4 classic rest-hook,
+     * created `requested` for the server to activate), `medplum` (classic rest-hook created `active`,
+     * Medplum has no rest-hook handshake, with its signing-secret extension set to the source's
+     * `inbound.hmacSecret`), `backport` (topic-based, `requested` until the EHR's handshake).
+     * Default: `backport` when a topic is set, else `r4`.
+     */
+    dialect: z.enum(['r4', 'medplum', 'backport']).optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.dialect !== 'backport' || s.topic, {
+    message: 'dialect backport needs a topic',
+    path: ['topic'],
+  })
+  .refine((s) => s.dialect !== 'medplum' || !s.topic, {
+    message: 'Medplum 5 sends classic rest-hooks only: dialect medplum takes criteria, not a topic',
+    path: ['topic'],
+  })
+  .transform((s) => ({ ...s, dialect: s.dialect ?? (s.topic ? ('backport' as const) : ('r4' as const)) }));
 
 export const sourceSchema = z
   .object({
@@ -146,7 +163,11 @@ export const sourceSchema = z
     auditEvents: z.boolean().default(false),
     subscription: subscriptionSettings.prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.subscription.dialect !== 'medplum' || s.inbound.hmacSecret, {
+    message: 'dialect medplum needs inbound.hmacSecret: Medplum signs its deliveries with it',
+    path: ['inbound', 'hmacSecret'],
+  });
 
 const version = z
   .string()

@@ -7,9 +7,11 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
 import { QUEUES } from '@aegle/jobs';
+import { SubscriptionManager } from '@aegle/subscriptions';
 import { DrainService } from '../lifecycle/drain.service';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -20,7 +22,9 @@ export const HEALTH_PATHS = { live: '/health', ready: '/health/ready' } as const
 /**
  * Liveness (`/health`): the process answers; restarting it would not help with anything else.
  * Readiness (`/health/ready`): it can do its job now: database, Redis, and for a process that runs
- * workers, plugins loaded and every EHR reachable. A draining process is not ready.
+ * workers, plugins loaded and every EHR reachable. A draining process is not ready. Each EHR's
+ * check also shows the state of Aegle's Subscriptions there (read from the EHR at most once a
+ * minute): `requested` or `error` is reported, not a reason to stop taking work.
  */
 @Controller('health')
 export class HealthController {
@@ -31,6 +35,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly plugins: PluginRegistry,
     private readonly drain: DrainService,
+    private readonly subscriptions: SubscriptionManager,
     @InjectQueue(QUEUES.events) private readonly events: Queue,
   ) {}
 
@@ -96,7 +101,24 @@ export class HealthController {
         signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
       });
       await response.body?.cancel();
-      return response.ok ? check.up() : check.down({ message: `GET /metadata answered ${response.status}` });
+      // Never longer than the probe allows: without an answer in time, the last one is not shown.
+      const known = await Promise.race([
+        this.subscriptions.lastKnown(source.id),
+        sleep(CHECK_TIMEOUT_MS, undefined, { ref: false }),
+      ]);
+      const subscriptions = known && {
+        subscriptions: known.subscriptions.map(({ id, status, kind, error }) => ({
+          id,
+          status,
+          kind,
+          ...(error ? { error } : {}),
+        })),
+        subscriptionsCheckedAt: known.checkedAt,
+        ...(known.error ? { subscriptionsError: known.error } : {}),
+      };
+      return response.ok
+        ? check.up(subscriptions)
+        : check.down({ message: `GET /metadata answered ${response.status}`, ...subscriptions });
     } catch (error) {
       return check.down({ message: (error as Error).message });
     }

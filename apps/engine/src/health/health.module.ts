@@ -2,10 +2,11 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CatalogueModule } from '@aegle/catalogue';
 import { JobsModule } from '@aegle/jobs';
+import { SubscriptionsModule } from '@aegle/subscriptions';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule, SubscriptionsModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

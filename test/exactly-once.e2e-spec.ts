@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { CatchUpService } from '@aegle/workflow';
+import { CatchUpService } from '@aegle/intake';
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';

@@ -48,6 +48,8 @@ export interface TestSource {
   auditEvents?: boolean;
   /** The source's `subscription` settings (criteria, topic, eventsOperation, heartbeatSeconds…). */
   subscription?: Record<string, unknown>;
+  /** The source's `pacing` settings (concurrency bounds, request budget). */
+  pacing?: Record<string, unknown>;
 }
 
 export interface RunningAegle {
@@ -104,6 +106,7 @@ export async function startAegle(options: {
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),
         },
         ...(s.subscription ? { subscription: s.subscription } : {}),
+        ...(s.pacing ? { pacing: s.pacing } : {}),
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
       ...(options.audit ? { audit: options.audit } : {}),

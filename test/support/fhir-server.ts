@@ -103,6 +103,8 @@ export interface TestFhirServer {
   readonly peakInFlight: number;
   /** Requests (and batch entries) the quota refused with 429. */
   readonly refusedByQuota: number;
+  /** Requests (and batch entries) the quota served. */
+  readonly servedByQuota: number;
   /** With `restHooks`: every delivery made, with the status the endpoint answered. */
   readonly deliveries: Array<{ subscription: string; status: number }>;
   /** Calls `listener` with each resource a request created or updated (after it is stored). */
@@ -144,6 +146,7 @@ class FhirTestServer implements TestFhirServer {
   private inFlight = 0;
   peakInFlight = 0;
   refusedByQuota = 0;
+  servedByQuota = 0;
   readonly deliveries: Array<{ subscription: string; status: number }> = [];
   private quotaWindow = { start: 0, used: 0 };
 
@@ -309,6 +312,7 @@ class FhirTestServer implements TestFhirServer {
     if (now - this.quotaWindow.start >= quota.windowMs) this.quotaWindow = { start: now, used: 0 };
     if (this.quotaWindow.used < quota.requests) {
       this.quotaWindow.used++;
+      this.servedByQuota++;
       return undefined;
     }
     this.refusedByQuota++;

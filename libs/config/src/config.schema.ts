@@ -149,6 +149,32 @@ const subscriptionSettings = z
   })
   .transform((s) => ({ ...s, dialect: s.dialect ?? (s.topic ? ('backport' as const) : ('r4' as const)) }));
 
+/**
+ * How hard Aegle may press one EHR, shared by every Aegle process: requests in flight are capped by
+ * an adaptive limit (it halves when answers slow down or the EHR says 429/503, and grows back by one
+ * per round of quick answers), within [minInFlight, maxInFlight]; with a request budget, no more than
+ * `requests` go out in any `perSeconds` window (a batch counts one per entry, as Medplum counts).
+ */
+const pacing = z
+  .object({
+    maxInFlight: z.number().int().positive().max(256).default(16),
+    minInFlight: z.number().int().positive().default(1),
+    /** Answers slower than this many times the quickest recent one count as the EHR slowing down. */
+    slowFactor: z.number().min(1.5).default(3),
+    requestBudget: z
+      .object({
+        requests: z.number().int().positive(),
+        perSeconds: z.number().int().positive().default(60),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((p) => p.minInFlight <= p.maxInFlight, {
+    message: 'minInFlight must not exceed maxInFlight',
+    path: ['minInFlight'],
+  });
+
 export const sourceSchema = z
   .object({
     id: sourceId,
@@ -162,6 +188,7 @@ export const sourceSchema = z
     /** Also record each write-back as a FHIR AuditEvent on this EHR. */
     auditEvents: z.boolean().default(false),
     subscription: subscriptionSettings.prefault({}),
+    pacing: pacing.prefault({}),
   })
   .strict()
   .refine((s) => s.subscription.dialect !== 'medplum' || s.inbound.hmacSecret, {
@@ -348,6 +375,7 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type SubscriptionSettings = z.output<typeof subscriptionSettings>;
 export type OutboundAuth = z.output<typeof outboundAuth>;
 export type WriteBackConfig = z.output<typeof writeBack>;
+export type PacingConfig = z.output<typeof pacing>;
 export type SupersedeMode = z.output<typeof supersedeMode>;
 export type InferenceConfig = z.output<typeof inferenceSchema>;
 type FileConfig = z.output<typeof fileSchema>;

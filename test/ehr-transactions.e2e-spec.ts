@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';
-import { bloodPressurePanel, daysAgo, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
+import { daysAgo, lab, pceChart } from './fixtures/patients';
 
 jest.setTimeout(120_000);
 
@@ -47,13 +47,9 @@ describe('write-back: transaction responses checked entry by entry', () => {
   });
 
   async function seedPatient(id: string, cholesterol: number): Promise<fhir4.Observation & { id: string }> {
-    const [, tc] = await ehr.seed([
-      patient(id, { gender: 'male', age: 60 }),
-      lab(`${id}-tc`, id, '2093-3', 'Cholesterol [Mass/volume] in Serum or Plasma', cholesterol, 'mg/dL'),
-      lab(`${id}-hdl`, id, '2085-9', 'HDL Cholesterol', 45, 'mg/dL'),
-      bloodPressurePanel(`${id}-bp`, id, 130, 80),
-      smokingStatus(`${id}-smk`, id, ...NEVER_SMOKER),
-    ]);
+    const [, tc] = await ehr.seed(
+      pceChart(id, { gender: 'male', age: 60, cholesterol, hdl: 45, systolic: 130 }),
+    );
     return tc as fhir4.Observation & { id: string };
   }
 

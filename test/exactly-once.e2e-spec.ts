@@ -4,13 +4,12 @@ import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { json } from './support/http';
 import { backportR4b } from './support/notifications';
-import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
+import { pceChart } from './fixtures/patients';
 
 jest.setTimeout(120_000);
 
 const TOKEN = 'exactly-once-token';
 const PCE = 'http://loinc.org|79423-0';
-const CHOLESTEROL = 'Cholesterol [Mass/volume] in Serum or Plasma';
 
 /**
  * One version of a resource is processed once, whatever path brought it: an id-only event (whose
@@ -45,15 +44,9 @@ describe('exactly once, whatever path delivers a version', () => {
     await ehr?.close();
   });
 
-  /** A patient with everything the ASCVD model needs; returns the cholesterol result. */
+  /** A chart with everything the ASCVD model needs; returns its cholesterol result. */
   async function seedPatient(id: string, cholesterol: number): Promise<fhir4.Observation & { id: string }> {
-    const [, tc] = await ehr.seed([
-      patient(id, { gender: 'female', age: 55 }),
-      lab(`${id}-tc`, id, '2093-3', CHOLESTEROL, cholesterol, 'mg/dL'),
-      lab(`${id}-hdl`, id, '2085-9', 'HDL Cholesterol', 50, 'mg/dL'),
-      bloodPressurePanel(`${id}-bp`, id, 120, 78),
-      smokingStatus(`${id}-smk`, id, ...NEVER_SMOKER),
-    ]);
+    const [, tc] = await ehr.seed(pceChart(id, { gender: 'female', age: 55, cholesterol }));
     return tc as fhir4.Observation & { id: string };
   }
 

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { RunningAegle, startAegle, TestSource } from './support/aegle-app';
 import { FhirServerOptions, startFhirServer, TestFhirServer } from './support/fhir-server';
 import { parseSearchRequest } from '@medplum/core';
-import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
+import { pceChart } from './fixtures/patients';
 
 jest.setTimeout(240_000);
 
@@ -38,13 +38,9 @@ async function seedPatients(
   const cholesterol: fhir4.Observation[] = [];
   for (let i = 0; i < count; i++) {
     const id = `${prefix}-${i}`;
-    const [, tc] = await ehr.seed([
-      patient(id, { gender: i % 2 ? 'male' : 'female', age: 50 + (i % 20) }),
-      lab(`${id}-tc`, id, '2093-3', 'Cholesterol [Mass/volume] in Serum or Plasma', 180 + i, 'mg/dL'),
-      lab(`${id}-hdl`, id, '2085-9', 'HDL Cholesterol', 50, 'mg/dL'),
-      bloodPressurePanel(`${id}-bp`, id, 125, 80),
-      smokingStatus(`${id}-smk`, id, ...NEVER_SMOKER),
-    ]);
+    const [, tc] = await ehr.seed(
+      pceChart(id, { gender: i % 2 ? 'male' : 'female', age: 50 + (i % 20), cholesterol: 180 + i }),
+    );
     cholesterol.push(tc as fhir4.Observation);
   }
   return cholesterol;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { PacingConfig } from '@aegle/config';
 import { ehrConcurrencyCap, ehrInFlight, ehrQueueWaitSeconds } from '@aegle/telemetry';
@@ -36,6 +38,8 @@ const BUSY_PAUSE_MS = 1_000;
  * window may reach the EHR in its next, and the EHR's windows need not line up with Aegle's.
  */
 const BUDGET_TRANSIT_MS = 500;
+/** How long a request waits for Redis to come up before it goes unpaced. */
+const CONNECT_WAIT_MS = 2_000;
 /** How often a waiting process asks again when it was not told when to. */
 const POLL_MS = 15;
 
@@ -153,15 +157,17 @@ export class RedisEhrPacer implements EhrPacer {
     const keys = this.keys(sourceId);
     try {
       for (;;) {
-        const answer = await this.redis
-          .ehrAcquire(
-            ...keys,
-            token,
-            this.leaseMs(sourceId),
-            cost,
-            pacing.maxInFlight,
-            pacing.requestBudget?.requests ?? 0,
-            pacing.requestBudget ? pacing.requestBudget.perSeconds * 1000 + BUDGET_TRANSIT_MS : 0,
+        const answer = await this.connected()
+          .then(() =>
+            this.redis.ehrAcquire(
+              ...keys,
+              token,
+              this.leaseMs(sourceId),
+              cost,
+              pacing.maxInFlight,
+              pacing.requestBudget?.requests ?? 0,
+              pacing.requestBudget ? pacing.requestBudget.perSeconds * 1000 + BUDGET_TRANSIT_MS : 0,
+            ),
           )
           .catch(() => undefined);
         if (!answer) return UNPACED.acquire(sourceId, pacing, cost);
@@ -195,6 +201,15 @@ export class RedisEhrPacer implements EhrPacer {
     };
   }
 
+  /**
+   * Commands are not queued while Redis is away (the EHR must not wait on it), so a new connection
+   * is given a moment to come up; after that a request goes unpaced rather than waiting.
+   */
+  private async connected(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await Promise.race([once(this.redis, 'ready'), sleep(CONNECT_WAIT_MS)]);
+  }
+
   private async release(sourceId: string, pacing: PacingConfig, token: string, outcome: RequestOutcome) {
     const line = this.lineOf(sourceId);
     const quickest = line.quickestMs;
@@ -210,6 +225,7 @@ export class RedisEhrPacer implements EhrPacer {
     const signal = outcome.busy ? 'busy' : slow ? 'slow' : 'quick';
     const pause = outcome.busy ? (outcome.retryAfterMs ?? BUSY_PAUSE_MS) : 0;
     try {
+      await this.connected();
       const [inFlight, state] = this.keys(sourceId);
       const cap = await this.redis.ehrRelease(
         inFlight,

@@ -50,6 +50,8 @@ export interface TestSource {
   subscription?: Record<string, unknown>;
   /** The source's `imaging` settings (the PACS its studies may name). */
   imaging?: Record<string, unknown>;
+  /** The source's `pacing` settings (concurrency bounds, request budget). */
+  pacing?: Record<string, unknown>;
 }
 
 export interface RunningAegle {
@@ -107,6 +109,7 @@ export async function startAegle(options: {
         },
         ...(s.subscription ? { subscription: s.subscription } : {}),
         ...(s.imaging ? { imaging: s.imaging } : {}),
+        ...(s.pacing ? { pacing: s.pacing } : {}),
       })),
       plugins: { dirs: options.pluginDirs ?? ['plugins'], ...options.plugins },
       ...(options.audit ? { audit: options.audit } : {}),

@@ -1,8 +1,10 @@
 // A real FHIR R4 server over HTTP that stands in for the EHR in end-to-end tests.
 // Medplum's FhirRouter + MemoryRepository do the FHIR work; this module adds the HTTP layer and
 // the spec behaviour they lack (see the comments marked "Spec:").
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   OperationOutcomeError,
   badRequest,
@@ -10,7 +12,9 @@ import {
   getStatus,
   isOk,
   isResourceType,
+  matchesSearchRequest,
   normalizeOperationOutcome,
+  parseSearchRequest,
   notFound,
   type WithId,
 } from '@medplum/core';
@@ -28,7 +32,34 @@ import { TransactionalMemoryRepository } from './memory-fhir-repository';
 export interface FhirServerOptions {
   /** Reject creates and updates that are not valid FHIR R4 with 400, as a strict EHR would. Default true. */
   validate?: boolean;
+  /**
+   * How a `transaction` Bundle is carried out: `atomic` (default: all entries or none), or
+   * `non-atomic`, entry by entry like a batch, answering `200 transaction-response` whatever failed,
+   * as Medplum does for a project without the `transaction-bundles` feature.
+   */
+  transactions?: 'atomic' | 'non-atomic';
+  /** A slow EHR: every FHIR request (they are answered one at a time) takes at least this long. */
+  serialDelayMs?: number;
+  /**
+   * A request quota, as an EHR gives each API client: past `requests` in a fixed window of
+   * `windowMs`, a request (and a search inside a batch) is refused `429` with `Retry-After`.
+   */
+  quota?: { requests: number; windowMs: number };
+  /**
+   * Delivers rest-hook notifications as Medplum 5 does: for every `active` rest-hook Subscription
+   * whose criteria match a resource written over HTTP, the full resource is POSTed to the endpoint
+   * with `X-Medplum-Subscription`, `X-Medplum-Interaction`, the `channel.header` lines, and an
+   * `X-Signature` when the Subscription carries Medplum's secret extension. `requested` ones never fire.
+   */
+  restHooks?: 'medplum';
 }
+
+/** Medplum's extension holding the secret it signs rest-hook deliveries with. */
+export const MEDPLUM_SUBSCRIPTION_SECRET =
+  'https://www.medplum.com/fhir/StructureDefinition/subscription-secret';
+
+/** Decides a failure for one entry of a transaction carried out non-atomically (see `failEntries`). */
+export type EntryFailure = (entry: fhir4.BundleEntry) => number | undefined;
 
 /** One HTTP exchange, logged once the response status is known. */
 export interface RecordedRequest {
@@ -66,6 +97,16 @@ export interface TestFhirServer {
   failNext(count: number, status?: number, headers?: Record<string, string>): void;
   /** Installs (or with undefined, removes) the request hook. */
   onRequest(hook: RequestHook | undefined): void;
+  /** With `transactions: 'non-atomic'`: the entries `decide` names a status for fail with it. */
+  failEntries(decide: EntryFailure | undefined): void;
+  /** The most requests it was answering at once, since it started. */
+  readonly peakInFlight: number;
+  /** Requests (and batch entries) the quota refused with 429. */
+  readonly refusedByQuota: number;
+  /** Requests (and batch entries) the quota served. */
+  readonly servedByQuota: number;
+  /** With `restHooks`: every delivery made, with the status the endpoint answered. */
+  readonly deliveries: Array<{ subscription: string; status: number }>;
   /** Calls `listener` with each resource a request created or updated (after it is stored). */
   onWrite(listener: (resource: fhir4.Resource) => void): void;
   /** Transaction/batch Bundles go through the FHIR router; other Bundles and resources are stored as given. */
@@ -82,7 +123,7 @@ const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total']);
 /** Starts a server on a random port of 127.0.0.1. */
 export async function startFhirServer(options: FhirServerOptions = {}): Promise<TestFhirServer> {
   loadR4Definitions(); // search and validation both need the R4 schema
-  const server = new FhirTestServer(options.validate ?? true);
+  const server = new FhirTestServer(options);
   await server.listen();
   return server;
 }
@@ -100,8 +141,18 @@ class FhirTestServer implements TestFhirServer {
   private readonly writeListeners: Array<(resource: fhir4.Resource) => void> = [];
   // FHIR requests run one at a time so transactions can roll back and conditional creates are atomic.
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly validate: boolean;
+  private entryFailure: EntryFailure | undefined;
+  private inFlight = 0;
+  peakInFlight = 0;
+  refusedByQuota = 0;
+  servedByQuota = 0;
+  readonly deliveries: Array<{ subscription: string; status: number }> = [];
+  private quotaWindow = { start: 0, used: 0 };
 
-  constructor(private readonly validate: boolean) {}
+  constructor(private readonly options: FhirServerOptions) {
+    this.validate = options.validate ?? true;
+  }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
@@ -121,12 +172,47 @@ class FhirTestServer implements TestFhirServer {
     this.hook = hook;
   }
 
+  failEntries(decide: EntryFailure | undefined): void {
+    this.entryFailure = decide;
+  }
+
   onWrite(listener: (resource: fhir4.Resource) => void): void {
     this.writeListeners.push(listener);
   }
 
-  private announce(written: fhir4.Resource): void {
+  private announce(written: fhir4.Resource, created = false): void {
     for (const listener of this.writeListeners) queueMicrotask(() => listener(written));
+    if (this.options.restHooks === 'medplum') void this.deliver(written, created ? 'create' : 'update');
+  }
+
+  /** Medplum's rest-hook delivery: active Subscriptions only, signed when they carry a secret. */
+  private async deliver(resource: fhir4.Resource, interaction: 'create' | 'update'): Promise<void> {
+    if (resource.resourceType === 'Subscription') return;
+    const subscriptions = (await this.repo.searchResources(
+      parseSearchRequest('Subscription?status=active'),
+    )) as unknown as fhir4.Subscription[];
+    for (const subscription of subscriptions) {
+      if (subscription.channel.type !== 'rest-hook' || !subscription.channel.endpoint) continue;
+      const criteria = parseSearchRequest(subscription.criteria);
+      if (!matchesSearchRequest(resource as Resource, criteria)) continue;
+      const body = JSON.stringify(resource);
+      const headers: Record<string, string> = {
+        'content-type': 'application/fhir+json',
+        'x-medplum-subscription': subscription.id!,
+        'x-medplum-interaction': interaction,
+      };
+      for (const line of subscription.channel.header ?? []) {
+        const at = line.indexOf(':');
+        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      const secret = subscription.extension?.find((e) => e.url === MEDPLUM_SUBSCRIPTION_SECRET)?.valueString;
+      if (secret) headers['x-signature'] = createHmac('sha256', secret).update(body).digest('hex');
+      const status = await fetch(subscription.channel.endpoint, { method: 'POST', headers, body }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      this.deliveries.push({ subscription: subscription.id!, status });
+    }
   }
 
   seed(input: Resource | Resource[]): Promise<WithId<Resource>[]> {
@@ -165,6 +251,8 @@ class FhirTestServer implements TestFhirServer {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     let reply: Reply;
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -173,6 +261,8 @@ class FhirTestServer implements TestFhirServer {
       reply = await this.respond({ method, path, headers: req.headers, body }, valid);
     } catch (err) {
       reply = outcomeReply(normalizeOperationOutcome(err), 500);
+    } finally {
+      this.inFlight--;
     }
     this.requests.push({ method, path, headers: req.headers, status: reply.status });
     const text =
@@ -197,7 +287,114 @@ class FhirTestServer implements TestFhirServer {
     const url = new URL(req.path, this.baseUrl);
     if (!/^\/fhir(\/|$)/.test(url.pathname)) return outcomeReply(notFound);
     if (!validJson) return outcomeReply(badRequest('Request body is not valid JSON'));
-    return this.serialize(() => this.fhir(req, url));
+    const throttled = this.spendQuota();
+    if (throttled) return throttled;
+    return this.serialize(async () => {
+      if (this.options.serialDelayMs) await sleep(this.options.serialDelayMs);
+      const body = req.body as fhir4.Bundle | undefined;
+      if (
+        this.options.transactions === 'non-atomic' &&
+        req.method === 'POST' &&
+        body?.resourceType === 'Bundle' &&
+        body.type === 'transaction'
+      ) {
+        return this.nonAtomicTransaction(body);
+      }
+      return this.batchQuota(req) ?? this.fhir(req, url);
+    });
+  }
+
+  /** Spends one request of the quota; past it, the 429 an EHR answers (with when to come back). */
+  private spendQuota(): Reply | undefined {
+    const quota = this.options.quota;
+    if (!quota) return undefined;
+    const now = Date.now();
+    if (now - this.quotaWindow.start >= quota.windowMs) this.quotaWindow = { start: now, used: 0 };
+    if (this.quotaWindow.used < quota.requests) {
+      this.quotaWindow.used++;
+      this.servedByQuota++;
+      return undefined;
+    }
+    this.refusedByQuota++;
+    const retryAfter = Math.max(1, Math.ceil((this.quotaWindow.start + quota.windowMs - now) / 1000));
+    return {
+      status: 429,
+      body: outcome('throttled', 'Too many requests'),
+      headers: { 'Retry-After': String(retryAfter) },
+    };
+  }
+
+  /**
+   * A batch's searches each cost a request of the quota, as Medplum counts them: past the quota, the
+   * batch itself is accepted (200) but every refused entry answers 429, as Medplum's do.
+   */
+  private batchQuota(req: IncomingFhirRequest): Reply | undefined {
+    const body = req.body as fhir4.Bundle | undefined;
+    if (
+      !this.options.quota ||
+      req.method !== 'POST' ||
+      body?.resourceType !== 'Bundle' ||
+      body.type !== 'batch'
+    ) {
+      return undefined;
+    }
+    const entries = body.entry ?? [];
+    const refused = entries.map((_, i) => i > 0 && this.spendQuota() !== undefined);
+    if (!refused.some(Boolean)) return undefined;
+    return {
+      status: 200,
+      body: {
+        resourceType: 'Bundle',
+        type: 'batch-response',
+        entry: entries.map(() => ({
+          response: { status: '429 Too Many Requests', outcome: outcome('throttled', 'Too many requests') },
+        })),
+      },
+    };
+  }
+
+  /** Each entry on its own, in order, placeholders resolved as they are created; failures stay failures. */
+  private async nonAtomicTransaction(bundle: fhir4.Bundle): Promise<Reply> {
+    const resolved = new Map<string, string>();
+    const resolve = <T>(value: T): T => {
+      let text = JSON.stringify(value);
+      for (const [placeholder, reference] of resolved) text = text.split(placeholder).join(reference);
+      return JSON.parse(text) as T;
+    };
+    const entries: fhir4.BundleEntry[] = [];
+    for (const entry of bundle.entry ?? []) {
+      const { request } = entry;
+      const failed = this.entryFailure?.(entry);
+      if (!request || failed) {
+        const status = failed ?? 400;
+        const failure = outcome('exception', 'Entry failed') as fhir4.OperationOutcome;
+        entries.push({ response: { status: String(status), outcome: failure } });
+        continue;
+      }
+      const headers: IncomingHttpHeaders = { 'content-type': FHIR_JSON };
+      if (request.ifNoneExist) headers['if-none-exist'] = resolve(request.ifNoneExist);
+      if (request.ifMatch) headers['if-match'] = request.ifMatch;
+      const path = `/fhir/${request.url}`;
+      const reply = await this.fhir(
+        { method: request.method, path, headers, body: entry.resource && resolve(entry.resource) },
+        new URL(path, this.baseUrl),
+      );
+      const written = reply.body as fhir4.FhirResource | undefined;
+      if (entry.fullUrl?.startsWith('urn:uuid:') && written?.id) {
+        resolved.set(entry.fullUrl, `${written.resourceType}/${written.id}`);
+      }
+      entries.push({
+        ...(reply.status < 300 && written ? { resource: written } : {}),
+        response: {
+          status: String(reply.status),
+          ...(reply.status < 300 && written?.id
+            ? { location: `${written.resourceType}/${written.id}/_history/${written.meta?.versionId}` }
+            : {}),
+          ...(reply.status >= 300 ? { outcome: written as fhir4.OperationOutcome } : {}),
+        },
+      });
+    }
+    return { status: 200, body: { resourceType: 'Bundle', type: 'transaction-response', entry: entries } };
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
@@ -274,14 +471,15 @@ class FhirTestServer implements TestFhirServer {
     const reply: Reply = { status, body: resource ?? result, headers: {} };
     const wrote = status === 201 || (method === 'PUT' && status === 200);
     if (wrote && resource && resource.resourceType !== 'Bundle')
-      this.announce(resource as unknown as fhir4.Resource);
+      this.announce(resource as unknown as fhir4.Resource, status === 201);
     // What a transaction or batch created or updated is a write too (an EHR notifies for each).
     if (
       resource?.resourceType === 'Bundle' &&
       /-response$/.test((resource as { type?: string }).type ?? '')
     ) {
       for (const entry of (resource as unknown as fhir4.Bundle).entry ?? []) {
-        if (entry.resource && /^20[01]/.test(entry.response?.status ?? '')) this.announce(entry.resource);
+        if (entry.resource && /^20[01]/.test(entry.response?.status ?? ''))
+          this.announce(entry.resource, entry.response!.status.startsWith('201'));
       }
     }
     if (resource?.resourceType === 'Bundle') decorateBundle(resource, url, this.baseUrl);

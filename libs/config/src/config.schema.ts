@@ -129,8 +129,51 @@ const subscriptionSettings = z
     content: z.enum(['empty', 'id-only', 'full-resource']).default('id-only'),
     /** How far back the first `_lastUpdated` catch-up looks when nothing was seen from the source yet. */
     lookbackSeconds: z.number().int().positive().default(3600),
+    /**
+     * What the EHR's Subscriptions do, so the ones Aegle creates fire: `r4` (R4 classic rest-hook,
+     * created `requested` for the server to activate), `medplum` (classic rest-hook created `active`,
+     * Medplum has no rest-hook handshake, with its signing-secret extension set to the source's
+     * `inbound.hmacSecret`), `backport` (topic-based, `requested` until the EHR's handshake).
+     * Default: `backport` when a topic is set, else `r4`.
+     */
+    dialect: z.enum(['r4', 'medplum', 'backport']).optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.dialect !== 'backport' || s.topic, {
+    message: 'dialect backport needs a topic',
+    path: ['topic'],
+  })
+  .refine((s) => s.dialect !== 'medplum' || !s.topic, {
+    message: 'Medplum 5 sends classic rest-hooks only: dialect medplum takes criteria, not a topic',
+    path: ['topic'],
+  })
+  .transform((s) => ({ ...s, dialect: s.dialect ?? (s.topic ? ('backport' as const) : ('r4' as const)) }));
+
+/**
+ * How hard Aegle may press one EHR, shared by every Aegle process: requests in flight are capped by
+ * an adaptive limit (it halves when answers slow down or the EHR says 429/503, and grows back by one
+ * per round of quick answers), within [minInFlight, maxInFlight]; with a request budget, no more than
+ * `requests` go out in any `perSeconds` window (a batch counts one per entry, as Medplum counts).
+ */
+const pacing = z
+  .object({
+    maxInFlight: z.number().int().positive().max(256).default(16),
+    minInFlight: z.number().int().positive().default(1),
+    /** Answers slower than this many times the quickest recent one count as the EHR slowing down. */
+    slowFactor: z.number().min(1.5).default(3),
+    requestBudget: z
+      .object({
+        requests: z.number().int().positive(),
+        perSeconds: z.number().int().positive().default(60),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((p) => p.minInFlight <= p.maxInFlight, {
+    message: 'minInFlight must not exceed maxInFlight',
+    path: ['minInFlight'],
+  });
 
 export const sourceSchema = z
   .object({
@@ -158,8 +201,13 @@ export const sourceSchema = z
       })
       .strict()
       .prefault({}),
+    pacing: pacing.prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.subscription.dialect !== 'medplum' || s.inbound.hmacSecret, {
+    message: 'dialect medplum needs inbound.hmacSecret: Medplum signs its deliveries with it',
+    path: ['inbound', 'hmacSecret'],
+  });
 
 const version = z
   .string()
@@ -341,6 +389,7 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type SubscriptionSettings = z.output<typeof subscriptionSettings>;
 export type OutboundAuth = z.output<typeof outboundAuth>;
 export type WriteBackConfig = z.output<typeof writeBack>;
+export type PacingConfig = z.output<typeof pacing>;
 export type SupersedeMode = z.output<typeof supersedeMode>;
 export type InferenceConfig = z.output<typeof inferenceSchema>;
 type FileConfig = z.output<typeof fileSchema>;

@@ -33,6 +33,24 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes the subscription dialect from the source, defaulting from the topic, and checks what it needs', () => {
+    const source = (subscription: object, inbound: object = { bearerToken: 'a-long-token' }) =>
+      loadConfig({}, { sources: [{ ...validFile.sources[0], inbound, subscription }] });
+    expect(source({}).sources[0].subscription.dialect).toBe('r4');
+    expect(source({ topic: 'http://example.org/t' }).sources[0].subscription.dialect).toBe('backport');
+    expect(problemsOf(() => source({ dialect: 'medplum', criteria: ['Observation'] }))).toEqual([
+      expect.stringMatching(/inbound\.hmacSecret.*dialect medplum needs inbound\.hmacSecret/),
+    ]);
+    expect(problemsOf(() => source({ dialect: 'backport' }))).toEqual([
+      expect.stringMatching(/topic.*dialect backport needs a topic/),
+    ]);
+    expect(
+      problemsOf(() =>
+        source({ dialect: 'medplum', topic: 'http://example.org/t' }, { hmacSecret: 'a-secret' }),
+      ),
+    ).toEqual([expect.stringMatching(/Medplum 5 sends classic rest-hooks only/)]);
+  });
+
   it('lists every bad value at once, from the environment and the file', () => {
     const problems = problemsOf(() =>
       loadConfig(

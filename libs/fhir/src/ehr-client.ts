@@ -1,6 +1,7 @@
 import Client from 'fhir-kit-client';
 import { SourceConfig } from '@aegle/config';
 import { AccessTokenProvider, accessTokenProvider, TokenRequestError } from './outbound-auth';
+import { EhrPacer, UNPACED } from './ehr-pacer';
 import { childTraceparent, currentTraceparent } from '@aegle/telemetry';
 
 /** What went wrong talking to an EHR, in the terms a retry policy needs. */
@@ -198,7 +199,10 @@ export class FhirKitEhrClient implements EhrClient {
   private batchSupport: Promise<boolean> | undefined;
   private readonly origin: string;
 
-  constructor(private readonly source: SourceConfig) {
+  constructor(
+    private readonly source: SourceConfig,
+    private readonly pacer: EhrPacer = UNPACED,
+  ) {
     this.sourceId = source.id;
     this.origin = ehrOrigin(source);
     this.client = new Client({ baseUrl: source.fhirBaseUrl });
@@ -248,39 +252,53 @@ export class FhirKitEhrClient implements EhrClient {
   }
 
   searchBatch(searches: BatchSearch[]): Promise<Array<fhir4.Resource[] | EhrRequestError>> {
-    return this.send('batch', async (options) => {
-      const response = (await this.client.batch({
-        body: {
-          resourceType: 'Bundle',
-          type: 'batch',
-          entry: searches.map(({ resourceType, params }) => ({
-            request: { method: 'GET', url: `${resourceType}?${searchQuery(params)}` },
-          })),
-        },
-        options,
-      })) as fhir4.Bundle;
-      const entries = response.entry ?? [];
-      if (entries.length !== searches.length) {
-        throw new EhrRequestError(
-          undefined,
-          undefined,
-          `${this.origin}: batch answered with a different number of entries`,
-        );
-      }
-      return entries.map((entry, i) => {
-        const status = Number(/^\d{3}/.exec(entry.response?.status ?? '')?.[0]);
-        const bundle = entry.resource as fhir4.Bundle | undefined;
-        if (status >= 200 && status < 300 && bundle?.resourceType === 'Bundle') {
-          return matchesOf(bundle, searches[i].resourceType);
+    return this.send(
+      'batch',
+      async (options) => {
+        const response = (await this.client.batch({
+          body: {
+            resourceType: 'Bundle',
+            type: 'batch',
+            entry: searches.map(({ resourceType, params }) => ({
+              request: { method: 'GET', url: `${resourceType}?${searchQuery(params)}` },
+            })),
+          },
+          options,
+        })) as fhir4.Bundle;
+        const entries = response.entry ?? [];
+        if (entries.length !== searches.length) {
+          throw new EhrRequestError(
+            undefined,
+            undefined,
+            `${this.origin}: batch answered with a different number of entries`,
+          );
         }
-        const outcome = entry.resource?.resourceType === 'OperationOutcome' ? entry.resource : undefined;
-        return new EhrRequestError(
-          Number.isFinite(status) ? status : undefined,
-          outcome as fhir4.OperationOutcome | undefined,
-          `${this.origin}: search ${searches[i].resourceType} in a batch failed with HTTP ${status}`,
-        );
-      });
-    });
+        // Searches refused 429/503 inside an accepted batch: the EHR is busy, as if it had refused the batch.
+        const busy = entries.filter((entry) => /^(429|503)/.test(entry.response?.status ?? ''));
+        if (busy.length > 0) {
+          const status = Number(busy[0].response!.status.slice(0, 3));
+          throw new EhrRequestError(
+            status,
+            undefined,
+            `${this.origin}: batch: ${busy.length} of ${entries.length} searches answered HTTP ${status} (the EHR is busy)`,
+          );
+        }
+        return entries.map((entry, i) => {
+          const status = Number(/^\d{3}/.exec(entry.response?.status ?? '')?.[0]);
+          const bundle = entry.resource as fhir4.Bundle | undefined;
+          if (status >= 200 && status < 300 && bundle?.resourceType === 'Bundle') {
+            return matchesOf(bundle, searches[i].resourceType);
+          }
+          const outcome = entry.resource?.resourceType === 'OperationOutcome' ? entry.resource : undefined;
+          return new EhrRequestError(
+            Number.isFinite(status) ? status : undefined,
+            outcome as fhir4.OperationOutcome | undefined,
+            `${this.origin}: search ${searches[i].resourceType} in a batch failed with HTTP ${status}`,
+          );
+        });
+      },
+      Math.max(1, searches.length),
+    );
   }
 
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>> {
@@ -324,65 +342,74 @@ export class FhirKitEhrClient implements EhrClient {
    * One request with the source's credentials. A 401 with a token that can be renewed gets one
    * fresh token and one more try; every failure leaves as an {@link EhrRequestError}.
    */
-  private async send<R>(operation: string, request: (options: RequestOptions) => Promise<R>): Promise<R> {
+  private async send<R>(
+    operation: string,
+    request: (options: RequestOptions) => Promise<R>,
+    /** What the request costs of a request budget: a batch costs one per entry. */
+    cost = 1,
+  ): Promise<R> {
     for (let attempt = 1; ; attempt++) {
       let options: RequestOptions | undefined;
+      // The request's own timeout starts once the pacer lets it go, not while it waits its turn.
+      const permit = await this.pacer.acquire(this.sourceId, this.source.pacing, cost);
+      const started = performance.now();
+      let failure: EhrRequestError | undefined;
       try {
         options = await this.requestOptions();
         return await request(options);
       } catch (error) {
-        const failure = toEhrError(this.origin, operation, error);
+        failure = toEhrError(this.origin, operation, error);
         if (failure.status === 401 && this.tokens.refreshable && attempt === 1 && options) {
           this.tokens.invalidate(options.headers.authorization);
           continue;
         }
         throw failure;
+      } finally {
+        permit.done({
+          latencyMs: performance.now() - started,
+          busy: failure?.busy ?? false,
+          ...(failure?.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+        });
       }
     }
   }
 
-  async operation<T extends fhir4.Resource>(
+  operation<T extends fhir4.Resource>(
     target: { resourceType: string; id?: string },
     name: string,
     params: SearchParams,
   ): Promise<T> {
-    try {
-      const input = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
-      return (await this.client.operation({
-        ...target,
-        name,
-        method: 'GET',
-        input,
-        options: await this.requestOptions(),
-      })) as T;
-    } catch (error) {
-      throw toEhrError(this.origin, `${target.resourceType} ${name}`, error);
-    }
+    const input = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    return this.send(
+      `${target.resourceType} ${name}`,
+      async (options) =>
+        (await this.client.operation({ ...target, name, method: 'GET', input, options })) as T,
+    );
   }
 
-  async create<T extends fhir4.Resource>(resource: T): Promise<T> {
-    try {
-      const base = await this.requestOptions();
-      const options = { ...base, headers: { ...base.headers, prefer: 'return=representation' } };
-      return (await this.client.create({
-        resourceType: resource.resourceType,
-        body: resource,
-        options,
-      })) as T;
-    } catch (error) {
-      throw toEhrError(this.origin, `create ${resource.resourceType}`, error);
-    }
+  create<T extends fhir4.Resource>(resource: T): Promise<T> {
+    return this.send(
+      `create ${resource.resourceType}`,
+      async (options) =>
+        (await this.client.create({
+          resourceType: resource.resourceType,
+          body: resource,
+          options: { ...options, headers: { ...options.headers, prefer: 'return=representation' } },
+        })) as T,
+    );
   }
 
-  async delete(resourceType: string, id: string): Promise<boolean> {
-    try {
-      await this.client.delete({ resourceType, id, options: await this.requestOptions() });
-      return true;
-    } catch (error) {
-      const failure = toEhrError(this.origin, `delete ${resourceType}`, error);
-      if (failure.status === 404 || failure.status === 410) return false;
-      throw failure;
-    }
+  delete(resourceType: string, id: string): Promise<boolean> {
+    return this.send(`delete ${resourceType}`, async (options) => {
+      try {
+        await this.client.delete({ resourceType, id, options });
+        return true;
+      } catch (error) {
+        const failure = toEhrError(this.origin, `delete ${resourceType}`, error);
+        if (failure.status === 404 || failure.status === 410) return false;
+        throw failure;
+      }
+    });
   }
 
   authorization(): Promise<string | undefined> {

@@ -7,3 +7,4 @@ export * from './operation-outcome.filter';
 export * from './outbound-auth';
 export * from './audit-event';
 export * from './ehr.module';
+export * from './ehr-pacer';

@@ -2,7 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import { EventClaims, EventRepository } from '@aegle/store';
-import { EhrClients } from '@aegle/fhir';
+import { EhrClients, versionKeyOf } from '@aegle/fhir';
 import { patientIdOf, RunStarter } from '@aegle/runs';
 import { PluginRegistry } from '@aegle/catalogue';
 import { JobPayload, QUEUES, Traced } from '@aegle/jobs';
@@ -43,7 +43,7 @@ export class RouterProcessor extends WorkerHost {
     }
     // Stale (recorded in the claim's transaction) or nothing left to do.
     if (claim.verdict !== 'claimed') return;
-    const event = claim.event;
+    let event = claim.event;
     if (event.interaction === 'delete') {
       return this.events.setStatus(event.id, 'routed', 'deleted resources start no plugin runs');
     }
@@ -54,6 +54,25 @@ export class RouterProcessor extends WorkerHost {
         .read(event.focusType, event.focusId, event.focusVersion ?? undefined));
     if (!focus)
       return this.events.setStatus(event.id, 'routed', 'the focus resource no longer exists in the EHR');
+    const versionRead = focus.meta?.versionId;
+    if (!event.focusVersion && versionRead) {
+      // An id-only event: the version read is the one it stands for, from now on and on every path.
+      const key = versionKeyOf(
+        event.sourceId,
+        { resourceType: event.focusType, id: event.focusId, versionId: versionRead },
+        'update',
+      );
+      const read = { ...focus, meta: { ...focus.meta, versionId: versionRead } };
+      const { duplicateOf } = await this.events.recordVersionRead(event.id, key, read);
+      if (duplicateOf) {
+        return this.events.setStatus(
+          event.id,
+          'routed',
+          `version ${versionRead} of the resource was already delivered (event ${duplicateOf})`,
+        );
+      }
+      event = { ...event, focusVersion: versionRead, resource: read };
+    }
 
     const patientKey = patientIdOf(focus) ?? `${event.focusType}/${event.focusId}`;
     const matched = this.plugins.forFocus(focus, patientKey);

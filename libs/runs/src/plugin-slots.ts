@@ -57,11 +57,57 @@ export class RunTimeoutError extends Error {
   override name = 'RunTimeoutError';
 }
 
-/** Resolves or rejects with the work, or rejects with a {@link RunTimeoutError} after `ms`. */
-export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/**
+ * Resolves or rejects with the work, or rejects with a {@link RunTimeoutError} once `ms` of its own
+ * time has passed: time `excludedMs` reports (waiting for the EHR) does not count, so a slow EHR
+ * makes a run wait, not fail. The EHR's requests have their own timeout.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, excludedMs: () => number = () => 0): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const started = performance.now();
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RunTimeoutError(`timed out after ${ms} ms`)), ms);
+    const arm = (delay: number) => {
+      timer = setTimeout(() => {
+        const used = performance.now() - started - excludedMs();
+        if (used >= ms) reject(new RunTimeoutError(`timed out after ${ms} ms`));
+        else arm(ms - used);
+      }, delay);
+    };
+    arm(ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Wall time during which at least one of a run's EHR requests was in progress (or waiting its turn). */
+export class EhrClock {
+  private pending = 0;
+  private since = 0;
+  private total = 0;
+
+  elapsedMs(): number {
+    return this.total + (this.pending > 0 ? performance.now() - this.since : 0);
+  }
+
+  /** The same client, its requests timed on this clock. */
+  timed<C extends object>(client: C): C {
+    return new Proxy(client, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result: unknown = value.apply(target, args);
+          return result instanceof Promise ? this.time(result) : result;
+        };
+      },
+    });
+  }
+
+  private async time<T>(request: Promise<T>): Promise<T> {
+    if (this.pending++ === 0) this.since = performance.now();
+    try {
+      return await request;
+    } finally {
+      if (--this.pending === 0) this.total += performance.now() - this.since;
+    }
+  }
 }

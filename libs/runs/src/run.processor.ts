@@ -11,7 +11,7 @@ import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@
 import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
-import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
+import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, QUEUES, runBackoff, traced, Traced } from '@aegle/jobs';
 import { RunStarter } from './run-starter';
 
@@ -107,7 +107,9 @@ export class RunProcessor extends WorkerHost {
     // A result to be written: the earlier results it may supersede are read with the inputs.
     const superseding = run.mode !== 'shadow' && this.supersedes(run.sourceId, plugin.manifest.id);
     const codes = superseding ? resultCodes(plugin.manifest) : [];
-    const data = new EhrPatientData(client, patientId, focus, this.ehr.source(run.sourceId));
+    // The plugin's timeout is for its own work: time spent on the EHR's answers is not counted.
+    const ehrClock = new EhrClock();
+    const data = new EhrPatientData(ehrClock.timed(client), patientId, focus, this.ehr.source(run.sourceId));
     try {
       const upstream = await this.upstreamOf(run);
       evaluation = await withTimeout(
@@ -131,6 +133,7 @@ export class RunProcessor extends WorkerHost {
             }),
           ),
         timeoutMs,
+        () => ehrClock.elapsedMs(),
       );
     } catch (error) {
       if (error instanceof EhrRequestError) throw error;

@@ -159,6 +159,44 @@ export class EventRepository {
     return row ?? null;
   }
 
+  /**
+   * Records on an event that arrived without a version (`id-only`) the version its router read, and
+   * that resource, so its runs read the same version, its results are keyed on it, and the version is
+   * claimed once across every path: a later notification or catch-up of it is a duplicate at intake.
+   * Returns the id of the event that already brought this version, if one did (then nothing changes).
+   */
+  recordVersionRead(
+    id: string,
+    versionKey: string,
+    resource: fhir4.Resource & { meta: { versionId: string } },
+  ): Promise<{ duplicateOf: string | null }> {
+    return this.chain.write<{ duplicateOf: string | null }>(async (tx) => {
+      // A savepoint: a concurrent intake of the same version fails the update, not the shared transaction.
+      await tx.query('SAVEPOINT version_read');
+      try {
+        // An UPDATE … RETURNING answers [rows, count].
+        const [rows] = (await tx.query(
+          `WITH earlier AS (SELECT id FROM event WHERE version_key = $2 AND id <> $1 LIMIT 1)
+           UPDATE event SET focus_version = $3, resource = $4::jsonb, version_key = $2
+           WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM earlier)
+           RETURNING id::text AS id, ${contentHashSql('event')} AS content_sha256`,
+          [id, versionKey, resource.meta.versionId, JSON.stringify(resource)],
+        )) as [ChainedRow[], number];
+        await tx.query('RELEASE SAVEPOINT version_read');
+        if (rows.length > 0)
+          return { result: { duplicateOf: null }, records: chained('event', 'version-read', rows) };
+      } catch (error) {
+        if ((error as { code?: string }).code !== '23505') throw error;
+        await tx.query('ROLLBACK TO SAVEPOINT version_read');
+      }
+      const [earlier] = (await tx.query(
+        `SELECT id::text AS id FROM event WHERE version_key = $1 AND id <> $2`,
+        [versionKey, id],
+      )) as Array<{ id: string }>;
+      return { result: { duplicateOf: earlier?.id ?? null }, records: [] };
+    });
+  }
+
   /** Routers in flight at once share one statement (and one transaction) for their status changes. */
   setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
     return this.chain.submit(this.setStatuses, { id, status, reason });

@@ -8,9 +8,13 @@ export const AEGLE_SUBSCRIPTION_TAG = {
   code: 'aegle',
 };
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+/** Medplum signs a rest-hook delivery (`X-Signature`) only when its Subscription carries this secret. */
+export const MEDPLUM_SUBSCRIPTION_SECRET =
+  'https://www.medplum.com/fhir/StructureDefinition/subscription-secret';
 
 export interface ManagedSubscription {
   id: string;
+  /** As the EHR has it now (read back): `requested`, `active`, `error` or `off`. */
   status: string;
   /** Classic: the search criteria; topic-based: the topic canonical. */
   criteria: string;
@@ -19,13 +23,27 @@ export interface ManagedSubscription {
   error?: string;
 }
 
+/** What Aegle last learnt from the EHR about a source's Subscriptions, for `/health/ready`. */
+export interface KnownSubscriptions {
+  checkedAt: string;
+  subscriptions: ManagedSubscription[];
+  error?: string;
+}
+
+/** How long a readiness probe trusts what it last read of a source's Subscriptions. */
+const KNOWN_FOR_MS = 60_000;
+
 /**
  * Creates, inspects, re-activates and removes the Subscriptions on a source EHR that make it notify
- * Aegle: R4 classic rest-hook (one per criteria, the bearer token in `channel.header`), or
- * topic-based through the Subscriptions Backport IG when the source names a topic.
+ * Aegle, as the source's server dialect needs them to fire: R4 classic rest-hook (one per criteria,
+ * the bearer token in `channel.header`, `requested` for the server to activate), Medplum (the same,
+ * but `active` and with the signing secret), or topic-based through the Subscriptions Backport IG
+ * (`requested` until the EHR's handshake). What it reports is the Subscription read back from the EHR.
  */
 @Injectable()
 export class SubscriptionManager {
+  private readonly known = new Map<string, KnownSubscriptions>();
+
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly ehr: EhrClients,
@@ -46,8 +64,13 @@ export class SubscriptionManager {
     const wanted = this.build(source, url).filter((s) => !existing.some((e) => e.criteria === criteriaOf(s)));
     const client = this.ehr.for(source.id);
     const created: ManagedSubscription[] = [];
-    for (const subscription of wanted) created.push(describe(await client.create(subscription)));
-    return [...existing, ...created];
+    for (const subscription of wanted) {
+      const stored = await client.create(subscription);
+      // What the EHR made of it (it may have activated it, refused the channel, set an error).
+      const readBack = (await client.read<fhir4.Subscription>('Subscription', stored.id!)) ?? stored;
+      created.push(describe(readBack));
+    }
+    return this.remember(source.id, [...existing, ...created]);
   }
 
   async status(sourceId: string): Promise<ManagedSubscription[]> {
@@ -55,10 +78,39 @@ export class SubscriptionManager {
     const found = await this.ehr.for(source.id).search<fhir4.Subscription>('Subscription', {
       _tag: `${AEGLE_SUBSCRIPTION_TAG.system}|${source.id}`,
     });
-    return found.map(describe);
+    return this.remember(source.id, found.map(describe));
   }
 
-  /** Puts errored or switched-off subscriptions back to `requested`, so the EHR resumes (and re-handshakes). */
+  /**
+   * The source's Subscriptions as last read from the EHR, re-read when older than a minute; a read
+   * that fails is reported, not thrown. Undefined for a source Aegle does not subscribe for.
+   */
+  async lastKnown(sourceId: string): Promise<KnownSubscriptions | undefined> {
+    const source = this.source(sourceId);
+    if (!source.subscription.topic && source.subscription.criteria.length === 0) return undefined;
+    const known = this.known.get(sourceId);
+    if (known && Date.now() - Date.parse(known.checkedAt) < KNOWN_FOR_MS) return known;
+    try {
+      await this.status(sourceId);
+    } catch (error) {
+      this.known.set(sourceId, {
+        checkedAt: new Date().toISOString(),
+        subscriptions: known?.subscriptions ?? [],
+        error: (error as Error).message,
+      });
+    }
+    return this.known.get(sourceId);
+  }
+
+  private remember(sourceId: string, subscriptions: ManagedSubscription[]): ManagedSubscription[] {
+    this.known.set(sourceId, { checkedAt: new Date().toISOString(), subscriptions });
+    return subscriptions;
+  }
+
+  /**
+   * Puts errored or switched-off subscriptions back to work: `requested`, so the EHR resumes (and
+   * re-handshakes), or straight to `active` on Medplum, which has no rest-hook handshake.
+   */
   async reactivate(sourceId: string): Promise<ManagedSubscription[]> {
     const source = this.source(sourceId);
     const client = this.ehr.for(source.id);
@@ -70,12 +122,13 @@ export class SubscriptionManager {
       if (subscription.status === 'error' || subscription.status === 'off') {
         const { error: _error, ...rest } = subscription;
         void _error;
-        result.push(describe(await client.update({ ...rest, id: subscription.id!, status: 'requested' })));
+        const status = source.subscription.dialect === 'medplum' ? 'active' : 'requested';
+        result.push(describe(await client.update({ ...rest, id: subscription.id!, status })));
       } else {
         result.push(describe(subscription));
       }
     }
-    return result;
+    return this.remember(source.id, result);
   }
 
   /** Removes Aegle's subscriptions from the EHR; returns how many there were. */
@@ -98,7 +151,7 @@ export class SubscriptionManager {
       tag: [{ system: AEGLE_SUBSCRIPTION_TAG.system, code: source.id, display: 'created by Aegle' }],
     };
     const reason = `Aegle: clinical AI models for ${source.name ?? source.id}`;
-    if (settings.topic) {
+    if (settings.dialect === 'backport') {
       return [
         {
           resourceType: 'Subscription',
@@ -141,10 +194,16 @@ export class SubscriptionManager {
     if (settings.criteria.length === 0) {
       throw new Error(`source ${source.id} declares neither subscription.criteria nor subscription.topic`);
     }
+    const medplum = settings.dialect === 'medplum';
+    const secret = source.inbound.hmacSecret?.reveal();
     return settings.criteria.map((criteria) => ({
       resourceType: 'Subscription',
       meta,
-      status: 'requested',
+      // Medplum delivers only `active` rest-hooks and never moves one from `requested` itself.
+      status: medplum ? 'active' : 'requested',
+      ...(medplum && secret
+        ? { extension: [{ url: MEDPLUM_SUBSCRIPTION_SECRET, valueString: secret }] }
+        : {}),
       reason,
       criteria,
       channel: { type: 'rest-hook', endpoint, payload: 'application/fhir+json', header },

@@ -154,3 +154,25 @@ export async function refreshAuditChainHead(): Promise<void> {
   auditChainHead.reset();
   if (head) auditChainHead.set({ hash: head.hash }, head.seq);
 }
+
+export const ehrConcurrencyCap = new Gauge({
+  name: 'aegle_ehr_concurrency_cap',
+  help: "Each source's current cap on requests in flight to its EHR (adaptive, shared by every Aegle process)",
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
+export const ehrInFlight = new Gauge({
+  name: 'aegle_ehr_in_flight',
+  help: 'Requests in flight to each source EHR, from every Aegle process, as last seen by this one',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
+export const ehrQueueWaitSeconds = new Histogram({
+  name: 'aegle_ehr_queue_wait_seconds',
+  help: "Time a request waited for its source's cap or request budget before going to the EHR",
+  labelNames: ['source'] as const,
+  buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+});

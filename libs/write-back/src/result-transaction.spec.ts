@@ -1,5 +1,5 @@
 import { buildObservation, ModelIdentity, SUPERSEDED_BY_EXTENSION } from '@aegle/plugin-sdk';
-import { liveEarlierResults, resultTransaction } from './result-transaction';
+import { liveEarlierResults, PartialWriteError, resultTransaction } from './result-transaction';
 
 const model: ModelIdentity = {
   pluginId: 'prognosis-ascvd-pce',
@@ -74,9 +74,43 @@ describe('resultTransaction', () => {
       read({
         resourceType: 'Bundle',
         type: 'transaction-response',
-        entry: [{ response: { status: '201 Created', location: 'Observation/n1/_history/1' } }],
+        entry: [
+          { response: { status: '201 Created', location: 'Observation/n1/_history/1' } },
+          { response: { status: '201 Created', location: 'Provenance/p1/_history/1' } },
+          { response: { status: '200 OK', location: 'Observation/o1/_history/4' } },
+        ],
       }),
     ).toEqual({ observationId: 'n1', created: true, superseded: ['o1'] });
+  });
+
+  it('reads every entry: a 200 transaction-response with a failed entry is a partial write, not a result', () => {
+    const { read } = resultTransaction({
+      observation: observation('new', '2026-11-02T00:00:00Z'),
+      identifier: 'new',
+      provenance,
+      earlier: [observation('old', '2026-11-01T00:00:00Z', 'o1')],
+      mode: 'amended',
+      now: '2026-11-28T00:00:00Z',
+    });
+    const answer = (...statuses: string[]): fhir4.Bundle => ({
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: statuses.map((status) => ({ response: { status, location: 'Observation/n1/_history/1' } })),
+    });
+    const partial = (() => {
+      try {
+        read(answer('201 Created', '201 Created', '412 Precondition Failed'));
+      } catch (error) {
+        return error;
+      }
+    })() as PartialWriteError;
+    expect(partial).toBeInstanceOf(PartialWriteError);
+    expect(partial).toMatchObject({ landed: 2, observationCreated: true, status: 412, retryable: true });
+    expect(partial.message).toMatch(/supersession of Observation\/o1: 412.*not atomic/);
+    // A refusal outranks a transient fault: the result is a dead letter, not retried forever.
+    expect(() => read(answer('201', '500', '400'))).toThrow(expect.objectContaining({ status: 400 }));
+    // A response with fewer entries than were sent did not write the missing ones.
+    expect(() => read(answer('201', '201'))).toThrow(/supersession of Observation\/o1: no answer/);
   });
 
   it('writes a result from older inputs than one already there as superseded at once', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SupersedeMode } from '@aegle/config';
+import { EhrRequestError } from '@aegle/fhir';
 import {
   buildProvenance,
   OBSERVATION_REPLACES_EXTENSION,
@@ -19,7 +20,35 @@ export interface ResultWritten {
 
 export interface ResultTransaction {
   bundle: fhir4.Bundle;
+  /** What was written, once every entry is answered 2xx; else throws {@link PartialWriteError}. */
   read(response: fhir4.Bundle): ResultWritten;
+}
+
+/**
+ * Some entries of a result's transaction failed. When others landed, the EHR did not carry the
+ * transaction out atomically (Medplum without the `transaction-bundles` project feature runs it as a
+ * batch and answers 200): the result is not written until every entry is. The error's status is the
+ * failed entries' worst (a refusal before a transient fault), so it is retried or dead-lettered
+ * like any EHR error.
+ */
+export class PartialWriteError extends EhrRequestError {
+  constructor(
+    /** Entries that landed: more than none means the EHR is not atomic. */
+    readonly landed: number,
+    /** Whether the Observation was created by this transaction, though the rest was not. */
+    readonly observationCreated: boolean,
+    failed: Array<{ what: string; status: number | undefined; outcome?: fhir4.OperationOutcome }>,
+  ) {
+    const worst = failed.find((f) => !new EhrRequestError(f.status, undefined, '').retryable) ?? failed[0];
+    super(
+      worst.status,
+      worst.outcome,
+      `the EHR answered the result's transaction with ${failed.length} failed entr${failed.length === 1 ? 'y' : 'ies'} ` +
+        `(${failed.map((f) => `${f.what}: ${f.status ?? 'no answer'}`).join(', ')})` +
+        (landed > 0 ? ` while ${landed} landed: it is not atomic` : ''),
+    );
+    this.name = 'PartialWriteError';
+  }
 }
 
 const DONE = /^(entered-in-error|cancelled)$/;
@@ -113,7 +142,19 @@ export function resultTransaction(input: {
   return {
     bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries },
     read(response) {
-      const first = response.entry?.[0];
+      const answers = response.entry ?? [];
+      const failed = entries.flatMap((sent, i) => {
+        const answer = answers[i]?.response;
+        const status = answer ? Number.parseInt(answer.status, 10) : undefined;
+        if (status !== undefined && status >= 200 && status < 300) return [];
+        const outcome = answer?.outcome as fhir4.OperationOutcome | undefined;
+        return [{ what: describeEntry(sent), status: status || undefined, ...(outcome ? { outcome } : {}) }];
+      });
+      if (failed.length > 0) {
+        const created = (answers[0]?.response?.status ?? '').startsWith('201');
+        throw new PartialWriteError(entries.length - failed.length, created, failed);
+      }
+      const first = answers[0];
       const id = first?.resource?.id ?? idFromLocation(first?.response?.location);
       if (!id) throw new Error('the transaction response names no Observation');
       return {
@@ -123,6 +164,12 @@ export function resultTransaction(input: {
       };
     },
   };
+}
+
+/** An entry as the audit trail names it: no resource content. */
+function describeEntry(entry: fhir4.BundleEntry): string {
+  const { method, url } = entry.request!;
+  return method === 'PUT' ? `supersession of ${url}` : url;
 }
 
 function idFromLocation(location: string | undefined): string | undefined {

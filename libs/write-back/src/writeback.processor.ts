@@ -33,7 +33,12 @@ import {
   Traced,
   writebackBackoff,
 } from '@aegle/jobs';
-import { liveEarlierResults, resultTransaction } from './result-transaction';
+import {
+  liveEarlierResults,
+  PartialWriteError,
+  resultTransaction,
+  ResultWritten,
+} from './result-transaction';
 import { writeSequentially } from './sequential-writes';
 import { RunOutputs } from './run-outputs';
 
@@ -56,6 +61,8 @@ export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
   private readonly deviceIds = new Map<string, string>();
   private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Sources found to carry out transactions non-atomically: their results go as sequential writes. */
+  private readonly nonAtomic = new Set<string>();
 
   constructor(
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
@@ -212,11 +219,7 @@ export class WritebackProcessor extends WorkerHost {
         mode,
         now,
       });
-      const written = transaction.read(
-        source.writeBack.transactions
-          ? await client.transaction(transaction.bundle)
-          : await writeSequentially(client, transaction.bundle),
-      );
+      const written = await this.carryOut(run, source, client, attempt, transaction);
       if (source.auditEvents) {
         const target = `Observation/${written.observationId}`;
         await client.createIfNoneExist(
@@ -263,6 +266,43 @@ export class WritebackProcessor extends WorkerHost {
     }
     if (results.length === 0) await this.deadLetters.resolve(run.id);
     this.logger.debug({ runId: run.id, plugin: plugin.key }, 'results written back');
+  }
+
+  /**
+   * Writes one result's Bundle as a transaction where the source takes them, else (or once the EHR
+   * was found not atomic) as sequential conditional writes. Every entry must land: a transaction
+   * answered 200 with a failed entry but others landed is the sign of a non-atomic EHR, recorded in
+   * the audit trail, and the rest is written at once sequentially (idempotent: what landed is found).
+   */
+  private async carryOut(
+    run: PluginRunEntity,
+    source: SourceConfig,
+    client: EhrClient,
+    attempt: number,
+    transaction: ReturnType<typeof resultTransaction>,
+  ): Promise<ResultWritten> {
+    if (!source.writeBack.transactions || this.nonAtomic.has(source.id)) {
+      return transaction.read(await writeSequentially(client, transaction.bundle));
+    }
+    try {
+      return transaction.read(await client.transaction(transaction.bundle));
+    } catch (error) {
+      if (!(error instanceof PartialWriteError) || error.landed === 0) throw error;
+      this.nonAtomic.add(source.id);
+      const message = `${error.message}; this source's results now go as sequential conditional writes`;
+      await this.recordFailedAttempt(
+        run,
+        attempt,
+        { status: error.status, outcome: undefined, message },
+        'retrying',
+      );
+      this.logger.warn(
+        { runId: run.id, source: source.id, status: error.status },
+        'the EHR does not carry out transactions atomically; writing sequentially',
+      );
+      const written = transaction.read(await writeSequentially(client, transaction.bundle));
+      return { ...written, created: written.created || error.observationCreated };
+    }
   }
 
   private async deadLetter(

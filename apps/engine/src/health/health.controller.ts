@@ -7,11 +7,13 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
 import { InferenceRuntime } from '@aegle/inference';
 import { QUEUES } from '@aegle/jobs';
 import { ehrOrigin, networkReason } from '@aegle/fhir';
+import { SubscriptionManager } from '@aegle/subscriptions';
 import { DrainService } from '../lifecycle/drain.service';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -24,7 +26,9 @@ export const HEALTH_PATHS = { live: '/health', ready: '/health/ready' } as const
  * also lists the models this process holds and their memory, since models are what make an
  * inference process big.
  * Readiness (`/health/ready`): it can do its job now: database, Redis, and for a process that runs
- * workers, plugins loaded and every EHR reachable. A draining process is not ready.
+ * workers, plugins loaded and every EHR reachable. A draining process is not ready. Each EHR's
+ * check also shows the state of Aegle's Subscriptions there (read from the EHR at most once a
+ * minute): `requested` or `error` is reported, not a reason to stop taking work.
  */
 @Controller('health')
 export class HealthController {
@@ -36,6 +40,7 @@ export class HealthController {
     private readonly plugins: PluginRegistry,
     private readonly drain: DrainService,
     private readonly inference: InferenceRuntime,
+    private readonly subscriptions: SubscriptionManager,
     @InjectQueue(QUEUES.events) private readonly events: Queue,
   ) {}
 
@@ -125,9 +130,27 @@ export class HealthController {
         signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
       });
       await response.body?.cancel();
+      // Never longer than the probe allows: without an answer in time, the last one is not shown.
+      const known = await Promise.race([
+        this.subscriptions.lastKnown(source.id),
+        sleep(CHECK_TIMEOUT_MS, undefined, { ref: false }),
+      ]);
+      const subscriptions = known && {
+        subscriptions: known.subscriptions.map(({ id, status, kind, error }) => ({
+          id,
+          status,
+          kind,
+          ...(error ? { error } : {}),
+        })),
+        subscriptionsCheckedAt: known.checkedAt,
+        ...(known.error ? { subscriptionsError: known.error } : {}),
+      };
       return response.ok
-        ? check.up()
-        : check.down({ message: `${ehrOrigin(source)}: GET /metadata answered ${response.status}` });
+        ? check.up(subscriptions)
+        : check.down({
+            message: `${ehrOrigin(source)}: GET /metadata answered ${response.status}`,
+            ...subscriptions,
+          });
     } catch (error) {
       return check.down({
         message: `${ehrOrigin(source)} unreachable: ${networkReason(error)} (fhirBaseUrl of source '${source.id}' in ${this.config.configPath})`,

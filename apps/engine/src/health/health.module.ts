@@ -3,10 +3,17 @@ import { TerminusModule } from '@nestjs/terminus';
 import { CatalogueModule } from '@aegle/catalogue';
 import { InferenceModule } from '@aegle/inference';
 import { JobsModule } from '@aegle/jobs';
+import { SubscriptionsModule } from '@aegle/subscriptions';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule, InferenceModule],
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    CatalogueModule,
+    JobsModule,
+    InferenceModule,
+    SubscriptionsModule,
+  ],
   controllers: [HealthController],
 })
 export class HealthModule {}

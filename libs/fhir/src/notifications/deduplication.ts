@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { FhirEvent } from './model';
+import { ResourceKey } from '../references';
+import { FhirEvent, Interaction } from './model';
 
 /**
  * The key that makes an event processed once however often it arrives: (subscription, event number)
@@ -9,14 +10,25 @@ export function deduplicationKey(sourceId: string, event: FhirEvent): string {
   if (event.subscription && event.eventNumber !== undefined) {
     return `${sourceId}|sub:${event.subscription}|${event.eventNumber}`;
   }
+  const versioned = versionKey(sourceId, event);
+  if (versioned) return versioned;
   const base = `${sourceId}|${event.focus.resourceType}/${event.focus.id}`;
-  if (event.focus.versionId) return `${base}|v:${event.focus.versionId}|${event.interaction}`;
   const content = event.resource ? JSON.stringify(event.resource) : event.interaction;
   return `${base}|h:${createHash('sha256').update(content).digest('hex')}`;
 }
 
-/** The (resource, version) key, when there is a version: a second guard against the same change twice. */
+/**
+ * The (source, resource, version) key, when there is a version: a second guard against the same
+ * change twice, whatever path brought it (a rest-hook, a numbered event, a catch-up search, the
+ * version an id-only event's router read). The interaction is left out: one version may come as
+ * `create` from the EHR and as `update` from a search (opaque versions say nothing of which it was);
+ * only a deletion is a change of its own.
+ */
 export function versionKey(sourceId: string, event: FhirEvent): string | undefined {
-  if (!event.focus.versionId) return undefined;
-  return `${sourceId}|${event.focus.resourceType}/${event.focus.id}|v:${event.focus.versionId}|${event.interaction}`;
+  return event.focus.versionId ? versionKeyOf(sourceId, event.focus, event.interaction) : undefined;
+}
+
+export function versionKeyOf(sourceId: string, focus: ResourceKey, interaction: Interaction): string {
+  const key = `${sourceId}|${focus.resourceType}/${focus.id}|v:${focus.versionId ?? ''}`;
+  return interaction === 'delete' ? `${key}|delete` : key;
 }

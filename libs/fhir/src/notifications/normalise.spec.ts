@@ -120,7 +120,7 @@ describe('normaliseNotification', () => {
       delete bundle.entry[0].resource.notificationEvent[0].eventNumber;
       const events = normaliseNotification(post(bundle)).events;
       expect(events.every((e) => e.eventNumber === undefined)).toBe(true);
-      expect(deduplicationKey('s', events[0])).toBe('s|Encounter/2|v:1|create');
+      expect(deduplicationKey('s', events[0])).toBe('s|Encounter/2|v:1');
     });
   });
 

@@ -1,4 +1,5 @@
 export * from './ehr-patient-data';
+export * from './model-host';
 export * from './patient-of';
 export * from './plugin-slots';
 export * from './run-starter';

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/store';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
+import { ModelHost } from './model-host';
 import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
 import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
@@ -45,6 +46,7 @@ export class RunProcessor extends WorkerHost {
     private readonly runs: PluginRunRepository,
     private readonly plugins: PluginRegistry,
     private readonly runtime: InferenceRuntime,
+    private readonly host: ModelHost,
     private readonly ehr: EhrClients,
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
@@ -67,6 +69,8 @@ export class RunProcessor extends WorkerHost {
         outcome: 'failed',
         reason: 'the plugin version is no longer loaded',
       });
+    // Opened once per process; a machine that cannot open it fails the job, to be retried.
+    await this.host.open(plugin);
     const limits = this.plugins.limitsOf(plugin);
     const slot = this.slots.acquire(plugin.key, limits.maxConcurrency, MAX_WAITING_PER_PLUGIN);
     if (!slot) {

@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
 import { QUEUES } from '@aegle/jobs';
+import { ModelHost } from '@aegle/runs';
 import { DrainService } from '../lifecycle/drain.service';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -30,6 +31,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly plugins: PluginRegistry,
+    private readonly host: ModelHost,
     private readonly drain: DrainService,
     @InjectQueue(QUEUES.events) private readonly events: Queue,
   ) {}
@@ -75,9 +77,11 @@ export class HealthController {
 
   private pluginsLoaded() {
     const check = this.indicator.check('plugins');
-    const loaded = this.plugins
-      .all()
-      .map((p) => ({ id: p.manifest.id, version: p.manifest.version, provider: p.provider }));
+    const loaded = this.plugins.all().map((p) => ({
+      id: p.manifest.id,
+      version: p.manifest.version,
+      provider: this.host.providerOf(p.key) ?? null,
+    }));
     const rejected = this.plugins.rejections();
     return loaded.length > 0
       ? check.up({ loaded, rejected })

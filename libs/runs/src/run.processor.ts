@@ -1,6 +1,6 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { DelayedError, Job, Queue } from 'bullmq';
+import { DelayedError, Job } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/store';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
@@ -13,7 +13,7 @@ import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
-import { JobPayload, QUEUES, runBackoff, traced, Traced } from '@aegle/jobs';
+import { JobPayload, JobQueues, QUEUES, runBackoff, Traced } from '@aegle/jobs';
 import { RunStarter } from './run-starter';
 
 /** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
@@ -51,7 +51,7 @@ export class RunProcessor extends WorkerHost {
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
     private readonly earlierResults: EarlierResults,
-    @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
+    private readonly jobs: JobQueues,
   ) {
     super();
   }
@@ -215,7 +215,7 @@ export class RunProcessor extends WorkerHost {
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
     if (chained.length > 0 && event) await this.starter.start(event, chained, run.id);
-    await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
+    await this.jobs.write([run.id]);
   }
 
   /** For a chained run: what the upstream run found, handed to the plugin's extract(). */

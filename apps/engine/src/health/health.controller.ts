@@ -1,4 +1,3 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Controller, Get, Inject } from '@nestjs/common';
 import {
   HealthCheck,
@@ -6,10 +5,10 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { Queue } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
+import { EhrClients } from '@aegle/fhir';
 import { PluginRegistry } from '@aegle/catalogue';
-import { QUEUES } from '@aegle/jobs';
+import { JobQueues, QUEUES } from '@aegle/jobs';
 import { ModelHost } from '@aegle/runs';
 import { DrainService } from '../lifecycle/drain.service';
 
@@ -33,7 +32,8 @@ export class HealthController {
     private readonly plugins: PluginRegistry,
     private readonly host: ModelHost,
     private readonly drain: DrainService,
-    @InjectQueue(QUEUES.events) private readonly events: Queue,
+    private readonly jobs: JobQueues,
+    private readonly ehrs: EhrClients,
   ) {}
 
   @Get()
@@ -67,7 +67,7 @@ export class HealthController {
   private async redis() {
     const check = this.indicator.check('redis');
     try {
-      const client = (await this.events.client) as unknown as { ping(): Promise<string> };
+      const client = (await this.jobs.queue(QUEUES.events).client) as unknown as { ping(): Promise<string> };
       await client.ping();
       return check.up();
     } catch (error) {
@@ -88,21 +88,23 @@ export class HealthController {
       : check.down({ loaded, rejected, message: 'no plugin loaded' });
   }
 
-  /** The EHR answers its CapabilityStatement (`GET [base]/metadata`), with Aegle's credentials. */
+  /** The EHR answers its CapabilityStatement (`GET [base]/metadata`), through Aegle's own client. */
   private async ehr(source: SourceConfig) {
     const check = this.indicator.check(`ehr:${source.id}`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+        CHECK_TIMEOUT_MS,
+      );
+    });
     try {
-      const response = await fetch(`${source.fhirBaseUrl}/metadata`, {
-        headers: {
-          accept: 'application/fhir+json',
-          ...(source.auth.type === 'bearer' ? { authorization: `Bearer ${source.auth.token.reveal()}` } : {}),
-        },
-        signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      return response.ok ? check.up() : check.down({ message: `GET /metadata answered ${response.status}` });
+      await Promise.race([this.ehrs.for(source.id).capabilities(), timeout]);
+      return check.up();
     } catch (error) {
       return check.down({ message: (error as Error).message });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

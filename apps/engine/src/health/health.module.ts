@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CatalogueModule } from '@aegle/catalogue';
+import { EhrModule } from '@aegle/fhir';
 import { JobsModule } from '@aegle/jobs';
 import { RunsModule } from '@aegle/runs';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule, RunsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CatalogueModule, JobsModule, RunsModule, EhrModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

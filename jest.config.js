@@ -1,4 +1,5 @@
-// Two tiers: fast unit specs beside the code, end-to-end specs in test/ against real services.
+// Two tiers: fast unit specs beside the code (run in parallel, on every core), end-to-end specs in
+// test/ against real services (one file at a time; each clones a migrated template database).
 const swc = [
   '@swc/jest',
   {

@@ -396,7 +396,7 @@ describe('the PHI policy on stored runs', () => {
 
 describe('upgrading a database that has audit rows but no chain', () => {
   it('chains the existing rows, oldest first, and verifies clean', async () => {
-    const database = await createTestDatabase();
+    const database = await createTestDatabase({ migrated: false });
     const db = new DataSource({
       type: 'postgres',
       url: database.url,

@@ -72,7 +72,7 @@ describe('first run', () => {
       const body = (await ready.json()) as { error: Record<string, { message?: string }> };
       expect(body.error['ehr:down-ehr'].message).toMatch(
         new RegExp(
-          `^EHR 'down-ehr' at ${url.replace(/[.]/g, '\\.')} unreachable: fetch failed \\(connect ECONNREFUSED .+\\) ` +
+          `^EHR 'down-ehr' at ${url.replace(/[.]/g, '\\.')} unreachable \\(read CapabilityStatement\\): fetch failed \\(connect ECONNREFUSED .+\\) ` +
             `\\(fhirBaseUrl of source 'down-ehr' in .+aegle\\.config\\.yaml\\)$`,
         ),
       );

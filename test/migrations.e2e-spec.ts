@@ -11,7 +11,7 @@ describe('migrations at boot, several processes at once', () => {
   const sources: DataSource[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
+    database = await createTestDatabase({ migrated: false });
   });
 
   afterAll(async () => {

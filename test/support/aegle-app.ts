@@ -1,8 +1,9 @@
 import { INestApplication } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AegleConfig, loadConfig } from '@aegle/config';
+import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, migrateExclusively } from '@aegle/store';
 import { createApp } from '../../apps/engine/src/app';
 import { watchQueues } from './queue-watch';
 import { EventEnqueuer } from '@aegle/intake';
@@ -17,16 +18,69 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** The URL of another database on the test server. */
+function databaseUrl(name: string): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * The template test databases are cloned from: migrated once per set of migrations (their names
+ * and code), so a test file starts on a whole schema without running every migration again. It
+ * is built under a temporary name and renamed when whole; a lock makes parallel workers wait for it.
+ */
+async function migratedTemplate(admin: Client): Promise<string> {
+  const migrations = AUDIT_MIGRATIONS.map((m) => `${m.name}:${m.prototype.up.toString()}`).join('\n');
+  const name = `aegle_template_${createHash('sha256').update(migrations).digest('hex').slice(0, 16)}`;
+  const exists = async (db: string) =>
+    (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount === 1;
+  if (await exists(name)) return name;
+  const building = `${name}_building`;
+  await admin.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${building}`);
+  const db = await new DataSource({
+    type: 'postgres',
+    url: databaseUrl(building),
+    entities: AUDIT_ENTITIES,
+    migrations: AUDIT_MIGRATIONS,
+  }).initialize();
+  try {
+    await migrateExclusively(db);
+  } finally {
+    await db.destroy();
+  }
+  await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
+  return name;
+}
+
+/** Any number will do, as long as nothing else locks it: it guards the template's creation. */
+const TEMPLATE_LOCK = 0x6165676c;
+
+/**
+ * A database of its own for a test file: migrated (a clone of the template), or empty for the
+ * tests of the migrations themselves.
+ */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `aegle_test_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: TEST_POSTGRES_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(TEST_POSTGRES_URL);
-  url.pathname = `/${name}`;
+  try {
+    if (options.migrated === false) {
+      await admin.query(`CREATE DATABASE ${name}`);
+    } else {
+      await admin.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+      try {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${await migratedTemplate(admin)}`);
+      } finally {
+        await admin.query('SELECT pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
+      }
+    }
+  } finally {
+    await admin.end();
+  }
   return {
-    url: url.toString(),
+    url: databaseUrl(name),
     drop: async () => {
       const client = new Client({ connectionString: TEST_POSTGRES_URL });
       await client.connect();

@@ -179,7 +179,7 @@ export interface PluginVersion {
   title: string;
   description: string | null;
   publisher: string | null;
-  provider: string;
+  provider: string | null;
   execution: string | null;
   modelSha256: string;
   rollout: { mode: 'live' | 'shadow' | 'idle' } | { mode: 'canary'; percent: number };

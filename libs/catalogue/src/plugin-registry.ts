@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { InferenceRuntime, LoadedModelInfo } from '@aegle/inference';
+import { readOnnxSignature } from '@aegle/inference';
 import {
   checkModelMetadata,
   CompiledTrigger,
@@ -15,14 +15,15 @@ import {
 } from '@aegle/plugin-sdk';
 import { RunMode, selectVersions } from './rollout';
 
-/** A plugin version that passed every check at load and whose model is ready to run. */
+/**
+ * A plugin version that passed every check at load, its model's signature included. Whether this
+ * process runs its model is the model host's business (libs/runs), not the catalogue's.
+ */
 export interface LoadedPlugin {
   manifest: PluginManifest;
   dir: string;
   /** The inference runtime's key: `id@version`. */
   key: string;
-  /** Where its model runs in this process: `none` in an api-only process. */
-  provider: LoadedModelInfo['provider'];
   triggers: CompiledTrigger[];
   code?: PluginCode;
 }
@@ -43,33 +44,27 @@ export interface SelectedRun {
 type PluginsConfig = AegleConfig['plugins'];
 
 /**
- * Discovers plugins in the configured folders and npm packages, validates each (the SDK's checks:
- * manifest schema, SDK range, sha256, FHIRPath, code; then the model's own tensor metadata) and
- * loads its model. Several versions of a plugin load side by side; the rollout config says which
+ * The catalogue: discovers plugins in the configured folders and npm packages and validates each
+ * (the SDK's checks: manifest schema, SDK range, sha256, FHIRPath, code; then the model's own
+ * tensor signature, read from the file). It opens no model session, so every role holds the same
+ * catalogue and routes alike whatever its machine can run. Several versions of a plugin load side by side; the rollout config says which
  * run. A broken plugin is rejected with a message naming it; the rest of Aegle starts anyway.
  * {@link reload} adds new versions and applies a new rollout without stopping anything.
  */
 @Injectable()
-export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
+export class PluginRegistry implements OnModuleInit {
   private readonly logger = new Logger(PluginRegistry.name);
   private plugins = new Map<string, LoadedPlugin>();
   private rejected: RejectedPlugin[] = [];
   private settings: PluginsConfig;
   private reloading?: Promise<void>;
 
-  constructor(
-    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
-    private readonly runtime: InferenceRuntime,
-  ) {
+  constructor(@Inject(AEGLE_CONFIG) private readonly config: AegleConfig) {
     this.settings = config.plugins;
   }
 
   async onModuleInit(): Promise<void> {
     await this.reload();
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await Promise.all([...this.plugins.keys()].map((key) => this.runtime.unload(key)));
   }
 
   /**
@@ -144,7 +139,7 @@ export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
       try {
         const plugin = await this.load(dir, plugins);
         plugins.set(plugin.key, plugin);
-        this.logger.log({ plugin: plugin.key, provider: plugin.provider }, 'plugin loaded');
+        this.logger.log({ plugin: plugin.key }, 'plugin loaded');
       } catch (error) {
         const problems = error instanceof PluginRejection ? error.problems : [(error as Error).message];
         const plugin = (error as { plugin?: string }).plugin;
@@ -200,27 +195,18 @@ export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
       Object.assign(new PluginRejection(problems), { plugin: folder.key });
     const twin = plugins.get(folder.key);
     if (twin) throw named([`${folder.key} is already loaded from ${twin.dir}; each version must be unique`]);
-    const loaded = await this.runtime
-      .load(folder.key, folder.modelBytes, {
-        execution: folder.manifest.model.execution,
-        batching: folder.manifest.model.batching,
-        concurrency: folder.manifest.model.concurrency,
-      })
-      .catch((error: Error) => {
-        throw named([
-          `model.file: ${folder.manifest.model.file} cannot be loaded: ${error.message.split('\n')[0]}`,
-        ]);
-      });
-    const problems = checkModelMetadata(folder.manifest, loaded);
-    if (problems.length > 0) {
-      await this.runtime.unload(folder.key);
-      throw named(problems);
+    let signature: ReturnType<typeof readOnnxSignature>;
+    try {
+      signature = readOnnxSignature(folder.modelBytes);
+    } catch (error) {
+      throw named([`model.file: ${folder.manifest.model.file} cannot be read: ${(error as Error).message}`]);
     }
+    const problems = checkModelMetadata(folder.manifest, signature);
+    if (problems.length > 0) throw named(problems);
     return {
       manifest: folder.manifest,
       dir,
       key: folder.key,
-      provider: loaded.provider,
       triggers: folder.triggers,
       ...(folder.code ? { code: folder.code } : {}),
     };

@@ -62,6 +62,8 @@ export interface EhrClient {
     versionId?: string,
   ): Promise<T | undefined>;
   search<T extends fhir4.Resource>(resourceType: string, params: SearchParams): Promise<T[]>;
+  /** The EHR's CapabilityStatement (`GET [base]/metadata`), asked afresh. */
+  capabilities(): Promise<fhir4.CapabilityStatement>;
   /** Whether the EHR's CapabilityStatement announces `batch`; asked once, then remembered. */
   supportsBatch(): Promise<boolean>;
   /**
@@ -239,15 +241,23 @@ export class FhirKitEhrClient implements EhrClient {
     });
   }
 
+  capabilities(): Promise<fhir4.CapabilityStatement> {
+    // Not capabilityStatement(): fhir-kit-client keeps its first answer, a failure included.
+    return this.send(
+      'read CapabilityStatement',
+      async (options) => (await this.client.request('metadata', { options })) as fhir4.CapabilityStatement,
+    );
+  }
+
   supportsBatch(): Promise<boolean> {
-    this.batchSupport ??= this.send('read CapabilityStatement', async (options) => {
-      // Not capabilityStatement(): fhir-kit-client keeps its first answer, a failure included.
-      const statement = (await this.client.request('metadata', { options })) as fhir4.CapabilityStatement;
-      return (statement.rest ?? []).some((rest) => rest.interaction?.some((i) => i.code === 'batch'));
-    }).catch(() => {
-      this.batchSupport = undefined; // unknown: ask again next time, and meanwhile do without
-      return false;
-    });
+    this.batchSupport ??= this.capabilities()
+      .then((statement) =>
+        (statement.rest ?? []).some((rest) => rest.interaction?.some((i) => i.code === 'batch')),
+      )
+      .catch(() => {
+        this.batchSupport = undefined; // unknown: ask again next time, and meanwhile do without
+        return false;
+      });
     return this.batchSupport;
   }
 

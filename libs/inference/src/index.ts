@@ -7,3 +7,4 @@ export { RunMetrics } from './run-metrics';
 export { TensorCodec } from './tensor-codec';
 export type { ElementType, RowInputs, RowOutputs, TensorMetadata } from './tensor-codec';
 export * from './node-placement';
+export * from './model-metadata';

@@ -188,30 +188,4 @@ describe('InferenceRuntime', () => {
     expect(runtime.status()).toEqual([]);
     release.mockRestore();
   });
-
-  it('in an api-only process reads each model from its file but creates no session', async () => {
-    const api = new InferenceRuntime(configWith({}, { ROLE: 'api' }));
-    const create = jest.spyOn(ort.InferenceSession, 'create');
-    const info = await api.load('sum@api', weightedSumModel([1, 2, 3]));
-    expect(info).toEqual({
-      inputs: [{ name: 'x', type: 'float64', shape: ['N', 3] }],
-      outputs: [
-        { name: 'y', type: 'float64', shape: ['N', 1] },
-        { name: 'twice', type: 'float64', shape: ['N', 3] },
-      ],
-      provider: 'none',
-      batching: { maxBatchSize: 64, maxQueueDelayMicroseconds: 0, concurrency: 1 },
-    });
-    expect(create).not.toHaveBeenCalled();
-    expect(api.status()).toEqual([]);
-    expect(api.memoryUsage().models).toEqual([]);
-    await expect(api.run('sum@api', { x: [1, 2, 3] })).rejects.toBeInstanceOf(ModelNotLoadedError);
-    // What a worker would refuse, an api process refuses too.
-    await expect(api.load('ragged@api', ragged())).rejects.toThrow(/dimension 1 of input "x" is dynamic/);
-    await expect(api.load('junk@api', Uint8Array.from([1, 2, 3]))).rejects.toBeInstanceOf(
-      UnsupportedModelError,
-    );
-    create.mockRestore();
-    await api.onModuleDestroy();
-  });
 });

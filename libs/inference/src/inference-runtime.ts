@@ -6,7 +6,6 @@ import { inferenceModelInfo, inferenceRequestsTotal, inferenceSessionMemoryBytes
 import { InvalidInputError, ModelNotLoadedError, ModelWarmUpError } from './errors';
 import { createSession, ExecutionPolicy, ExecutionProvider } from './execution-providers';
 import { BatchPolicy, MicroBatcher } from './micro-batcher';
-import { readModelMetadata, sessionMetadata } from './model-metadata';
 import { RunMetrics } from './run-metrics';
 import { FeedBuffers, RowInputs, RowOutputs, TensorCodec, TensorMetadata } from './tensor-codec';
 
@@ -27,8 +26,7 @@ export interface RunResult {
 export interface LoadedModelInfo {
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
-  /** `none` in an api-only process, which reads the model's metadata but never runs it. */
-  provider: ExecutionProvider | 'none';
+  provider: ExecutionProvider;
   /** Why a `prefer-gpu` model runs on CPU. */
   fallbackReason?: string;
   batching: BatchPolicy;
@@ -76,10 +74,6 @@ interface LoadedModel {
  * Owns the ONNX sessions: one per model version, on the execution provider its policy allows,
  * warmed up at load, with concurrent single-row requests micro-batched into one `session.run`.
  * Loading a key that is already loaded swaps models without dropping a request.
- *
- * An api-only process (`ROLE=api`) only accepts and queues: it reads each model's metadata from the
- * file, so plugins are checked against their models in every role, but creates no session, so a
- * large model takes memory only in the processes that run it.
  */
 @Injectable()
 export class InferenceRuntime implements OnModuleDestroy {
@@ -160,13 +154,6 @@ export class InferenceRuntime implements OnModuleDestroy {
 
   private async loadNow(key: string, bytes: Uint8Array, options: ModelOptions): Promise<LoadedModelInfo> {
     const settings = this.config.inference;
-    if (this.config.role === 'api') {
-      const { inputs, outputs } = readModelMetadata(key, bytes);
-      // The same checks a worker's load makes, so a plugin is accepted or refused alike in every role.
-      const batching = this.batchPolicy(new TensorCodec(key, inputs, outputs), options);
-      this.logger.log({ model: key }, 'model catalogued: an api-only process runs no model');
-      return { inputs, outputs, provider: 'none', batching };
-    }
     const declared = options.execution ?? 'cpu';
     const execution = settings.execution ?? declared;
     if (execution !== declared) {
@@ -188,8 +175,8 @@ export class InferenceRuntime implements OnModuleDestroy {
     if (fallbackReason) {
       this.logger.warn({ model: key, execution, reason: fallbackReason }, 'CUDA unavailable: running on CPU');
     }
-    const inputs = sessionMetadata(session.inputMetadata);
-    const outputs = sessionMetadata(session.outputMetadata);
+    const inputs = session.inputMetadata.map(toMetadata);
+    const outputs = session.outputMetadata.map(toMetadata);
     let codec: TensorCodec;
     let batching: BatchPolicy;
     try {
@@ -303,4 +290,10 @@ async function warmUp(
       );
     }
   }
+}
+
+function toMetadata(m: ort.InferenceSession.ValueMetadata): TensorMetadata {
+  return m.isTensor
+    ? { name: m.name, type: m.type, shape: [...m.shape] }
+    : { name: m.name, type: 'non-tensor', shape: [] };
 }

@@ -1,4 +1,3 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -6,10 +5,9 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import { EventRepository } from '@aegle/store';
 import { GroupCommit } from './group-commit';
-import { QUEUES, traced } from '@aegle/jobs';
+import { JobQueues, QUEUES } from '@aegle/jobs';
 
 const ENQUEUE_TIMEOUT_MS = 2_000;
 const ENQUEUE_LINGER_MS = 5;
@@ -50,13 +48,13 @@ export class EventEnqueuer
   private redis: { status: string } | undefined;
 
   constructor(
-    @InjectQueue(QUEUES.events) private readonly queue: Queue,
+    private readonly jobs: JobQueues,
     private readonly events: EventRepository,
   ) {}
 
   onApplicationBootstrap(): void {
     // Not awaited: with Redis down at boot, Aegle starts anyway and intake fills the outbox.
-    this.queue.client.then(
+    this.jobs.queue(QUEUES.events).client.then(
       (client) => (this.redis = client),
       () => undefined,
     );
@@ -128,14 +126,9 @@ export class EventEnqueuer
   private async enqueueNow(eventIds: string[]): Promise<boolean> {
     try {
       // Redis known to be down: straight to the outbox, without making the EHR wait for a timeout.
-      const client = await this.queue.client;
+      const client = await this.jobs.queue(QUEUES.events).client;
       if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
-      await withTimeout(
-        this.queue.addBulk(
-          eventIds.map((eventId) => ({ name: 'route', data: traced({ eventId }), opts: { jobId: eventId } })),
-        ),
-        ENQUEUE_TIMEOUT_MS,
-      );
+      await withTimeout(this.jobs.route(eventIds), ENQUEUE_TIMEOUT_MS);
       if (this.queueDown) this.logger.log('queue reachable again; enqueueing resumed');
       this.queueDown = false;
       return true;

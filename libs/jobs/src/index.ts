@@ -1,3 +1,5 @@
+export * from './failed-job-replay';
+export * from './job-queues';
 export * from './jobs.module';
 export * from './queues';
 export * from './redis-connection';

@@ -1,6 +1,8 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
+import { FailedJobReplay } from './failed-job-replay';
+import { JobQueues } from './job-queues';
 import { QUEUES } from './queues';
 import { redisConnection } from './redis-connection';
 
@@ -13,8 +15,8 @@ const defaultJobOptions = {
 };
 
 /**
- * The Redis connection and the queues between the stages. Every stage that adds or reads jobs
- * imports this module; the queue processors themselves run only in worker processes.
+ * The Redis connection and the queues between the stages. Every stage that adds jobs does so
+ * through JobQueues; the queue processors themselves run only in worker processes.
  */
 @Module({
   imports: [
@@ -42,6 +44,7 @@ const defaultJobOptions = {
       },
     ),
   ],
-  exports: [BullModule],
+  providers: [JobQueues, FailedJobReplay],
+  exports: [BullModule, JobQueues, FailedJobReplay],
 })
 export class JobsModule {}

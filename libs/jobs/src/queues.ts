@@ -1,3 +1,4 @@
+import type { WorkerExecution } from '@aegle/config';
 import type { ExecutionNeed } from '@aegle/plugin-sdk';
 
 /**
@@ -28,6 +29,18 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export type JobPayload<Q extends QueueName> = QueuePayloads[Q];
 
 /** The run queue for a model's execution need: anything that may use a GPU goes to the GPU queue. */
-export function runQueueFor(execution: ExecutionNeed): typeof QUEUES.runs | typeof QUEUES.gpuRuns {
+export function runQueueFor(execution: ExecutionNeed): RunQueue {
   return execution === 'cpu' ? QUEUES.runs : QUEUES.gpuRuns;
+}
+
+export type RunQueue = typeof QUEUES.runs | typeof QUEUES.gpuRuns;
+
+/** The run queues a worker takes jobs from, as `AEGLE_WORKER_EXECUTION` says. */
+export function consumedRunQueues(execution: WorkerExecution): RunQueue[] {
+  const consumed: Record<WorkerExecution, RunQueue[]> = {
+    cpu: [QUEUES.runs],
+    gpu: [QUEUES.gpuRuns],
+    any: [QUEUES.runs, QUEUES.gpuRuns],
+  };
+  return consumed[execution];
 }

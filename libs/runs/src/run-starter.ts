@@ -1,9 +1,7 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import { PluginRunRepository } from '@aegle/store';
 import { SelectedRun } from '@aegle/catalogue';
-import { QUEUES, runQueueFor, traced } from '@aegle/jobs';
+import { JobQueues } from '@aegle/jobs';
 
 /**
  * Opens and queues plugin runs, for the router (an event's triggers) and for chained runs (a
@@ -14,8 +12,7 @@ import { QUEUES, runQueueFor, traced } from '@aegle/jobs';
 export class RunStarter {
   constructor(
     private readonly runs: PluginRunRepository,
-    @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
-    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRuns: Queue,
+    private readonly jobs: JobQueues,
   ) {}
 
   async start(
@@ -37,9 +34,7 @@ export class RunStarter {
       // round to it) is left alone.
       if (!run.pending) continue;
       // GPU plugins' runs wait on their own queue, for the workers of GPU machines.
-      const queue =
-        runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns ? this.gpuRuns : this.cpuRuns;
-      await queue.add('run', traced({ runId: run.id }), { jobId: run.id });
+      await this.jobs.run([{ runId: run.id, execution: plugin.manifest.model.execution }]);
     }
   }
 }

@@ -1,10 +1,11 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { DelayedError, Job, Queue } from 'bullmq';
+import { DelayedError, Job } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from '@aegle/store';
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
+import { ModelHost } from './model-host';
 import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
 import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
@@ -12,7 +13,7 @@ import { EhrPatientData } from './ehr-patient-data';
 import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
-import { JobPayload, QUEUES, runBackoff, traced, Traced } from '@aegle/jobs';
+import { JobPayload, JobQueues, QUEUES, runBackoff, Traced } from '@aegle/jobs';
 import { RunStarter } from './run-starter';
 
 /** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
@@ -45,11 +46,12 @@ export class RunProcessor extends WorkerHost {
     private readonly runs: PluginRunRepository,
     private readonly plugins: PluginRegistry,
     private readonly runtime: InferenceRuntime,
+    private readonly host: ModelHost,
     private readonly ehr: EhrClients,
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
     private readonly earlierResults: EarlierResults,
-    @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
+    private readonly jobs: JobQueues,
   ) {
     super();
   }
@@ -67,6 +69,8 @@ export class RunProcessor extends WorkerHost {
         outcome: 'failed',
         reason: 'the plugin version is no longer loaded',
       });
+    // Opened once per process; a machine that cannot open it fails the job, to be retried.
+    await this.host.open(plugin);
     const limits = this.plugins.limitsOf(plugin);
     const slot = this.slots.acquire(plugin.key, limits.maxConcurrency, MAX_WAITING_PER_PLUGIN);
     if (!slot) {
@@ -215,7 +219,7 @@ export class RunProcessor extends WorkerHost {
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
     if (chained.length > 0 && event) await this.starter.start(event, chained, run.id);
-    await this.writebackQueue.add('write', traced({ runId: run.id }), { jobId: run.id });
+    await this.jobs.write([run.id]);
   }
 
   /** For a chained run: what the upstream run found, handed to the plugin's extract(). */

@@ -4,6 +4,7 @@ import { EhrModule } from '@aegle/fhir';
 import { InferenceModule } from '@aegle/inference';
 import { JobsModule } from '@aegle/jobs';
 import { WriteBackModule } from '@aegle/write-back';
+import { ModelHost } from './model-host';
 import { PluginSlots } from './plugin-slots';
 import { RunStarter } from './run-starter';
 
@@ -13,10 +14,11 @@ import { RunStarter } from './run-starter';
  */
 @Module({
   imports: [JobsModule, CatalogueModule, InferenceModule, EhrModule, WriteBackModule],
-  providers: [RunStarter, PluginSlots],
+  providers: [RunStarter, PluginSlots, ModelHost],
   exports: [
     RunStarter,
     PluginSlots,
+    ModelHost,
     JobsModule,
     CatalogueModule,
     InferenceModule,

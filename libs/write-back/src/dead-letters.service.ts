@@ -1,6 +1,4 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import {
   DeadLetterEntity,
   DeadLetterFilter,
@@ -8,7 +6,7 @@ import {
   WriteBackEntity,
   WriteBackRepository,
 } from '@aegle/store';
-import { QUEUES } from '@aegle/jobs';
+import { JobQueues } from '@aegle/jobs';
 
 export interface DeadLetterDetail {
   deadLetter: DeadLetterEntity;
@@ -31,7 +29,7 @@ export class DeadLettersService {
   constructor(
     private readonly deadLetters: DeadLetterRepository,
     private readonly writeBacks: WriteBackRepository,
-    @InjectQueue(QUEUES.writeback) private readonly writebackQueue: Queue,
+    private readonly jobs: JobQueues,
   ) {}
 
   list(filter: DeadLetterFilter): Promise<DeadLetterEntity[]> {
@@ -52,11 +50,7 @@ export class DeadLettersService {
     const result: ReplayResult = { id, status: replay === undefined ? 'resolved' : 'queued' };
     if (replay !== undefined) {
       // A fresh job (its own id), so the retry horizon starts again for the replay.
-      await this.writebackQueue.add(
-        'write',
-        { runId: deadLetter.runId },
-        { jobId: `${deadLetter.runId}-replay-${replay}` },
-      );
+      await this.jobs.write([deadLetter.runId], (runId) => `${runId}-replay-${replay}`);
     }
     await this.deadLetters.recordAction({
       action: 'dead-letter.replay',

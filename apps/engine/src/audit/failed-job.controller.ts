@@ -1,4 +1,3 @@
-import { getQueueToken } from '@nestjs/bullmq';
 import {
   ConflictException,
   Controller,
@@ -10,14 +9,10 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Queue } from 'bullmq';
 import { FailedJobEntity, FailedJobRepository } from '@aegle/store';
-import { QUEUES } from '@aegle/jobs';
+import { FailedJobReplay } from '@aegle/jobs';
 import { AdminApi } from '../admin/admin-token.guard';
-
-const KNOWN_QUEUES = new Set<string>(Object.values(QUEUES));
 
 /**
  * Routing and plugin-run jobs that gave up, and their replay by an operator (recorded: who, when, as
@@ -29,7 +24,7 @@ const KNOWN_QUEUES = new Set<string>(Object.values(QUEUES));
 export class FailedJobController {
   constructor(
     private readonly failedJobs: FailedJobRepository,
-    private readonly modules: ModuleRef,
+    private readonly replays: FailedJobReplay,
   ) {}
 
   @Get()
@@ -47,17 +42,15 @@ export class FailedJobController {
       'Each failed job is replayed once; the processors are idempotent, so nothing is written twice.',
   })
   async replay(@Param('id', new ParseUUIDPipe()) id: string): Promise<{ replayJobId: string }> {
-    const letter = await this.failedJobs.get(id);
-    if (!letter) throw new NotFoundException(`no failed job ${id}`);
-    if (letter.replayedAt) throw new ConflictException(`failed job ${id} was already replayed`);
-    if (!KNOWN_QUEUES.has(letter.queue))
-      throw new ConflictException(`queue ${letter.queue} no longer exists`);
-    const replayJobId = `${letter.jobId}:replay:${id}`;
-    // Claimed first, so two operators pressing replay at once put it back only once.
-    if (!(await this.failedJobs.markReplayed(id, 'admin-token', replayJobId)))
-      throw new ConflictException(`failed job ${id} was already replayed`);
-    const queue = this.modules.get<Queue>(getQueueToken(letter.queue), { strict: false });
-    await queue.add(letter.jobName, letter.payload, { jobId: replayJobId });
-    return { replayJobId };
+    const result = await this.replays.replay(id, 'admin-token');
+    switch (result.status) {
+      case 'queued':
+        return { replayJobId: result.replayJobId };
+      case 'not-found':
+        throw new NotFoundException(result.message);
+      case 'already-replayed':
+      case 'unknown-queue':
+        throw new ConflictException(result.message);
+    }
   }
 }

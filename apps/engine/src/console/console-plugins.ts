@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { rcompare } from 'semver';
 import { LoadedPlugin, PluginRegistry, RejectedPlugin } from '@aegle/catalogue';
+import { ModelHost } from '@aegle/runs';
 
 /** How a loaded version takes part: written (live, canary for a share of patients), audited only, or not run. */
 export type RolloutState =
@@ -15,7 +16,8 @@ export interface PluginVersionView {
   title: string;
   description: string | null;
   publisher: string | null;
-  provider: string;
+  /** Where this process runs the model; null where it does not. */
+  provider: string | null;
   execution: string | null;
   modelSha256: string;
   rollout: RolloutState;
@@ -39,7 +41,10 @@ const MAX_CARD_BYTES = 256 * 1024;
 /** The plugin registry as the console shows it: each version's rollout state and its model card. */
 @Injectable()
 export class ConsolePlugins {
-  constructor(private readonly registry: PluginRegistry) {}
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly host: ModelHost,
+  ) {}
 
   async view(): Promise<PluginsView> {
     const loaded = this.registry.all();
@@ -58,7 +63,7 @@ export class ConsolePlugins {
           title: m.title,
           description: m.description ?? null,
           publisher: (m as { publisher?: string }).publisher ?? null,
-          provider: p.provider,
+          provider: this.host.providerOf(p.key) ?? null,
           execution: (m.model as { execution?: string }).execution ?? null,
           modelSha256: m.model.sha256,
           rollout: rolloutState(m.version, versions, rollout[m.id]),

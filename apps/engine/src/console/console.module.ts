@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogueModule } from '@aegle/catalogue';
+import { RunsModule } from '@aegle/runs';
 import { ConsoleApiController } from './console-api.controller';
 import { ConsoleAssets } from './console-assets';
 import { ConsoleAssetsController } from './console-assets.controller';
@@ -7,7 +8,7 @@ import { ConsolePlugins } from './console-plugins';
 
 /** The admin console (api role): its static page at /console and the read API it calls. */
 @Module({
-  imports: [CatalogueModule],
+  imports: [CatalogueModule, RunsModule],
   controllers: [ConsoleApiController, ConsoleAssetsController],
   providers: [ConsoleAssets, ConsolePlugins],
 })

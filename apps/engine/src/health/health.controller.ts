@@ -1,4 +1,3 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Controller, Get, Inject } from '@nestjs/common';
 import {
   HealthCheck,
@@ -6,13 +5,12 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { Queue } from 'bullmq';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
+import { EhrClients, ehrOrigin } from '@aegle/fhir';
 import { PluginRegistry } from '@aegle/catalogue';
 import { InferenceRuntime } from '@aegle/inference';
-import { QUEUES } from '@aegle/jobs';
-import { ehrOrigin, networkReason } from '@aegle/fhir';
+import { JobQueues, QUEUES } from '@aegle/jobs';
+import { ModelHost } from '@aegle/runs';
 import { SubscriptionManager } from '@aegle/subscriptions';
 import { DrainService } from '../lifecycle/drain.service';
 
@@ -22,13 +20,9 @@ const CHECK_TIMEOUT_MS = 2000;
 export const HEALTH_PATHS = { live: '/health', ready: '/health/ready' } as const;
 
 /**
- * Liveness (`/health`): the process answers; restarting it would not help with anything else. It
- * also lists the models this process holds and their memory, since models are what make an
- * inference process big.
+ * Liveness (`/health`): the process answers; restarting it would not help with anything else.
  * Readiness (`/health/ready`): it can do its job now: database, Redis, and for a process that runs
- * workers, plugins loaded and every EHR reachable. A draining process is not ready. Each EHR's
- * check also shows the state of Aegle's Subscriptions there (read from the EHR at most once a
- * minute): `requested` or `error` is reported, not a reason to stop taking work.
+ * workers, plugins loaded and every EHR reachable. A draining process is not ready.
  */
 @Controller('health')
 export class HealthController {
@@ -38,10 +32,12 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly plugins: PluginRegistry,
+    private readonly host: ModelHost,
     private readonly drain: DrainService,
+    private readonly jobs: JobQueues,
+    private readonly ehrs: EhrClients,
     private readonly inference: InferenceRuntime,
     private readonly subscriptions: SubscriptionManager,
-    @InjectQueue(QUEUES.events) private readonly events: Queue,
   ) {}
 
   @Get()
@@ -76,7 +72,7 @@ export class HealthController {
       () => this.accepting(),
       () => this.db.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
       () => this.redis(),
-      ...(runsWorkers ? [() => this.pluginsLoaded(), ...this.ehrs()] : []),
+      ...(runsWorkers ? [() => this.pluginsLoaded(), ...this.ehrChecks()] : []),
     ]);
   }
 
@@ -88,7 +84,7 @@ export class HealthController {
   private async redis() {
     const check = this.indicator.check('redis');
     try {
-      const client = (await this.events.client) as unknown as { ping(): Promise<string> };
+      const client = (await this.jobs.queue(QUEUES.events).client) as unknown as { ping(): Promise<string> };
       await client.ping();
       return check.up();
     } catch (error) {
@@ -98,9 +94,11 @@ export class HealthController {
 
   private pluginsLoaded() {
     const check = this.indicator.check('plugins');
-    const loaded = this.plugins
-      .all()
-      .map((p) => ({ id: p.manifest.id, version: p.manifest.version, provider: p.provider }));
+    const loaded = this.plugins.all().map((p) => ({
+      id: p.manifest.id,
+      version: p.manifest.version,
+      provider: this.host.providerOf(p.key) ?? null,
+    }));
     const rejected = this.plugins.rejections();
     return loaded.length > 0
       ? check.up({ loaded, rejected })
@@ -108,7 +106,7 @@ export class HealthController {
   }
 
   /** One check per EHR; with none configured yet, one that says so (a first run is not a failure). */
-  private ehrs() {
+  private ehrChecks() {
     if (this.config.sources.length > 0) return this.config.sources.map((s) => () => this.ehr(s));
     return [
       () =>
@@ -118,43 +116,54 @@ export class HealthController {
     ];
   }
 
-  /** The EHR answers its CapabilityStatement (`GET [base]/metadata`), with Aegle's credentials. */
+  /**
+   * The EHR answers its CapabilityStatement (`GET [base]/metadata`), through Aegle's own client; the
+   * state of Aegle's Subscriptions there is shown beside it, never a reason to stop taking work.
+   */
   private async ehr(source: SourceConfig) {
     const check = this.indicator.check(`ehr:${source.id}`);
-    try {
-      const response = await fetch(`${source.fhirBaseUrl}/metadata`, {
-        headers: {
-          accept: 'application/fhir+json',
-          ...(source.auth.type === 'bearer' ? { authorization: `Bearer ${source.auth.token.reveal()}` } : {}),
-        },
-        signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      // Never longer than the probe allows: without an answer in time, the last one is not shown.
-      const known = await Promise.race([
-        this.subscriptions.lastKnown(source.id),
-        sleep(CHECK_TIMEOUT_MS, undefined, { ref: false }),
-      ]);
-      const subscriptions = known && {
-        subscriptions: known.subscriptions.map(({ id, status, kind, error }) => ({
-          id,
-          status,
-          kind,
-          ...(error ? { error } : {}),
-        })),
-        subscriptionsCheckedAt: known.checkedAt,
-        ...(known.error ? { subscriptionsError: known.error } : {}),
-      };
-      return response.ok
-        ? check.up(subscriptions)
-        : check.down({
-            message: `${ehrOrigin(source)}: GET /metadata answered ${response.status}`,
-            ...subscriptions,
-          });
-    } catch (error) {
-      return check.down({
-        message: `${ehrOrigin(source)} unreachable: ${networkReason(error)} (fhirBaseUrl of source '${source.id}' in ${this.config.configPath})`,
-      });
-    }
+    const [answered, subscriptions] = await Promise.all([
+      withinProbe(this.ehrs.for(source.id).capabilities()).then(
+        () => undefined,
+        (error: Error) => error,
+      ),
+      withinProbe(this.subscriptions.lastKnown(source.id)).then(subscriptionState, () => undefined),
+    ]);
+    if (!answered) return check.up(subscriptions);
+    const message = answered.message.startsWith('EHR ')
+      ? answered.message
+      : `${ehrOrigin(source)}: ${answered.message}`;
+    return check.down({
+      message: `${message} (fhirBaseUrl of source '${source.id}' in ${this.config.configPath})`,
+      ...subscriptions,
+    });
   }
+}
+
+/** Never longer than the probe allows. */
+async function withinProbe<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function subscriptionState(known: Awaited<ReturnType<SubscriptionManager['lastKnown']>>) {
+  return (
+    known && {
+      subscriptions: known.subscriptions.map(({ id, status, kind, error }) => ({
+        id,
+        status,
+        kind,
+        ...(error ? { error } : {}),
+      })),
+      subscriptionsCheckedAt: known.checkedAt,
+      ...(known.error ? { subscriptionsError: known.error } : {}),
+    }
+  );
 }

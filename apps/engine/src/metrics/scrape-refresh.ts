@@ -1,9 +1,8 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AuditQueryRepository } from '@aegle/store';
 import { queueDepth, refreshAuditChainHead, reportAuditChainHead } from '@aegle/telemetry';
-import { QUEUES } from '@aegle/jobs';
+import { JobQueues, QUEUES } from '@aegle/jobs';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 
@@ -16,14 +15,8 @@ export class ScrapeRefresh {
   private readonly logger = new Logger(ScrapeRefresh.name);
   private readonly queues: Queue[];
 
-  constructor(
-    @InjectQueue(QUEUES.events) events: Queue,
-    @InjectQueue(QUEUES.runs) runs: Queue,
-    @InjectQueue(QUEUES.gpuRuns) gpuRuns: Queue,
-    @InjectQueue(QUEUES.writeback) writeback: Queue,
-    audit: AuditQueryRepository,
-  ) {
-    this.queues = [events, runs, gpuRuns, writeback];
+  constructor(jobs: JobQueues, audit: AuditQueryRepository) {
+    this.queues = Object.values(QUEUES).map((name) => jobs.queue(name));
     reportAuditChainHead(() => audit.chainHead());
   }
 

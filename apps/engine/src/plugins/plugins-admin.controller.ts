@@ -2,6 +2,7 @@ import { BadRequestException, Controller, Get, HttpCode, Post } from '@nestjs/co
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ConfigError, loadConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
+import { ModelHost } from '@aegle/runs';
 import { AdminApi } from '../admin/admin-token.guard';
 
 /** Operators see which plugin versions are loaded and how they roll out, and reload without downtime. */
@@ -9,7 +10,10 @@ import { AdminApi } from '../admin/admin-token.guard';
 @AdminApi()
 @Controller('admin/plugins')
 export class PluginsAdminController {
-  constructor(private readonly registry: PluginRegistry) {}
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly host: ModelHost,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -22,7 +26,9 @@ export class PluginsAdminController {
       loaded: this.registry.all().map((p) => ({
         id: p.manifest.id,
         version: p.manifest.version,
-        provider: p.provider,
+        execution: p.manifest.model.execution,
+        // Where this process runs the model; null where it does not (an api-only process, the other queue).
+        provider: this.host.providerOf(p.key) ?? null,
         dir: p.dir,
         modelSha256: p.manifest.model.sha256,
         ...this.registry.limitsOf(p),

@@ -1,4 +1,3 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -8,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import { FailedJobRepository } from '@aegle/store';
-import { failedForGood, finalFailureReason, QUEUES } from '@aegle/jobs';
+import { failedForGood, finalFailureReason, JobQueues, QUEUES } from '@aegle/jobs';
 import { RouterProcessor } from '@aegle/routing';
 import { GpuRunProcessor, RunProcessor } from '@aegle/runs';
 
@@ -36,9 +35,7 @@ export class FailedJobRecorder implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     private readonly failedJobs: FailedJobRepository,
-    @InjectQueue(QUEUES.events) private readonly eventsQueue: Queue,
-    @InjectQueue(QUEUES.runs) private readonly runsQueue: Queue,
-    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRunsQueue: Queue,
+    private readonly jobs: JobQueues,
     // A worker runs the CPU or the GPU run queue, or both (AEGLE_WORKER_EXECUTION).
     @Optional() private readonly router?: RouterProcessor,
     @Optional() private readonly runs?: RunProcessor,
@@ -73,9 +70,9 @@ export class FailedJobRecorder implements OnApplicationBootstrap, BeforeApplicat
 
   private async sweepQueues(): Promise<number> {
     const queues = [
-      this.router && this.eventsQueue,
-      this.runs && this.runsQueue,
-      this.gpuRuns && this.gpuRunsQueue,
+      this.router && this.jobs.queue(QUEUES.events),
+      this.runs && this.jobs.queue(QUEUES.runs),
+      this.gpuRuns && this.jobs.queue(QUEUES.gpuRuns),
     ].filter((queue): queue is Queue => queue !== undefined);
     let recorded = 0;
     for (const queue of queues) {

@@ -1,10 +1,8 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import { UnfinishedWork } from '@aegle/store';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { PluginRegistry } from '@aegle/catalogue';
-import { QUEUES, runQueueFor } from '@aegle/jobs';
+import { JobQueues } from '@aegle/jobs';
 
 /** Work younger than this is left alone: it is most likely on its way through the queues. */
 const GRACE_MS = 5_000;
@@ -28,10 +26,7 @@ export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShut
     @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly work: UnfinishedWork,
     private readonly plugins: PluginRegistry,
-    @InjectQueue(QUEUES.events) private readonly events: Queue,
-    @InjectQueue(QUEUES.runs) private readonly cpuRuns: Queue,
-    @InjectQueue(QUEUES.gpuRuns) private readonly gpuRuns: Queue,
-    @InjectQueue(QUEUES.writeback) private readonly writeback: Queue,
+    private readonly jobs: JobQueues,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -49,18 +44,16 @@ export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShut
     this.running = true;
     try {
       const { events, runs, unwritten } = await this.work.find(GRACE_MS, BATCH);
-      const job = (name: string, id: string, key: 'eventId' | 'runId') => ({
-        name,
-        data: { [key]: id },
-        opts: { jobId: id },
-      });
-      const gpu = runs.filter((r) => this.isGpu(r.pluginId, r.pluginVersion));
-      const cpu = runs.filter((r) => !gpu.includes(r));
       await Promise.all([
-        events.length && this.events.addBulk(events.map((id) => job('route', id, 'eventId'))),
-        cpu.length && this.cpuRuns.addBulk(cpu.map((r) => job('run', r.id, 'runId'))),
-        gpu.length && this.gpuRuns.addBulk(gpu.map((r) => job('run', r.id, 'runId'))),
-        unwritten.length && this.writeback.addBulk(unwritten.map((id) => job('write', id, 'runId'))),
+        this.jobs.route(events),
+        // A version no longer loaded goes to the CPU queue, where its run records that it is gone.
+        this.jobs.run(
+          runs.map((r) => ({
+            runId: r.id,
+            execution: this.plugins.get(r.pluginId, r.pluginVersion)?.manifest.model.execution ?? 'cpu',
+          })),
+        ),
+        this.jobs.write(unwritten),
       ]);
       const total = events.length + runs.length + unwritten.length;
       if (total > 0) {
@@ -76,10 +69,5 @@ export class WorkReconciler implements OnApplicationBootstrap, OnApplicationShut
     } finally {
       this.running = false;
     }
-  }
-
-  private isGpu(pluginId: string, version: string): boolean {
-    const plugin = this.plugins.get(pluginId, version);
-    return plugin ? runQueueFor(plugin.manifest.model.execution) === QUEUES.gpuRuns : false;
   }
 }

@@ -10,7 +10,7 @@ import {
 import { Worker } from 'bullmq';
 import { AEGLE_CONFIG, AegleConfig, WorkerExecution } from '@aegle/config';
 import { failedJobsTotal, withTrace } from '@aegle/telemetry';
-import { failedForGood, type TraceCarrier } from '@aegle/jobs';
+import { consumedRunQueues, failedForGood, QUEUES, type TraceCarrier } from '@aegle/jobs';
 import { RouterProcessor, RoutingModule } from '@aegle/routing';
 import { GpuRunProcessor, RunProcessor, RunsModule } from '@aegle/runs';
 import { WriteBackModule, WritebackProcessor } from '@aegle/write-back';
@@ -90,13 +90,13 @@ export class WorkerPool implements OnApplicationBootstrap {
 @Module({})
 export class WorkersModule {
   static forRoot(execution: WorkerExecution): DynamicModule {
-    const runs = { cpu: [RunProcessor], gpu: [GpuRunProcessor], any: [RunProcessor, GpuRunProcessor] };
+    const runs = { [QUEUES.runs]: RunProcessor, [QUEUES.gpuRuns]: GpuRunProcessor };
     return {
       module: WorkersModule,
       imports: [RoutingModule, RunsModule, WriteBackModule],
       providers: [
         RouterProcessor,
-        ...runs[execution],
+        ...consumedRunQueues(execution).map((queue) => runs[queue]),
         WritebackProcessor,
         WorkerPool,
         WorkReconciler,

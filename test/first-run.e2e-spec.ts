@@ -1,23 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { AegleProcess, spawnAegle } from './support/aegle-process';
 import { createTestDatabase, TEST_REDIS_URL, TestDatabase } from './support/aegle-app';
+import { freePort } from './support/ports';
 
 jest.setTimeout(120_000);
 
 const ROOT = resolve(__dirname, '..');
 const TOKEN = 'first-run-token';
-
-/** A port nothing listens on (taken, then let go). */
-function closedPort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** A stack trace, printed or inside a JSON log line. */
 const stackTrace = /^\s+at \S|\\n\s+at \S|"stack":/;
@@ -63,7 +53,7 @@ describe('first run', () => {
   });
 
   it('with an EHR that is down: the readiness probe and the job errors name the source, its URL and the fix, without stack traces', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}/fhir`;
+    const url = `http://127.0.0.1:${await freePort()}/fhir`;
     aegle = await start({ sources: [{ id: 'down-ehr', fhirBaseUrl: url, bearerToken: TOKEN }] });
 
     for (let probe = 0; probe < 3; probe++) {

@@ -5,22 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { TEST_REDIS_URL } from './support/aegle-app';
+import { freePort } from './support/ports';
 
 jest.setTimeout(180_000);
 
 const ROOT = resolve(__dirname, '..');
-
-/** A port free right now. */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Whether something can listen on `port` again (nothing keeps it). */
 function portIsFree(port: number): Promise<boolean> {

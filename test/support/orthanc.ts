@@ -1,10 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DicomWebClient } from '@aegle/imaging';
+import { freePort } from './ports';
 
 /** The Orthanc that scripts/ensure-orthanc.sh keeps running (npm test's pretest and .ci/run call it). */
 export const ORTHANC_URL = process.env.ORTHANC_URL ?? 'http://127.0.0.1:18042';
@@ -34,15 +34,6 @@ export interface OrthancProcess {
   stop(): Promise<void>;
   /** Stops it and removes its storage. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startOrthancProcess(): Promise<OrthancProcess> {

@@ -143,31 +143,40 @@ export class TransactionalMemoryRepository extends MemoryRepository {
     };
   }
 
-  /** Ids that may match: those in every index a filter could use; undefined when none could. */
+  /**
+   * Ids that may match: those in every index a filter could use; undefined when none could. Only
+   * the narrowest filter's ids are gathered; the others' sets are only asked, so a search costs what
+   * its narrowest filter finds (a patient's results), not what a broad one does (all cholesterols).
+   */
   private candidates(request: SearchRequest): Set<string> | undefined {
-    const found: Set<string>[] = [];
+    const found: Set<string>[][] = [];
     for (const filter of request.filters ?? []) {
-      const ids = this.lookup(request.resourceType, filter);
-      if (ids) found.push(ids);
+      const sets = this.lookup(request.resourceType, filter);
+      if (sets) found.push(sets);
     }
     if (found.length === 0) return undefined;
-    const [smallest, ...others] = found.sort((a, b) => a.size - b.size);
-    if (others.length === 0) return smallest;
-    return new Set([...smallest].filter((id) => others.every((ids) => ids.has(id))));
+    const size = (sets: Set<string>[]) => sets.reduce((sum, ids) => sum + ids.size, 0);
+    const [narrowest, ...others] = found.sort((a, b) => size(a) - size(b));
+    const ids = new Set<string>();
+    for (const set of narrowest)
+      for (const id of set) if (others.every((sets) => sets.some((s) => s.has(id)))) ids.add(id);
+    return ids;
   }
 
-  private lookup(resourceType: string, filter: Filter): Set<string> | undefined {
-    if (filter.code === '_lastUpdated') return this.updatedIn(resourceType, filter);
+  /** The ids a filter may match, as the index's sets (one per value of the filter), not copied. */
+  private lookup(resourceType: string, filter: Filter): Set<string>[] | undefined {
+    if (filter.code === '_lastUpdated') {
+      const ids = this.updatedIn(resourceType, filter);
+      return ids && [ids];
+    }
     if (filter.operator !== Operator.EQUALS) return undefined;
     const values = filter.value.split(',');
-    if (filter.code === '_id') return new Set(values);
+    if (filter.code === '_id') return [new Set(values)];
     if (!indexable(resourceType, filter.code)) return undefined;
     const keys = values.map((v) => queryKey(resourceType, filter.code, v));
     if (keys.some((k) => k === undefined)) return undefined;
     const index = this.index(resourceType, filter.code);
-    const ids = new Set<string>();
-    for (const key of keys) index.get(key!)?.forEach((id) => ids.add(id));
-    return ids;
+    return keys.flatMap((key) => index.get(key!) ?? []);
   }
 
   /** The index of one parameter of one type, built on its first search and kept up to date after. */

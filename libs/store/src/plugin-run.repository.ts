@@ -85,25 +85,30 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
   }
 }
 
-/** Completes runs, many at once: one multi-row update per batch. */
+/** Completes runs, many at once: one multi-row update per batch, chaining its rows itself. */
 class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompletion }, void> {
+  readonly linksItself = true;
+
   async run(
-    tx: EntityManager,
+    db: EntityManager,
     items: Array<{ id: string; completion: RunCompletion }>,
   ): Promise<Array<Audited<void>>> {
     // Should one run be completed twice in a batch, the later completion is the one recorded.
     const last = new Map(items.map((item, i) => [item.id, i]));
     const unique = [...last.values()].map((i) => items[i]);
     const json = (value: object | undefined) => (value === undefined ? null : JSON.stringify(value));
-    // An UPDATE answers [rows, affected count] through TypeORM.
-    const [rows] = (await tx.query(
-      `UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
-              inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
-              latency_ms = v.latency_ms, finished_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
-                   $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
-       WHERE plugin_run.id = v.id
-       RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256`,
+    await db.query(
+      `WITH u AS (
+         UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
+                inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
+                latency_ms = v.latency_ms, finished_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
+                     $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
+         WHERE plugin_run.id = v.id
+         RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256)
+       SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                           array_agg(outcome ORDER BY id), array_agg(content_sha256 ORDER BY id))
+       FROM u`,
       [
         unique.map((u) => u.id),
         unique.map((u) => u.completion.outcome),
@@ -114,12 +119,8 @@ class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompleti
         unique.map((u) => u.completion.executionProvider ?? null),
         unique.map((u) => u.completion.latencyMs ?? null),
       ],
-    )) as [Array<ChainedRow & { outcome: string }>, number];
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return items.map((item, i) => {
-      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
-      return { result: undefined, records: row ? chained('plugin_run', row.outcome, [row]) : [] };
-    });
+    );
+    return items.map(() => ({ result: undefined, records: [] }));
   }
 }
 

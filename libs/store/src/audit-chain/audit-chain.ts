@@ -24,6 +24,12 @@ export type AuditedWork<T> = (tx: EntityManager) => Promise<Audited<T>>;
  * database as one multi-row statement. `run` answers one result per item, in order.
  */
 export interface BatchedWrite<I, T> {
+  /**
+   * Its one statement appends its rows to the chain itself (audit_append in the same statement), so
+   * it needs no transaction: it runs on its own, one round trip instead of four (begin, write, link,
+   * commit), and answers no records.
+   */
+  readonly linksItself?: boolean;
   run(tx: EntityManager, items: I[]): Promise<Array<Audited<T>>>;
 }
 
@@ -122,23 +128,29 @@ export class AuditChain implements BeforeApplicationShutdown {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    let results: unknown[];
+    const results = new Array<unknown>(batch.length);
+    const run = async (tx: EntityManager, op: BatchedWrite<unknown, unknown>, positions: number[]) => {
+      const answers = await op.run(
+        tx,
+        positions.map((i) => batch[i].item),
+      );
+      positions.forEach((position, k) => (results[position] = answers[k].result));
+      return answers.flatMap((a) => a.records);
+    };
+    const groups = [...groupByOperation(batch)];
+    const inTransaction = groups.filter(([op]) => !op.linksItself);
     try {
-      results = await this.db.transaction(async (tx) => {
-        const done = new Array<Audited<unknown>>(batch.length);
-        for (const [op, positions] of groupByOperation(batch)) {
-          const answers = await op.run(
-            tx,
-            positions.map((i) => batch[i].item),
-          );
-          positions.forEach((position, k) => (done[position] = answers[k]));
-        }
-        await this.link(
-          tx,
-          done.flatMap((d) => d.records),
-        );
-        return done.map((d) => d.result);
-      });
+      await Promise.all([
+        ...groups
+          .filter(([op]) => op.linksItself)
+          .map(([op, positions]) => run(this.db.manager, op, positions)),
+        inTransaction.length > 0 &&
+          this.db.transaction(async (tx) => {
+            const records: ChainedRecord[] = [];
+            for (const [op, positions] of inTransaction) records.push(...(await run(tx, op, positions)));
+            await this.link(tx, records);
+          }),
+      ]);
     } catch (error) {
       // One bad item must not fail its neighbours: run each on its own to find it.
       if (batch.length === 1) return batch[0].reject(error);

@@ -219,6 +219,7 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     const stages: string[] = [];
     const costs: Array<{ workers: number; cost: EventCost; split?: Map<string, number> }> = [];
+    const pacedCosts: Array<{ workers: number; cost: EventCost }> = [];
     let profiled: string | undefined;
     for (const workerCount of options.workers) {
       const workers: AegleProcess[] = [];
@@ -282,6 +283,7 @@ async function main(): Promise<void> {
 
       // Latency at a steady offered rate.
       const steady = await freshResults(options.rate * options.latencySeconds);
+      await meter.start();
       const latency = await runPhase(steady, async (each) => {
         const start = performance.now();
         const sends: Promise<void>[] = [];
@@ -294,6 +296,7 @@ async function main(): Promise<void> {
         await Promise.all(sends);
       });
       await watch.waitForIdle(60_000);
+      pacedCosts.push({ workers: workerCount, cost: await meter.perEvent(steady.length) });
 
       const eps = throughput.events / throughput.seconds;
       const sorted = latency.latencies.sort((a, b) => a - b);
@@ -328,8 +331,10 @@ async function main(): Promise<void> {
       '  queued: notification accepted → run created (intake, events queue, router); run wait: run created →\n' +
         '  plugin started; plugin run: EHR reads + features + ONNX; write-back: run finished → Observation written',
     );
-    say(`\nper event, throughput run (${options.events} events)`);
+    say(`\nper event, throughput run (${options.events} events, ${options.concurrency} in flight)`);
     for (const line of costTable(costs)) say(line);
+    say(`\nper event, paced run (${options.rate} events/s for ${options.latencySeconds} s: smaller batches)`);
+    for (const line of costTable(pacedCosts)) say(line);
     say(
       '  CPU: ms of CPU time from /proc (all cores), far less load-sensitive than wall time. PostgreSQL: the\n' +
         "  backends of Aegle's database only. Aegle = api + worker(s) + PostgreSQL, the cost the floor compares\n" +
@@ -384,6 +389,8 @@ interface EventCost {
   bytesToEhr: number;
   bytesFromEhr: number;
   redisCommands: number;
+  /** The commands Redis ran most, per event. */
+  redisTop: Array<[string, number]>;
 }
 
 type CpuGroup = 'FHIR server' | 'api' | 'worker(s)' | 'PostgreSQL' | 'Redis' | 'bench driver';
@@ -392,7 +399,7 @@ interface CostSample {
   cpuMicros: Record<CpuGroup, number>;
   sqlStatements: number;
   traffic: Traffic;
-  redisCommands: number;
+  redisCalls: Map<string, number>;
 }
 
 /** Counts before and after a phase, from /proc, the processes' /metrics, the EHR and Redis. */
@@ -431,7 +438,13 @@ class CostMeter {
       fhirRequests: (after.traffic.requests - before.traffic.requests) / events,
       bytesToEhr: (after.traffic.bytesIn - before.traffic.bytesIn) / events,
       bytesFromEhr: (after.traffic.bytesOut - before.traffic.bytesOut) / events,
-      redisCommands: (after.redisCommands - before.redisCommands) / events,
+      redisCommands:
+        [...after.redisCalls].reduce((sum, [name, n]) => sum + n - (before.redisCalls.get(name) ?? 0), 0) /
+        events,
+      redisTop: [...after.redisCalls]
+        .map(([name, n]): [string, number] => [name, (n - (before.redisCalls.get(name) ?? 0)) / events])
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4),
     };
   }
 
@@ -459,9 +472,8 @@ class CostMeter {
       },
       sqlStatements: statements.reduce((a, b) => a + b, 0),
       traffic,
-      redisCommands: [...redisInfo.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)].reduce(
-        (sum, m) => sum + Number(m[1]),
-        0,
+      redisCalls: new Map(
+        [...redisInfo.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]),
       ),
     };
   }
@@ -495,6 +507,16 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
     row('bytes to the EHR', (c) => c.bytesToEhr, 0),
     row('bytes from the EHR', (c) => c.bytesFromEhr, 0),
     row('Redis commands', (c) => c.redisCommands),
+    ...[0, 1, 2, 3].map(
+      (i) =>
+        label(i === 0 ? '  of which' : '') +
+        column(
+          costs.map(({ cost }) =>
+            cost.redisTop[i] ? `${cost.redisTop[i][0]} ${cost.redisTop[i][1].toFixed(1)}` : '',
+          ),
+          22,
+        ),
+    ),
   ];
 }
 

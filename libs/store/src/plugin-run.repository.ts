@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './audit-chain';
+import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { EntityColumns } from './entity-columns';
 import { EventEntity, PluginRunEntity, RunMode, RunOutcome } from './entities';
 import { protectInputs } from './input-policy';
@@ -36,16 +36,26 @@ const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string })
   `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
 
 /**
- * Opens runs, many at once: one multi-row insert per batch (an existing run is found, not duplicated).
+ * Opens runs, many at once: one multi-row insert per batch that chains the rows it creates itself
+ * (an existing run is found, not duplicated; the same run asked twice in a batch is opened once).
  */
 class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
-  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
-    const inserted = (await tx.query(
-      `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-       ON CONFLICT DO NOTHING
-       RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
-                 plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256`,
+  readonly linksItself = true;
+
+  async run(db: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
+    // `linked` is one row whatever was inserted, so the join below always evaluates it.
+    const inserted = (await db.query(
+      `WITH ins AS (
+         INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+         ON CONFLICT DO NOTHING
+         RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
+                   plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256
+       ), linked AS (
+         SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                             array_agg('opened'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
+         FROM ins)
+       SELECT ins.id, ins."eventId", ins."pluginId", ins."pluginVersion" FROM linked LEFT JOIN ins ON true`,
       [
         items.map((i) => i.eventId),
         items.map((i) => i.sourceId),
@@ -55,12 +65,12 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
         items.map((i) => i.mode ?? 'live'),
         items.map((i) => i.triggeredBy ?? null),
       ],
-    )) as Array<ChainedRow & { eventId: string; pluginId: string; pluginVersion: string }>;
-    const created = new Map(inserted.map((row) => [runKey(row), row]));
+    )) as Array<{ id: string | null; eventId: string; pluginId: string; pluginVersion: string }>;
+    const created = new Map(inserted.filter((row) => row.id !== null).map((row) => [runKey(row), row]));
     const missing = items.filter((i) => !created.has(runKey(i)));
     const existing = new Map<string, OpenedRun>();
     if (missing.length > 0) {
-      const rows = (await tx.query(
+      const rows = (await db.query(
         `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
                 r.plugin_version AS "pluginVersion", r.outcome
          FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
@@ -69,18 +79,10 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
       )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string; outcome: string }>;
       for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
     }
-    const chainedOnce = new Set<string>();
     return items.map((item) => {
       const key = runKey(item);
       const row = created.get(key);
-      if (!row) return { result: existing.get(key)!, records: [] };
-      // The same run asked for twice in one batch is opened (and chained) once.
-      const first = !chainedOnce.has(key);
-      chainedOnce.add(key);
-      return {
-        result: { id: row.id, pending: true },
-        records: first ? chained('plugin_run', 'opened', [row]) : [],
-      };
+      return { result: row ? { id: row.id!, pending: true } : existing.get(key)!, records: [] };
     });
   }
 }

@@ -25,7 +25,7 @@ interface CpuProfile {
 export const STAGES: Array<[string, RegExp]> = [
   [
     'routing',
-    /(router\.processor|run-starter|plugin-registry|rollout|patient-of|event-enqueuer)\.ts$|\/routing\//,
+    /(router\.processor|run-starter|plugin-registry|rollout|patient-of|event-enqueuer)\.ts$|\/(routing|catalogue)\//,
   ],
   [
     'inputs',

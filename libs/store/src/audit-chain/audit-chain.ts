@@ -139,25 +139,36 @@ export class AuditChain implements BeforeApplicationShutdown {
     };
     const groups = [...groupByOperation(batch)];
     const inTransaction = groups.filter(([op]) => !op.linksItself);
-    try {
-      await Promise.all([
-        ...groups
-          .filter(([op]) => op.linksItself)
-          .map(([op, positions]) => run(this.db.manager, op, positions)),
-        inTransaction.length > 0 &&
-          this.db.transaction(async (tx) => {
-            const records: ChainedRecord[] = [];
-            for (const [op, positions] of inTransaction) records.push(...(await run(tx, op, positions)));
-            await this.link(tx, records);
-          }),
-      ]);
-    } catch (error) {
-      // One bad item must not fail its neighbours: run each on its own to find it.
-      if (batch.length === 1) return batch[0].reject(error);
-      for (const item of batch) await this.flush([item]);
-      return;
+    // Each self-linking statement commits on its own and the transaction holds the rest: what
+    // failed is retried, never what committed.
+    const parts: Array<{ positions: number[]; done: Promise<unknown> }> = [
+      ...groups
+        .filter(([op]) => op.linksItself)
+        .map(([op, positions]) => ({ positions, done: run(this.db.manager, op, positions) })),
+    ];
+    if (inTransaction.length > 0) {
+      parts.push({
+        positions: inTransaction.flatMap(([, positions]) => positions),
+        done: this.db.transaction(async (tx) => {
+          const records: ChainedRecord[] = [];
+          for (const [op, positions] of inTransaction) records.push(...(await run(tx, op, positions)));
+          await this.link(tx, records);
+        }),
+      });
     }
-    batch.forEach((item, i) => item.resolve(results[i]));
+    const outcomes = await Promise.allSettled(parts.map((part) => part.done));
+    const failed = new Set<number>();
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') for (const position of parts[i].positions) failed.add(position);
+    });
+    batch.forEach((item, i) => failed.has(i) || item.resolve(results[i]));
+    if (failed.size === 0) return;
+    // One bad item must not fail its neighbours: run each on its own to find it.
+    if (batch.length === 1) {
+      const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+      return batch[0].reject(rejected.reason);
+    }
+    for (const position of failed) await this.flush([batch[position]]);
   }
 }
 

@@ -53,6 +53,10 @@ const options = new Command()
   .option('--workers <list>', 'worker process counts to run', (v) => v.split(',').map(Number), [1, 2])
   .option('--concurrency <n>', 'notifications in flight in the throughput run', (v) => Number(v), 32)
   .option('--no-validate', 'the FHIR server stores writes without validating them against R4')
+  .option(
+    '--reconcile-interval-ms <n>',
+    "the processes' AEGLE_RECONCILE_INTERVAL_MS (how often unfinished work is offered to the queues again)",
+  )
   .option('--cpu-prof <dir>', "keep the workers' V8 CPU profiles of the throughput run in this folder")
   .option('--no-stages', 'no CPU profiles of the workers (and so no split of their CPU by stage)')
   .option('--top <n>', 'heaviest functions of the first worker profile to list', (v) => Number(v), 15)
@@ -64,6 +68,7 @@ const options = new Command()
     workers: number[];
     concurrency: number;
     validate: boolean;
+    reconcileIntervalMs?: string;
     cpuProf?: string;
     stages: boolean;
     top: number;
@@ -105,6 +110,9 @@ async function main(): Promise<void> {
       : mkdtempSync(join(tmpdir(), 'aegle-bench-prof-'));
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const reconcile: Record<string, string> = options.reconcileIntervalMs
+    ? { AEGLE_RECONCILE_INTERVAL_MS: options.reconcileIntervalMs }
+    : {};
   const ehr = await startFhirServerProcess({ validate: options.validate });
   const redis = await startRedisProcess();
   const redisClient = new Redis(redis.url);
@@ -148,7 +156,7 @@ async function main(): Promise<void> {
       queuePrefix: prefix,
       role: 'api',
       sources: [{ id: 'bench', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
-      env: { LOG_LEVEL: 'warn' },
+      env: { LOG_LEVEL: 'warn', ...reconcile },
     });
     processes.push(api);
     await db.connect(); // the api process has migrated the database by now
@@ -233,6 +241,7 @@ async function main(): Promise<void> {
             sources: [{ id: 'bench', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
             env: {
               LOG_LEVEL: 'warn',
+              ...reconcile,
               ...(profileDir
                 ? {
                     NODE_OPTIONS: `--require ${resolve(__dirname, 'cpu-profile.js')}`,

@@ -10,17 +10,17 @@
  * runs in a process of its own, so the driver does not compete with it for an event loop; Redis is
  * a private redis-server, so its CPU and its command count are Aegle's alone.
  *
- * What each event costs, over the throughput run: CPU of the FHIR server, the api, the worker(s),
- * Aegle's PostgreSQL backends and Redis (from /proc); SQL statements (each a round trip, counted by
- * the processes' `aegle_db_statements_total`) and PostgreSQL's own transaction count; FHIR requests
- * and body bytes to and from the EHR (counted by the server); Redis commands (INFO commandstats).
- * The workers' CPU is split by pipeline stage from V8 CPU profiles of that run (bench/cpu-stages.ts).
+ * What each event costs, over the throughput run and over the paced run: CPU of the FHIR server,
+ * the api, the worker(s), Aegle's PostgreSQL backends and Redis (from /proc); SQL statements (each a
+ * round trip, counted by the processes' `aegle_db_statements_total`); FHIR requests and body bytes
+ * to and from the EHR (counted by the server); Redis commands (INFO commandstats). The workers' CPU
+ * of the throughput run is split by pipeline stage from V8 CPU profiles (bench/cpu-stages.ts).
  *
  *   npm run bench:e2e -- --events 600 --rate 100 --latency-seconds 5
  *   npm run bench:e2e -- --workers 1 --cpu-prof /tmp/aegle-prof   # keep the workers' profiles
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -359,7 +359,8 @@ async function main(): Promise<void> {
       );
     }
     if (profiled && options.top > 0) {
-      say(`\nheaviest functions (self time) of one worker in the throughput run (${profiled}):`);
+      const kept = options.cpuProf ? ` (${profiled})` : '';
+      say(`\nheaviest functions (self time) of one worker in the throughput run${kept}:`);
       for (const { frame, share } of topFrames(profiled, options.top))
         say(`${(share * 100).toFixed(1).padStart(6)} %  ${frame}`);
     }
@@ -372,6 +373,7 @@ async function main(): Promise<void> {
     await redis.stop();
     await database.drop();
     await ehr.close();
+    if (profileDir && !options.cpuProf) rmSync(profileDir, { recursive: true, force: true });
   }
 }
 

@@ -7,27 +7,41 @@
  * ceiling, since every event costs several FHIR requests, one of them a two-resource transaction.
  *
  * The FHIR server (test/support/fhir-server.ts, validating writes against R4 unless --no-validate)
- * runs in a process of its own, so the driver does not compete with it for an event loop.
+ * runs in a process of its own, so the driver does not compete with it for an event loop; Redis is
+ * a private redis-server, so its CPU and its command count are Aegle's alone.
+ *
+ * What each event costs, over the throughput run and over the paced run: CPU of the FHIR server,
+ * the api, the worker(s), Aegle's PostgreSQL backends and Redis (from /proc); SQL statements (each a
+ * round trip, counted by the processes' `aegle_db_statements_total`); FHIR requests and body bytes
+ * to and from the EHR (counted by the server); Redis commands (INFO commandstats). The workers' CPU
+ * of the throughput run is split by pipeline stage from V8 CPU profiles (bench/cpu-stages.ts).
  *
  *   npm run bench:e2e -- --events 600 --rate 100 --latency-seconds 5
- *   npm run bench:e2e -- --workers 1 --cpu-prof /tmp/aegle-prof   # where a worker's CPU goes
+ *   npm run bench:e2e -- --workers 1 --cpu-prof /tmp/aegle-prof   # keep the workers' profiles
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { Client } from 'pg';
 import { AegleProcess, spawnAegle } from '../test/support/aegle-process';
-import { createTestDatabase, TEST_REDIS_URL } from '../test/support/aegle-app';
+import Redis from 'ioredis';
+import { createTestDatabase } from '../test/support/aegle-app';
+import type { Traffic } from '../test/support/fhir-server';
 import { FhirServerProcess, startFhirServerProcess } from '../test/support/fhir-server-process';
 import { watchQueues } from '../test/support/queue-watch';
+import { startRedisProcess } from '../test/support/redis-process';
 import {
   chartTransaction,
   cholesterolResult,
   generatePatients,
   PatientProfile,
 } from '../sandbox/synthetic-patients';
+import { CATEGORIES, stageSamples, topFrames } from './cpu-stages';
+import { processCpuMicros } from './proc-cpu';
 
 const TOKEN = 'bench-inbound-token';
 const RISK_CODE = '79423-0';
@@ -39,7 +53,13 @@ const options = new Command()
   .option('--workers <list>', 'worker process counts to run', (v) => v.split(',').map(Number), [1, 2])
   .option('--concurrency <n>', 'notifications in flight in the throughput run', (v) => Number(v), 32)
   .option('--no-validate', 'the FHIR server stores writes without validating them against R4')
-  .option('--cpu-prof <dir>', 'write a V8 CPU profile of each worker process to this folder')
+  .option(
+    '--reconcile-interval-ms <n>',
+    "the processes' AEGLE_RECONCILE_INTERVAL_MS (how often unfinished work is offered to the queues again)",
+  )
+  .option('--cpu-prof <dir>', "keep the workers' V8 CPU profiles of the throughput run in this folder")
+  .option('--no-stages', 'no CPU profiles of the workers (and so no split of their CPU by stage)')
+  .option('--top <n>', 'heaviest functions of the first worker profile to list', (v) => Number(v), 15)
   .parse()
   .opts<{
     events: number;
@@ -48,7 +68,10 @@ const options = new Command()
     workers: number[];
     concurrency: number;
     validate: boolean;
+    reconcileIntervalMs?: string;
     cpuProf?: string;
+    stages: boolean;
+    top: number;
   }>();
 
 /**
@@ -80,12 +103,22 @@ interface PhaseResult {
 const ms = (v: number) => v.toFixed(0).padStart(6);
 
 async function main(): Promise<void> {
-  if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
+  const profileDir = !options.stages
+    ? undefined
+    : options.cpuProf
+      ? resolve(options.cpuProf)
+      : mkdtempSync(join(tmpdir(), 'aegle-bench-prof-'));
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const reconcile: Record<string, string> = options.reconcileIntervalMs
+    ? { AEGLE_RECONCILE_INTERVAL_MS: options.reconcileIntervalMs }
+    : {};
   const ehr = await startFhirServerProcess({ validate: options.validate });
+  const redis = await startRedisProcess();
+  const redisClient = new Redis(redis.url);
   const database = await createTestDatabase();
   const prefix = `aegle-bench-${randomBytes(4).toString('hex')}`;
-  const watch = await watchQueues(TEST_REDIS_URL, prefix);
+  const watch = await watchQueues(redis.url, prefix);
   const db = new Client({ connectionString: database.url });
   const processes: AegleProcess[] = [];
   try {
@@ -119,11 +152,11 @@ async function main(): Promise<void> {
 
     const api = await spawnAegle({
       databaseUrl: database.url,
-      redisUrl: TEST_REDIS_URL,
+      redisUrl: redis.url,
       queuePrefix: prefix,
       role: 'api',
       sources: [{ id: 'bench', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
-      env: { LOG_LEVEL: 'warn' },
+      env: { LOG_LEVEL: 'warn', ...reconcile },
     });
     processes.push(api);
     await db.connect(); // the api process has migrated the database by now
@@ -193,23 +226,27 @@ async function main(): Promise<void> {
 
     const rows: string[] = [];
     const stages: string[] = [];
-    const cpuRows: string[] = [];
+    const costs: Array<{ workers: number; cost: EventCost; split?: Map<string, number> }> = [];
+    const pacedCosts: Array<{ workers: number; cost: EventCost }> = [];
+    let profiled: string | undefined;
     for (const workerCount of options.workers) {
       const workers: AegleProcess[] = [];
       for (let i = 0; i < workerCount; i++) {
         workers.push(
           await spawnAegle({
             databaseUrl: database.url,
-            redisUrl: TEST_REDIS_URL,
+            redisUrl: redis.url,
             queuePrefix: prefix,
             role: 'worker',
             sources: [{ id: 'bench', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
             env: {
               LOG_LEVEL: 'warn',
-              ...(options.cpuProf
+              ...reconcile,
+              ...(profileDir
                 ? {
                     NODE_OPTIONS: `--require ${resolve(__dirname, 'cpu-profile.js')}`,
-                    AEGLE_CPU_PROF_DIR: resolve(options.cpuProf),
+                    AEGLE_CPU_PROF_DIR: profileDir,
+                    AEGLE_CPU_PROF_ON_SIGNAL: '1',
                   }
                 : {}),
             },
@@ -226,12 +263,13 @@ async function main(): Promise<void> {
 
       // Throughput: everything offered at once, `concurrency` notifications in flight.
       const burst = await freshResults(options.events);
-      const cpu = new CpuMeter(db, new URL(database.url).pathname.slice(1), {
-        'FHIR server': [ehr.pid],
-        api: [api.child.pid!],
-        [`worker${workerCount > 1 ? 's' : ''}`]: workers.map((w) => w.child.pid!),
-      });
-      await cpu.start();
+      const meter = new CostMeter(db, new URL(database.url).pathname.slice(1), ehr, redisClient, [
+        api,
+        ...workers,
+      ]);
+      await meter.start();
+      // The profiles cover the throughput run (cpu-profile.js: SIGUSR2 starts, the next one writes).
+      if (profileDir) for (const w of workers) w.child.kill('SIGUSR2');
       const throughput = await runPhase(burst, async (each) => {
         let next = 0;
         await Promise.all(
@@ -241,10 +279,20 @@ async function main(): Promise<void> {
         );
       });
       await watch.waitForIdle(60_000);
-      cpuRows.push(`${String(workerCount).padStart(7)}  ${await cpu.perEvent(burst.length)}`);
+      const cost = await meter.perEvent(burst.length);
+      let split: Map<string, number> | undefined;
+      if (profileDir) {
+        const files = await Promise.all(workers.map((w) => writtenProfile(w, profileDir)));
+        split = new Map();
+        for (const file of files)
+          for (const [category, n] of stageSamples(file)) split.set(category, (split.get(category) ?? 0) + n);
+        profiled ??= files[0];
+      }
+      costs.push({ workers: workerCount, cost, split });
 
       // Latency at a steady offered rate.
       const steady = await freshResults(options.rate * options.latencySeconds);
+      await meter.start();
       const latency = await runPhase(steady, async (each) => {
         const start = performance.now();
         const sends: Promise<void>[] = [];
@@ -257,6 +305,7 @@ async function main(): Promise<void> {
         await Promise.all(sends);
       });
       await watch.waitForIdle(60_000);
+      pacedCosts.push({ workers: workerCount, cost: await meter.perEvent(steady.length) });
 
       const eps = throughput.events / throughput.seconds;
       const sorted = latency.latencies.sort((a, b) => a - b);
@@ -291,35 +340,91 @@ async function main(): Promise<void> {
       '  queued: notification accepted → run created (intake, events queue, router); run wait: run created →\n' +
         '  plugin started; plugin run: EHR reads + features + ONNX; write-back: run finished → Observation written',
     );
+    say(`\nper event, throughput run (${options.events} events, ${options.concurrency} in flight)`);
+    for (const line of costTable(costs)) say(line);
+    say(`\nper event, paced run (${options.rate} events/s for ${options.latencySeconds} s: smaller batches)`);
+    for (const line of costTable(pacedCosts)) say(line);
     say(
-      '\nCPU per event in the throughput run (ms of CPU time, all cores; far less load-sensitive than wall time):',
+      '  CPU: ms of CPU time from /proc (all cores), far less load-sensitive than wall time. PostgreSQL: the\n' +
+        "  backends of Aegle's database only. Aegle = api + worker(s) + PostgreSQL, the cost the floor compares\n" +
+        "  with the FHIR server's. SQL statements: sent by api and workers, each one round trip. Bytes: FHIR\n" +
+        "  bodies. Redis: a private redis-server; its commands include the bench's queue watcher.",
     );
-    say(`workers  ${CpuMeter.header}`);
-    for (const row of cpuRows) say(row);
-    say(
-      '  Redis is shared with other users of this machine and not counted. On two dedicated cores the\n' +
-        '  loop could not go faster than 2000 / total events/s.',
-    );
+    if (costs.some((c) => c.split)) {
+      say("\nworkers' CPU per event by stage (ms; from V8 CPU profiles of the throughput run):");
+      for (const line of stageTable(costs)) say(line);
+      say(
+        '  A sample counts for the nearest stage frame on its stack (leaf first); one with none for the\n' +
+          '  client library it is in (parsing a PostgreSQL reply, a Redis command, an HTTP response).',
+      );
+    }
+    if (profiled && options.top > 0) {
+      const kept = options.cpuProf ? ` (${profiled})` : '';
+      say(`\nheaviest functions (self time) of one worker in the throughput run${kept}:`);
+      for (const { frame, share } of topFrames(profiled, options.top))
+        say(`${(share * 100).toFixed(1).padStart(6)} %  ${frame}`);
+    }
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
     await db.end().catch(() => undefined);
     await watch.obliterate();
     await watch.close();
+    redisClient.disconnect();
+    await redis.stop();
     await database.drop();
     await ehr.close();
+    if (profileDir && !options.cpuProf) rmSync(profileDir, { recursive: true, force: true });
   }
 }
 
-/** CPU time (user + system) the loop's processes spent, read from /proc, per event. */
-class CpuMeter {
-  static readonly header = 'FHIR server      api  worker(s)  PostgreSQL  bench driver   total';
-  private before = new Map<string, number>();
+/** The profile a worker writes on its second SIGUSR2. */
+async function writtenProfile(worker: AegleProcess, dir: string): Promise<string> {
+  const pid = worker.child.pid!;
+  const before = new Set(readdirSync(dir));
+  worker.child.kill('SIGUSR2');
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const file = readdirSync(dir).find(
+      (f) => !before.has(f) && f.startsWith(`worker-${pid}-`) && f.endsWith('.cpuprofile'),
+    );
+    if (file && existsSync(join(dir, file))) return join(dir, file);
+    await delay(50);
+  }
+  throw new Error(`worker ${pid} wrote no CPU profile`);
+}
+
+/** What the loop spent on one event: CPU (ms) by process group, and the traffic between the parts. */
+interface EventCost {
+  cpu: Record<CpuGroup, number>;
+  sqlStatements: number;
+  fhirRequests: number;
+  bytesToEhr: number;
+  bytesFromEhr: number;
+  redisCommands: number;
+  /** The commands Redis ran most, per event. */
+  redisTop: Array<[string, number]>;
+}
+
+type CpuGroup = 'FHIR server' | 'api' | 'worker(s)' | 'PostgreSQL' | 'Redis' | 'bench driver';
+
+interface CostSample {
+  cpuMicros: Record<CpuGroup, number>;
+  sqlStatements: number;
+  traffic: Traffic;
+  redisCalls: Map<string, number>;
+}
+
+/** Counts before and after a phase, from /proc, the processes' /metrics, the EHR and Redis. */
+class CostMeter {
+  private before: CostSample | undefined;
   private driverBefore = process.cpuUsage();
 
   constructor(
     private readonly db: Client,
     private readonly databaseName: string,
-    private readonly groups: Record<string, number[]>,
+    private readonly ehr: FhirServerProcess,
+    private readonly redis: Redis,
+    /** The api first, then the workers. */
+    private readonly aegle: AegleProcess[],
   ) {}
 
   async start(): Promise<void> {
@@ -327,42 +432,134 @@ class CpuMeter {
     this.driverBefore = process.cpuUsage();
   }
 
-  async perEvent(events: number): Promise<string> {
+  async perEvent(events: number): Promise<EventCost> {
     const after = await this.sample();
     const driver = process.cpuUsage(this.driverBefore);
-    const used = (name: string) => ((after.get(name) ?? 0) - (this.before.get(name) ?? 0)) / events;
-    const values = [
-      ...Object.keys(this.groups).map(used),
-      used('PostgreSQL'),
-      (driver.user + driver.system) / 1000 / events,
-    ];
-    const total = values.reduce((a, b) => a + b, 0);
-    const widths = [11, 8, 10, 11, 13, 7];
-    return [...values, total].map((v, i) => v.toFixed(1).padStart(widths[i])).join(' ');
+    after.cpuMicros['bench driver'] = driver.user + driver.system;
+    const before = this.before!;
+    const cpu = Object.fromEntries(
+      Object.entries(after.cpuMicros).map(([group, us]) => [
+        group,
+        (us - before.cpuMicros[group as CpuGroup]) / 1000 / events,
+      ]),
+    ) as Record<CpuGroup, number>;
+    return {
+      cpu,
+      sqlStatements: (after.sqlStatements - before.sqlStatements) / events,
+      fhirRequests: (after.traffic.requests - before.traffic.requests) / events,
+      bytesToEhr: (after.traffic.bytesIn - before.traffic.bytesIn) / events,
+      bytesFromEhr: (after.traffic.bytesOut - before.traffic.bytesOut) / events,
+      redisCommands:
+        [...after.redisCalls].reduce((sum, [name, n]) => sum + n - (before.redisCalls.get(name) ?? 0), 0) /
+        events,
+      redisTop: [...after.redisCalls]
+        .map(([name, n]): [string, number] => [name, (n - (before.redisCalls.get(name) ?? 0)) / events])
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4),
+    };
   }
 
-  /** Milliseconds of CPU per group; PostgreSQL is this database's backends (their pids persist in pools). */
-  private async sample(): Promise<Map<string, number>> {
+  private async sample(): Promise<CostSample> {
+    // PostgreSQL: this database's backends (pooled, so their pids persist through the phase).
     const { rows } = await this.db.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
       [this.databaseName],
     );
-    const groups: Record<string, number[]> = { ...this.groups, PostgreSQL: rows.map((r) => r.pid) };
-    return new Map(
-      Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]),
-    );
+    const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+    const [api, ...workers] = this.aegle;
+    const [statements, traffic, redisInfo] = await Promise.all([
+      Promise.all(this.aegle.map((p) => counterOf(p.url, 'aegle_db_statements_total'))),
+      this.ehr.traffic(),
+      this.redis.info('all'), // 'all' holds commandstats
+    ]);
+    return {
+      cpuMicros: {
+        'FHIR server': cpuOf([this.ehr.pid]),
+        api: cpuOf([api.child.pid!]),
+        'worker(s)': cpuOf(workers.map((w) => w.child.pid!)),
+        PostgreSQL: cpuOf(rows.map((r) => r.pid)),
+        Redis: cpuOf([Number(/process_id:(\d+)/.exec(redisInfo)![1])]),
+        'bench driver': 0,
+      },
+      sqlStatements: statements.reduce((a, b) => a + b, 0),
+      traffic,
+      redisCalls: new Map(
+        [...redisInfo.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]),
+      ),
+    };
   }
 }
 
-/** utime + stime of a process in ms (0 once it is gone). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
-  } catch {
-    return 0;
+/** The value of an unlabelled counter on a process's /metrics. */
+async function counterOf(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!match) throw new Error(`${url}/metrics has no ${name}`);
+  return Number(match[1]);
+}
+
+const column = (values: string[], width = 11) => values.map((v) => v.padStart(width)).join('');
+
+/** Rows of figures, a column per worker count. */
+function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[] {
+  const label = (text: string) => text.padEnd(40);
+  const row = (text: string, value: (c: EventCost) => number, digits = 1) =>
+    label(text) + column(costs.map(({ cost }) => value(cost).toFixed(digits)));
+  const aegle = (c: EventCost) => c.cpu.api + c.cpu['worker(s)'] + c.cpu.PostgreSQL;
+  return [
+    label('workers') + column(costs.map((c) => String(c.workers))),
+    ...(['FHIR server', 'api', 'worker(s)', 'PostgreSQL', 'Redis', 'bench driver'] as const).map((group) =>
+      row(`CPU ms  ${group}`, (c) => c.cpu[group], 2),
+    ),
+    row('CPU ms  Aegle (api+workers+PostgreSQL)', aegle, 2),
+    row('        Aegle ÷ FHIR server', (c) => aegle(c) / c.cpu['FHIR server'], 2),
+    row('SQL statements (round trips)', (c) => c.sqlStatements),
+    row('FHIR requests', (c) => c.fhirRequests, 2),
+    row('bytes to the EHR', (c) => c.bytesToEhr, 0),
+    row('bytes from the EHR', (c) => c.bytesFromEhr, 0),
+    row('Redis commands', (c) => c.redisCommands),
+    ...[0, 1, 2, 3].map(
+      (i) =>
+        label(i === 0 ? '  of which' : '') +
+        column(
+          costs.map(({ cost }) =>
+            cost.redisTop[i] ? `${cost.redisTop[i][0]} ${cost.redisTop[i][1].toFixed(1)}` : '',
+          ),
+          22,
+        ),
+    ),
+  ];
+}
+
+/** The workers' CPU per event split by the profiles' shares of each category. */
+function stageTable(
+  costs: Array<{ workers: number; cost: EventCost; split?: Map<string, number> }>,
+): string[] {
+  const label = (text: string) => text.padEnd(26);
+  const shown = costs.filter((c) => c.split);
+  const totals = shown.map((c) => [...c.split!.values()].reduce((a, b) => a + b, 0));
+  const lines = [
+    label('workers') +
+      column(
+        shown.map((c) => String(c.workers)),
+        16,
+      ),
+  ];
+  for (const category of CATEGORIES) {
+    if (!shown.some((c) => c.split!.get(category))) continue;
+    lines.push(
+      label(category) +
+        column(
+          shown.map((c, i) => {
+            const share = (c.split!.get(category) ?? 0) / totals[i];
+            return `${(share * c.cost.cpu['worker(s)']).toFixed(2)} (${(share * 100).toFixed(0).padStart(2)} %)`;
+          }),
+          16,
+        ),
+    );
   }
+  lines.push(label('samples') + column(totals.map(String), 16));
+  return lines;
 }
 
 /** Median time of each stage of the events whose focus is one of `focusIds`, from the audit tables. */

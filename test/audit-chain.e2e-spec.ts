@@ -301,6 +301,47 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     expect(await store.runs.getWithEvent(randomUUID())).toBeNull();
   });
 
+  it('fails only the items of a statement that failed: what committed beside it is kept once', async () => {
+    const stories = await Promise.all([1, 2].map(() => recordStory(store)));
+    const attempt = (runId: string) => ({
+      runId,
+      sourceId: 'test-ehr',
+      resourceType: 'Observation',
+      resourceId: `risk-${randomUUID()}`,
+      identifier: 'once',
+      attempt: 2,
+      httpStatus: 201,
+      outcome: 'created' as const,
+      response: null,
+    });
+    // Submitted at once, so they share batches: the first two take the transactions in flight.
+    const [, , good, bad, routed] = await Promise.allSettled([
+      store.events.setStatus(stories[0].eventId, 'routed', null),
+      store.events.setStatus(stories[1].eventId, 'routed', null),
+      store.writeBacks.recordAll([attempt(stories[0].runId)]),
+      store.writeBacks.recordAll([attempt(randomUUID())]), // no such run: refused by its foreign key
+      store.runs.complete(stories[1].runId, { outcome: 'failed', reason: 'again' }),
+    ]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad).toMatchObject({
+      status: 'rejected',
+      reason: { message: expect.stringMatching(/foreign key/) },
+    });
+    expect(routed.status).toBe('fulfilled');
+    const [id] = (good as PromiseFulfilledResult<string[]>).value;
+    expect(
+      await store.db.query(`SELECT record_type, action FROM audit_log WHERE record_id = $1`, [id]),
+    ).toEqual([{ record_type: 'write_back', action: 'created' }]);
+    expect(
+      await store.db.query(
+        `SELECT action, count(*)::int AS count FROM audit_log
+         WHERE record_id = $1 AND action = 'failed' GROUP BY 1`,
+        [stories[1].runId],
+      ),
+    ).toEqual([{ action: 'failed', count: 1 }]);
+    expect((await verifyAuditChain(store.db)).problems).toEqual([]);
+  });
+
   it('prunes old records behind a checkpoint and still verifies', async () => {
     const old = await recordStory(store);
     const oldButUpdated = await recordStory(store);

@@ -17,15 +17,27 @@ import {
   PatientProfile,
 } from '../sandbox/synthetic-patients';
 
-/** 2,000 by default; CHAOS_EVENTS makes a quicker (or longer) run. */
+/**
+ * 2,000 by default; CHAOS_EVENTS makes a quicker (or longer) run: `CHAOS_EVENTS=10000 npx jest
+ * --selectProjects e2e --runInBand test/chaos.e2e-spec.ts` is the long one (docs/benchmarks.md).
+ */
 const EVENTS = Number(process.env.CHAOS_EVENTS ?? 2000);
-const PATIENTS = Math.min(100, EVENTS);
+/** About 20 results per patient however long the run, as in a hospital: a search costs what it finds. */
+const PATIENTS = Math.min(EVENTS, Math.max(100, Math.ceil(EVENTS / 20)));
+/** How long the EHR answers every request with 503 once, mid-run. */
+const EHR_OUTAGE_MS = Number(process.env.CHAOS_EHR_OUTAGE_MS ?? 30_000);
 const TOKEN = 'chaos-inbound-token';
 const RISK_CODE = '79423-0';
 /** Each wait gives up after this long: generous, for a loaded CI machine. */
 const WAIT_MS = 300_000;
 
-jest.setTimeout(15 * 60_000);
+jest.setTimeout(Math.max(15, EVENTS / 300) * 60_000); // the long run goes at a few dozen events/s
+
+const outage = {
+  severity: 'error',
+  code: 'transient',
+  details: { text: 'The EHR is down' },
+} as const;
 
 /** PCE computes a risk for this patient (a margin inside its ranges: mmol/L values come back a little off). */
 const eligible = (p: PatientProfile) =>
@@ -38,12 +50,13 @@ const eligible = (p: PatientProfile) =>
 
 /**
  * While a stream of events flows through an api process and two worker processes, a worker is
- * killed with SIGKILL twice and Redis (without persistence, so every queued job is lost) is
- * restarted once. PostgreSQL is the record of the work: the outbox relay and the work reconciler
- * put back what Redis lost, stalled jobs of the killed workers are taken over, and conditional
- * writes keep retries from writing twice. Afterwards the EHR holds exactly one result per event.
+ * killed with SIGKILL three times, Redis (without persistence, so every queued job is lost) is
+ * restarted once and the EHR answers nothing but 503 for 30 s. PostgreSQL is the record of the work:
+ * the outbox relay and the work reconciler put back what Redis lost, stalled jobs of the killed
+ * workers are taken over, runs and write-backs retry through the outage, and conditional writes keep
+ * retries from writing twice. Afterwards the EHR holds exactly one result per event.
  */
-describe(`chaos: ${EVENTS} events, two SIGKILLed workers and a Redis restart`, () => {
+describe(`chaos: ${EVENTS} events, three SIGKILLed workers, a Redis restart and an EHR outage`, () => {
   let ehr: TestFhirServer;
   let database: TestDatabase;
   let redis: RedisProcess;
@@ -81,6 +94,7 @@ describe(`chaos: ${EVENTS} events, two SIGKILLed workers and a Redis restart`, (
   };
 
   it('writes exactly one Observation per event, loses none, and keeps the audit chain intact', async () => {
+    const started = Date.now();
     const patients = generatePatients(PATIENTS * 3, 99, new Date(), 'chaos')
       .filter((p) => eligible(p.profile))
       .slice(0, PATIENTS);
@@ -157,15 +171,28 @@ describe(`chaos: ${EVENTS} events, two SIGKILLed workers and a Redis restart`, (
       workers[index] = await spawnRole('worker');
     };
 
+    const sending = Date.now();
     await whenLanded(Math.floor(EVENTS * 0.2));
     await killWorker(0);
-    await whenLanded(Math.floor(EVENTS * 0.4));
+    await whenLanded(Math.floor(EVENTS * 0.35));
     await redis.stop(); // every queued job goes with it
     await redis.start();
-    await whenLanded(Math.floor(EVENTS * 0.6));
+    await whenLanded(Math.floor(EVENTS * 0.5));
+    // The EHR goes down: every read and write answers 503 until it is back.
+    let refused = 0;
+    ehr.onRequest(() => {
+      refused++;
+      return { status: 503, body: { resourceType: 'OperationOutcome', issue: [outage] } };
+    });
+    await delay(EHR_OUTAGE_MS); // the outage's length, not synchronisation
+    ehr.onRequest(undefined);
+    await whenLanded(Math.floor(EVENTS * 0.65));
     await killWorker(1);
+    await whenLanded(Math.floor(EVENTS * 0.8));
+    await killWorker(0);
     await sender;
     await whenLanded(EVENTS);
+    const loopSeconds = (Date.now() - sending) / 1000;
 
     // Everything reached a terminal state: no event unrouted, no run pending, no result unwritten.
     const db = new Client({ connectionString: database.url });
@@ -232,8 +259,12 @@ describe(`chaos: ${EVENTS} events, two SIGKILLed workers and a Redis restart`, (
     );
     expect(stdout).toMatch(/chain intact/);
 
+    expect(refused).toBeGreaterThan(0); // the outage was felt
     process.stdout.write(
-      `chaos: ${EVENTS} events, ${resent} notifications resent, ${landed.size} results landed\n`,
+      `chaos: ${EVENTS} events (${PATIENTS} patients) through 3 worker kills, a Redis restart and a ` +
+        `${EHR_OUTAGE_MS / 1000} s EHR outage: ${landed.size} results landed exactly once in ` +
+        `${loopSeconds.toFixed(0)} s (${(EVENTS / loopSeconds).toFixed(1)} events/s), ${resent} ` +
+        `notifications resent, ${refused} EHR requests refused; ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`,
     );
   });
 });

@@ -602,7 +602,15 @@ describe('the test FHIR server store: indexed searches and transactions', () => 
       'Observation?identifier=urn:other|r42',
       'Patient?identifier=urn:mrn|mrn-7',
       'Observation?subject=Patient/nobody',
-      `Observation?code=${LOINC}|8480-6&_sort=date&_count=5`, // not indexed: the base's scan
+      `Observation?code=${LOINC}|8480-6&_sort=date&_count=5`,
+      `Observation?code=${LOINC}|8480-6,${LOINC}|2093-3&subject=Patient/p5&status=final`,
+      'Observation?code=2093-3&_count=4',
+      'Observation?code=urn:other|2093-3',
+      'Observation?status=FINAL',
+      'Observation?_lastUpdated=gt2000-01-01&subject=Patient/p7',
+      'Observation?_lastUpdated=ge2999-01-01',
+      'Observation?_lastUpdated=lt2999-01-01&_count=3', // not indexed: the base's scan
+      `Observation?code:not=${LOINC}|2093-3&_count=3`, // not indexed: the base's scan
     ]) {
       const request = parseSearchRequest(query);
       const [expected, actual] = [await plain.search(request), await indexed.search(request)];

@@ -122,6 +122,46 @@ describe('roles, execution queues and graceful shutdown (child processes)', () =
     await worker.stop();
   });
 
+  it('two ROLE=worker processes share one stream: every event is processed once, by one of them', async () => {
+    const api = await spawn({ role: 'api' });
+    const workers = [await spawn({ role: 'worker' }), await spawn({ role: 'worker' })];
+    await watch.until(async () => (await watch.workers('runs')) >= 2, 'both workers on the runs queue');
+    const ids = Array.from({ length: 40 }, (_, i) => `pair-${i}`);
+    const focus = await Promise.all(ids.map(seedPatient));
+    const answers = await Promise.all(focus.map((f) => notify(api.url, f)));
+    expect(answers.map((a) => a.status)).toEqual(ids.map(() => 200));
+    await watch.waitForIdle(60_000);
+
+    // Each worker's own count of the runs it finished and the results it wrote: both took part,
+    // and together they did each event's work once.
+    const counted = async (worker: AegleProcess, metric: string, outcome: string) => {
+      const text = await (await fetch(`${worker.url}/metrics`)).text();
+      return [...text.matchAll(new RegExp(`^${metric}\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, 'gm'))]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    };
+    const runs = await Promise.all(workers.map((w) => counted(w, 'aegle_plugin_runs_total', 'succeeded')));
+    const written = await Promise.all(
+      workers.map((w) => counted(w, 'aegle_writeback_attempts_total', 'created')),
+    );
+    expect(runs.every((n) => n > 0)).toBe(true);
+    expect(runs[0] + runs[1]).toBe(ids.length);
+    expect(written[0] + written[1]).toBe(ids.length);
+    for (const id of ids) expect(await riskObservations(id)).toHaveLength(1);
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    const { rows } = await db.query<{ runs: string; writes: string }>(
+      `SELECT count(DISTINCT r.id) AS runs, count(w.id) AS writes
+       FROM event e JOIN plugin_run r ON r.event_id = e.id
+       LEFT JOIN write_back w ON w.run_id = r.id AND w.outcome = 'created'
+       WHERE e.focus_id = ANY($1)`,
+      [focus.map((f) => f.id)],
+    );
+    await db.end();
+    expect(rows[0]).toEqual({ runs: String(ids.length), writes: String(ids.length) });
+    await Promise.all([api, ...workers].map((p) => p.stop()));
+  });
+
   it('puts GPU plugins’ runs on their own queue, which only GPU workers take', async () => {
     const pluginDir = mkdtempSync(join(tmpdir(), 'aegle-gpu-plugin-'));
     cpSync('plugins/prognosis-ascvd-pce', join(pluginDir, 'prognosis-ascvd-pce'), { recursive: true });

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   });
   process.on('message', (command: FhirServerCommand) => {
     if (command.type === 'watch') watched.add(`${command.resourceType}|${command.code}`);
+    if (command.type === 'traffic') send({ type: 'traffic', traffic: { ...server.traffic } });
     if (command.type === 'stop') void server.close().then(() => process.exit(0));
   });
   process.on('disconnect', () => process.exit(0)); // the parent went away: leave nothing running

@@ -1,13 +1,17 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import type { Traffic } from './fhir-server';
 
 /** What the parent asks of the server process. */
-export type FhirServerCommand = { type: 'watch'; resourceType: string; code: string } | { type: 'stop' };
+export type FhirServerCommand =
+  { type: 'watch'; resourceType: string; code: string } | { type: 'traffic' } | { type: 'stop' };
 
 /** What the server process tells the parent. */
 export type FhirServerMessage =
-  { type: 'ready'; baseUrl: string } | { type: 'write'; resource: fhir4.Resource };
+  | { type: 'ready'; baseUrl: string }
+  | { type: 'write'; resource: fhir4.Resource }
+  | { type: 'traffic'; traffic: Traffic };
 
 export interface FhirServerProcess {
   /** `http://127.0.0.1:<port>/fhir` */
@@ -18,6 +22,8 @@ export interface FhirServerProcess {
    * created or updated it: how a test sees results land without polling.
    */
   onWrite(resourceType: string, code: string, listener: (resource: fhir4.Resource) => void): void;
+  /** Requests and body bytes the server has answered and received so far. */
+  traffic(): Promise<Traffic>;
   close(): Promise<void>;
 }
 
@@ -57,6 +63,18 @@ export async function startFhirServerProcess(
     onWrite(resourceType, code, listener) {
       listeners.push({ key: `${resourceType}|${code}`, listener });
       child.send({ type: 'watch', resourceType, code } satisfies FhirServerCommand);
+    },
+    traffic() {
+      const answer = new Promise<Traffic>((done) => {
+        const listener = (m: FhirServerMessage) => {
+          if (m.type !== 'traffic') return;
+          child.off('message', listener);
+          done(m.traffic);
+        };
+        child.on('message', listener);
+      });
+      child.send({ type: 'traffic' } satisfies FhirServerCommand);
+      return answer;
     },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -70,6 +70,12 @@ export interface RecordedRequest {
   status: number;
 }
 
+export interface Traffic {
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface IncomingFhirRequest {
   method: string;
   path: string;
@@ -93,6 +99,8 @@ export interface TestFhirServer {
   /** The backing store: seed or inspect it directly (no validation, no HTTP). */
   readonly repo: MemoryRepository;
   readonly requests: RecordedRequest[];
+  /** Requests answered and body bytes in and out so far: what a client cost the server. */
+  readonly traffic: Traffic;
   /** The next `count` requests get `status` with an OperationOutcome and `headers` (e.g. Retry-After). */
   failNext(count: number, status?: number, headers?: Record<string, string>): void;
   /** Installs (or with undefined, removes) the request hook. */
@@ -134,6 +142,7 @@ class FhirTestServer implements TestFhirServer {
   baseUrl = '';
   readonly repo = new TransactionalMemoryRepository();
   readonly requests: RecordedRequest[] = [];
+  readonly traffic: Traffic = { requests: 0, bytesIn: 0, bytesOut: 0 };
   private readonly router = new FhirRouter();
   private readonly http = createServer((req, res) => void this.handle(req, res));
   private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
@@ -256,7 +265,9 @@ class FhirTestServer implements TestFhirServer {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
+      const received = Buffer.concat(chunks);
+      this.traffic.bytesIn += received.length;
+      const text = received.toString('utf8');
       const { body, valid } = parseJson(text);
       reply = await this.respond({ method, path, headers: req.headers, body }, valid);
     } catch (err) {
@@ -273,6 +284,8 @@ class FhirTestServer implements TestFhirServer {
           : JSON.stringify(reply.body);
     res.writeHead(reply.status, { ...(text ? { 'Content-Type': FHIR_JSON } : {}), ...reply.headers });
     res.end(text);
+    this.traffic.requests++;
+    this.traffic.bytesOut += Buffer.byteLength(text);
   }
 
   private async respond(req: IncomingFhirRequest, validJson: boolean): Promise<Reply> {

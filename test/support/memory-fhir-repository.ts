@@ -30,9 +30,11 @@ interface Undo {
  * - history stays in order (the base reverses its version list in place on every read) and pages;
  * - searches use indexes: the base evaluates every filter's FHIRPath on every stored resource of the
  *   type, which made a search cost tens of milliseconds at a few thousand resources and starved every
- *   other request of the (serialised) server. Equality filters on `_id`, `identifier` and reference
- *   parameters (subject, patient, target, ...) narrow the candidates through an index; the full
- *   Medplum matcher then runs on those few, so results are exactly the base's.
+ *   other request of the (serialised) server. Equality filters on `_id`, reference parameters
+ *   (subject, patient, target, ...) and token parameters (identifier, code, status, ...) each narrow
+ *   the candidates through an index, as do `_lastUpdated` ranges (through the write order); the
+ *   candidates are those in every index a filter could use, and the full Medplum matcher then runs on
+ *   those few, so results are exactly the base's. A long run measures the client, not this store.
  */
 export class TransactionalMemoryRepository extends MemoryRepository {
   private undoLog: Undo[] | undefined;
@@ -40,6 +42,8 @@ export class TransactionalMemoryRepository extends MemoryRepository {
   private readonly indexes = new Map<string, Map<string, Map<string, Set<string>>>>();
   /** Storage order, the order the base returns unsorted matches in. */
   private readonly position = new Map<string, number>();
+  /** resourceType -> every write as [lastUpdated ms, id], in write order (so in time order). */
+  private readonly updates = new Map<string, Array<[number, string]>>();
   private written = 0;
 
   // The base class keeps its state in TypeScript-private maps; undo and indexes need to reach them.
@@ -55,6 +59,7 @@ export class TransactionalMemoryRepository extends MemoryRepository {
     super.clear();
     this.indexes.clear();
     this.position.clear();
+    this.updates.clear();
   }
 
   override async createResource<T extends Resource>(resource: T): Promise<WithId<T>> {
@@ -72,6 +77,7 @@ export class TransactionalMemoryRepository extends MemoryRepository {
     const key = `${created.resourceType}/${created.id}`;
     if (!before) this.position.set(key, this.written++);
     this.indexResource(created);
+    this.logUpdate(created);
     return created;
   }
 
@@ -137,27 +143,40 @@ export class TransactionalMemoryRepository extends MemoryRepository {
     };
   }
 
-  /** Ids that may match, from the narrowest indexable filter; undefined when none is indexable. */
+  /**
+   * Ids that may match: those in every index a filter could use; undefined when none could. Only
+   * the narrowest filter's ids are gathered; the others' sets are only asked, so a search costs what
+   * its narrowest filter finds (a patient's results), not what a broad one does (all cholesterols).
+   */
   private candidates(request: SearchRequest): Set<string> | undefined {
-    let best: Set<string> | undefined;
+    const found: Set<string>[][] = [];
     for (const filter of request.filters ?? []) {
-      const ids = this.lookup(request.resourceType, filter);
-      if (ids && (!best || ids.size < best.size)) best = ids;
+      const sets = this.lookup(request.resourceType, filter);
+      if (sets) found.push(sets);
     }
-    return best;
+    if (found.length === 0) return undefined;
+    const size = (sets: Set<string>[]) => sets.reduce((sum, ids) => sum + ids.size, 0);
+    const [narrowest, ...others] = found.sort((a, b) => size(a) - size(b));
+    const ids = new Set<string>();
+    for (const set of narrowest)
+      for (const id of set) if (others.every((sets) => sets.some((s) => s.has(id)))) ids.add(id);
+    return ids;
   }
 
-  private lookup(resourceType: string, filter: Filter): Set<string> | undefined {
+  /** The ids a filter may match, as the index's sets (one per value of the filter), not copied. */
+  private lookup(resourceType: string, filter: Filter): Set<string>[] | undefined {
+    if (filter.code === '_lastUpdated') {
+      const ids = this.updatedIn(resourceType, filter);
+      return ids && [ids];
+    }
     if (filter.operator !== Operator.EQUALS) return undefined;
     const values = filter.value.split(',');
-    if (filter.code === '_id') return new Set(values);
+    if (filter.code === '_id') return [new Set(values)];
     if (!indexable(resourceType, filter.code)) return undefined;
-    const keys = values.map((v) => queryKey(filter.code, v));
+    const keys = values.map((v) => queryKey(resourceType, filter.code, v));
     if (keys.some((k) => k === undefined)) return undefined;
     const index = this.index(resourceType, filter.code);
-    const ids = new Set<string>();
-    for (const key of keys) index.get(key!)?.forEach((id) => ids.add(id));
-    return ids;
+    return keys.flatMap((key) => index.get(key!) ?? []);
   }
 
   /** The index of one parameter of one type, built on its first search and kept up to date after. */
@@ -172,6 +191,36 @@ export class TransactionalMemoryRepository extends MemoryRepository {
       }
     }
     return index;
+  }
+
+  /** Ids written within a `_lastUpdated` bound (a superset: an id's older writes are there too). */
+  private updatedIn(resourceType: string, filter: Filter): Set<string> | undefined {
+    const bound = Date.parse(filter.value);
+    const after = filter.operator === Operator.GREATER_THAN || filter.operator === Operator.STARTS_AFTER;
+    const from = after || filter.operator === Operator.GREATER_THAN_OR_EQUALS;
+    if (Number.isNaN(bound) || !from) return undefined; // upper bounds hold nearly everything
+    const log = this.updates.get(resourceType) ?? [];
+    // The first write at or after the bound (a date-only bound such as `gt2026-01-02` is a day: the
+    // matcher decides the edges; the index only has to hold every match).
+    let low = 0;
+    let high = log.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (log[mid][0] < bound - DAY_MS) low = mid + 1;
+      else high = mid;
+    }
+    return new Set(log.slice(low).map(([, id]) => id));
+  }
+
+  private logUpdate(resource: WithId<Resource>): void {
+    const at = Date.parse(resource.meta?.lastUpdated ?? '');
+    if (Number.isNaN(at)) return;
+    let log = this.updates.get(resource.resourceType);
+    if (!log) this.updates.set(resource.resourceType, (log = []));
+    // Kept in time order whatever the clock did, so the search above may bisect it.
+    let at_ = log.length;
+    while (at_ > 0 && log[at_ - 1][0] > at) at_--;
+    log.splice(at_, 0, [at, resource.id]);
   }
 
   private indexResource(resource: WithId<Resource>): void {
@@ -194,11 +243,17 @@ export class TransactionalMemoryRepository extends MemoryRepository {
   }
 }
 
-/** `identifier`, and reference parameters whose path needs no `resolve()` (too dear to index). */
+/** A day, the widest a date-only `_lastUpdated` bound reaches back (its time zone unknown). */
+const DAY_MS = 86_400_000;
+
+/** Reference and token parameters whose path needs no `resolve()` (too dear to index). */
 function indexable(resourceType: string, code: string): boolean {
-  if (code === 'identifier') return true;
   const param = getSearchParameter(resourceType, code);
-  return param?.type === 'reference' && !!param.expression && !param.expression.includes('resolve(');
+  return (
+    (param?.type === 'reference' || param?.type === 'token') &&
+    !!param.expression &&
+    !param.expression.includes('resolve(')
+  );
 }
 
 /** `Type/id` of a reference, whether relative, absolute or versioned; placeholders as they are. */
@@ -209,29 +264,29 @@ function referenceKey(reference: string): string | undefined {
 }
 
 /** The index key a filter value looks up; undefined when the index cannot answer it. */
-function queryKey(code: string, value: string): string | undefined {
-  if (code !== 'identifier') return referenceKey(value);
+function queryKey(resourceType: string, code: string, value: string): string | undefined {
+  if (getSearchParameter(resourceType, code)?.type === 'reference') return referenceKey(value);
+  value = value.toLowerCase();
   if (!value.includes('|')) return `|${value}`; // any system
-  const [system, identifierValue] = value.split('|');
-  if (!identifierValue) return undefined; // every value of a system: not indexed
-  return system ? `${system}|${identifierValue}` : `|${identifierValue}`;
+  const [system, token] = value.split('|');
+  if (!token) return undefined; // every value of a system: not indexed
+  return system ? `${system}|${token}` : `|${token}`;
 }
 
 function addToIndex(index: Map<string, Set<string>>, code: string, resource: Resource): void {
   const keys: string[] = [];
-  if (code === 'identifier') {
-    for (const i of (resource as { identifier?: Array<{ system?: string; value?: string }> }).identifier ??
-      []) {
-      if (!i.value) continue;
-      keys.push(`|${i.value}`);
-      if (i.system) keys.push(`${i.system}|${i.value}`);
-    }
-  } else {
-    const param = getSearchParameter(resource.resourceType, code)!;
-    for (const value of evalFhirPath(param.expression!, resource)) {
+  const param = getSearchParameter(resource.resourceType, code)!;
+  for (const value of evalFhirPath(param.expression!, resource)) {
+    if (param.type === 'reference') {
       const reference = (value as { reference?: string } | undefined)?.reference;
       const key = reference && referenceKey(reference);
       if (key) keys.push(key);
+      continue;
+    }
+    // Tokens in lower case: the index may hold more than matches (the matcher decides), never less.
+    for (const [system, token] of tokensOf(value)) {
+      keys.push(`|${token}`.toLowerCase());
+      if (system) keys.push(`${system}|${token}`.toLowerCase());
     }
   }
   for (const key of keys) {
@@ -239,6 +294,20 @@ function addToIndex(index: Map<string, Set<string>>, code: string, resource: Res
     if (!ids) index.set(key, (ids = new Set()));
     ids.add(resource.id!);
   }
+}
+
+type Token = { system?: string; code?: string; value?: string };
+
+/** The [system, code] pairs a token parameter's value holds: codings, identifiers or plain codes. */
+function tokensOf(value: unknown): Array<[string | undefined, string]> {
+  if (typeof value === 'string' || typeof value === 'boolean') return [[undefined, String(value)]];
+  if (!value || typeof value !== 'object') return [];
+  const concept = value as { coding?: Token[] } & Token;
+  const tokens: Token[] = concept.coding ?? [concept];
+  return tokens.flatMap((t) => {
+    const token = t.code ?? t.value;
+    return token === undefined ? [] : [[t.system, token] as [string | undefined, string]];
+  });
 }
 
 /** The base's sort (JSON of the parameter's values, compared as text), each key computed once. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
-import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './audit-chain';
+import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { EntityColumns } from './entity-columns';
 import { EventEntity, PluginRunEntity, RunMode, RunOutcome } from './entities';
 import { protectInputs } from './input-policy';
@@ -36,16 +36,26 @@ const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string })
   `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
 
 /**
- * Opens runs, many at once: one multi-row insert per batch (an existing run is found, not duplicated).
+ * Opens runs, many at once: one multi-row insert per batch that chains the rows it creates itself
+ * (an existing run is found, not duplicated; the same run asked twice in a batch is opened once).
  */
 class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
-  async run(tx: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
-    const inserted = (await tx.query(
-      `INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-       ON CONFLICT DO NOTHING
-       RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
-                 plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256`,
+  readonly linksItself = true;
+
+  async run(db: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
+    // `linked` is one row whatever was inserted, so the join below always evaluates it.
+    const inserted = (await db.query(
+      `WITH ins AS (
+         INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+         ON CONFLICT DO NOTHING
+         RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
+                   plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256
+       ), linked AS (
+         SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                             array_agg('opened'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
+         FROM ins)
+       SELECT ins.id, ins."eventId", ins."pluginId", ins."pluginVersion" FROM linked LEFT JOIN ins ON true`,
       [
         items.map((i) => i.eventId),
         items.map((i) => i.sourceId),
@@ -55,12 +65,12 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
         items.map((i) => i.mode ?? 'live'),
         items.map((i) => i.triggeredBy ?? null),
       ],
-    )) as Array<ChainedRow & { eventId: string; pluginId: string; pluginVersion: string }>;
-    const created = new Map(inserted.map((row) => [runKey(row), row]));
+    )) as Array<{ id: string | null; eventId: string; pluginId: string; pluginVersion: string }>;
+    const created = new Map(inserted.filter((row) => row.id !== null).map((row) => [runKey(row), row]));
     const missing = items.filter((i) => !created.has(runKey(i)));
     const existing = new Map<string, OpenedRun>();
     if (missing.length > 0) {
-      const rows = (await tx.query(
+      const rows = (await db.query(
         `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
                 r.plugin_version AS "pluginVersion", r.outcome
          FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
@@ -69,41 +79,38 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
       )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string; outcome: string }>;
       for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
     }
-    const chainedOnce = new Set<string>();
     return items.map((item) => {
       const key = runKey(item);
       const row = created.get(key);
-      if (!row) return { result: existing.get(key)!, records: [] };
-      // The same run asked for twice in one batch is opened (and chained) once.
-      const first = !chainedOnce.has(key);
-      chainedOnce.add(key);
-      return {
-        result: { id: row.id, pending: true },
-        records: first ? chained('plugin_run', 'opened', [row]) : [],
-      };
+      return { result: row ? { id: row.id!, pending: true } : existing.get(key)!, records: [] };
     });
   }
 }
 
-/** Completes runs, many at once: one multi-row update per batch. */
+/** Completes runs, many at once: one multi-row update per batch, chaining its rows itself. */
 class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompletion }, void> {
+  readonly linksItself = true;
+
   async run(
-    tx: EntityManager,
+    db: EntityManager,
     items: Array<{ id: string; completion: RunCompletion }>,
   ): Promise<Array<Audited<void>>> {
     // Should one run be completed twice in a batch, the later completion is the one recorded.
     const last = new Map(items.map((item, i) => [item.id, i]));
     const unique = [...last.values()].map((i) => items[i]);
     const json = (value: object | undefined) => (value === undefined ? null : JSON.stringify(value));
-    // An UPDATE answers [rows, affected count] through TypeORM.
-    const [rows] = (await tx.query(
-      `UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
-              inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
-              latency_ms = v.latency_ms, finished_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
-                   $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
-       WHERE plugin_run.id = v.id
-       RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256`,
+    await db.query(
+      `WITH u AS (
+         UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
+                inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
+                latency_ms = v.latency_ms, finished_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
+                     $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
+         WHERE plugin_run.id = v.id
+         RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256)
+       SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                           array_agg(outcome ORDER BY id), array_agg(content_sha256 ORDER BY id))
+       FROM u`,
       [
         unique.map((u) => u.id),
         unique.map((u) => u.completion.outcome),
@@ -114,12 +121,8 @@ class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompleti
         unique.map((u) => u.completion.executionProvider ?? null),
         unique.map((u) => u.completion.latencyMs ?? null),
       ],
-    )) as [Array<ChainedRow & { outcome: string }>, number];
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return items.map((item, i) => {
-      const row = last.get(item.id) === i ? byId.get(item.id) : undefined;
-      return { result: undefined, records: row ? chained('plugin_run', row.outcome, [row]) : [] };
-    });
+    );
+    return items.map(() => ({ result: undefined, records: [] }));
   }
 }
 

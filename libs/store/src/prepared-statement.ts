@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { databaseStatementsTotal } from '@aegle/telemetry';
 
 /**
  * A hot statement that PostgreSQL parses and plans once per pooled connection, not on every call.
@@ -20,6 +21,7 @@ export class PreparedStatement<Row> {
 
   async run(db: DataSource, values: unknown[]): Promise<Row[]> {
     const pool = (db.driver as PostgresDriver).master as Pool;
+    databaseStatementsTotal.inc(); // past TypeORM, so past its logger's count
     const result = await pool.query({ name: this.name, text: this.text, values });
     return result.rows as Row[];
   }

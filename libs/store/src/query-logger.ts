@@ -1,5 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import type { Logger as TypeOrmLogger } from 'typeorm';
+import { databaseStatementsTotal } from '@aegle/telemetry';
 
 /**
  * TypeORM's own loggers print a failing query with its parameters, and the parameters are
@@ -8,7 +9,10 @@ import type { Logger as TypeOrmLogger } from 'typeorm';
 export class QueryLogger implements TypeOrmLogger {
   private readonly logger = new NestLogger('Database');
 
-  logQuery(): void {}
+  /** TypeORM calls this before it sends each statement: the count of round trips, never the text. */
+  logQuery(): void {
+    databaseStatementsTotal.inc();
+  }
 
   logQueryError(error: string | Error): void {
     this.logger.error({ reason: typeof error === 'string' ? error : error.message }, 'query failed');

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './audit-chain';
+import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { WriteBackEntity } from './entities';
 
 export type WriteBackAttempt = Omit<WriteBackEntity, 'id' | 'createdAt'>;
 
 /**
- * Attempts inserted from arrays (ids made here, so each is known to its caller), and the open dead
- * letters of the given runs resolved, in one statement: one round trip however many rows it chains.
+ * Attempts inserted from arrays (ids made here, so each is known to its caller), the open dead
+ * letters of the given runs resolved, and every row chained, in one statement: one round trip, and
+ * no transaction, however many rows it writes. (Ties ordered by id, so the four arrays line up.)
  */
 const RECORD_SQL = `WITH w AS (
          INSERT INTO write_back (id, run_id, source_id, resource_type, resource_id, identifier, attempt,
@@ -20,9 +21,13 @@ const RECORD_SQL = `WITH w AS (
          UPDATE dead_letter SET status = 'resolved', resolved_at = now()
          WHERE run_id = ANY($11::uuid[]) AND status <> 'resolved'
          RETURNING id::text AS id, run_id::text AS run_id, 'resolved' AS action,
-                   ${contentHashSql('dead_letter')} AS content_sha256)
-       SELECT 'write_back' AS type, id, NULL AS run_id, action, content_sha256 FROM w
-       UNION ALL SELECT 'dead_letter' AS type, id, run_id, action, content_sha256 FROM d`;
+                   ${contentHashSql('dead_letter')} AS content_sha256),
+       chained AS (
+         SELECT 1 AS part, 'write_back'::text AS type, id, action, content_sha256 FROM w
+         UNION ALL SELECT 2, 'dead_letter', id, action, content_sha256 FROM d)
+       SELECT audit_append(array_agg(type ORDER BY part, id), array_agg(id ORDER BY part, id),
+                           array_agg(action ORDER BY part, id), array_agg(content_sha256 ORDER BY part, id))
+       FROM chained`;
 
 interface Recording {
   ids: string[];
@@ -30,11 +35,13 @@ interface Recording {
   resolveDeadLetterOf?: string;
 }
 
-/** Records the attempts of every write-back in the batch: one statement for all of them. */
+/** Records and chains the attempts of every write-back in the batch: one statement for all of them. */
 class RecordAttempts implements BatchedWrite<Recording, string[]> {
-  async run(tx: EntityManager, items: Recording[]): Promise<Array<Audited<string[]>>> {
+  readonly linksItself = true;
+
+  async run(db: EntityManager, items: Recording[]): Promise<Array<Audited<string[]>>> {
     const attempts = items.flatMap((item) => item.attempts);
-    const rows = (await tx.query(RECORD_SQL, [
+    await db.query(RECORD_SQL, [
       items.flatMap((item) => item.ids),
       attempts.map((a) => a.runId),
       attempts.map((a) => a.sourceId),
@@ -46,26 +53,9 @@ class RecordAttempts implements BatchedWrite<Recording, string[]> {
       attempts.map((a) => a.outcome),
       attempts.map((a) => (a.response === null ? null : JSON.stringify(a.response))),
       items.flatMap((item) => (item.resolveDeadLetterOf ? [item.resolveDeadLetterOf] : [])),
-    ])) as Array<ChainedRow & { type: 'write_back' | 'dead_letter'; run_id: string | null; action: string }>;
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    // A run's dead letter is resolved once, and chained with the first recording that asked for it.
-    const resolvedOf = new Map(
-      rows.filter((row) => row.type === 'dead_letter').map((row) => [row.run_id, row]),
-    );
-    return items.map((item) => {
-      const attempted = item.ids.flatMap((id) => {
-        const row = byId.get(id);
-        return row ? [row] : [];
-      });
-      const resolved = item.resolveDeadLetterOf ? resolvedOf.get(item.resolveDeadLetterOf) : undefined;
-      if (resolved) resolvedOf.delete(item.resolveDeadLetterOf!);
-      return {
-        result: item.ids,
-        records: [...attempted, ...(resolved ? [resolved] : [])].flatMap((row) =>
-          chained(row.type, row.action, [row]),
-        ),
-      };
-    });
+    ]);
+    // A run's dead letter is resolved (and chained) once, however many recordings asked for it.
+    return items.map((item) => ({ result: item.ids, records: [] }));
   }
 }
 

@@ -30,6 +30,12 @@ export const notificationsTotal = new Counter({
   registers: [registry],
 });
 
+export const databaseStatementsTotal = new Counter({
+  name: 'aegle_db_statements_total',
+  help: 'Statements sent to PostgreSQL, transaction control included: each is one round trip',
+  registers: [registry],
+});
+
 export const pluginRunsTotal = new Counter({
   name: 'aegle_plugin_runs_total',
   help: 'Plugin runs by plugin, version, outcome and execution provider',

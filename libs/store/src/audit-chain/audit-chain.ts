@@ -24,6 +24,12 @@ export type AuditedWork<T> = (tx: EntityManager) => Promise<Audited<T>>;
  * database as one multi-row statement. `run` answers one result per item, in order.
  */
 export interface BatchedWrite<I, T> {
+  /**
+   * Its one statement appends its rows to the chain itself (audit_append in the same statement), so
+   * it needs no transaction: it runs on its own, one round trip instead of four (begin, write, link,
+   * commit), and answers no records.
+   */
+  readonly linksItself?: boolean;
   run(tx: EntityManager, items: I[]): Promise<Array<Audited<T>>>;
 }
 
@@ -122,30 +128,47 @@ export class AuditChain implements BeforeApplicationShutdown {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    let results: unknown[];
-    try {
-      results = await this.db.transaction(async (tx) => {
-        const done = new Array<Audited<unknown>>(batch.length);
-        for (const [op, positions] of groupByOperation(batch)) {
-          const answers = await op.run(
-            tx,
-            positions.map((i) => batch[i].item),
-          );
-          positions.forEach((position, k) => (done[position] = answers[k]));
-        }
-        await this.link(
-          tx,
-          done.flatMap((d) => d.records),
-        );
-        return done.map((d) => d.result);
+    const results = new Array<unknown>(batch.length);
+    const run = async (tx: EntityManager, op: BatchedWrite<unknown, unknown>, positions: number[]) => {
+      const answers = await op.run(
+        tx,
+        positions.map((i) => batch[i].item),
+      );
+      positions.forEach((position, k) => (results[position] = answers[k].result));
+      return answers.flatMap((a) => a.records);
+    };
+    const groups = [...groupByOperation(batch)];
+    const inTransaction = groups.filter(([op]) => !op.linksItself);
+    // Each self-linking statement commits on its own and the transaction holds the rest: what
+    // failed is retried, never what committed.
+    const parts: Array<{ positions: number[]; done: Promise<unknown> }> = [
+      ...groups
+        .filter(([op]) => op.linksItself)
+        .map(([op, positions]) => ({ positions, done: run(this.db.manager, op, positions) })),
+    ];
+    if (inTransaction.length > 0) {
+      parts.push({
+        positions: inTransaction.flatMap(([, positions]) => positions),
+        done: this.db.transaction(async (tx) => {
+          const records: ChainedRecord[] = [];
+          for (const [op, positions] of inTransaction) records.push(...(await run(tx, op, positions)));
+          await this.link(tx, records);
+        }),
       });
-    } catch (error) {
-      // One bad item must not fail its neighbours: run each on its own to find it.
-      if (batch.length === 1) return batch[0].reject(error);
-      for (const item of batch) await this.flush([item]);
-      return;
     }
-    batch.forEach((item, i) => item.resolve(results[i]));
+    const outcomes = await Promise.allSettled(parts.map((part) => part.done));
+    const failed = new Set<number>();
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') for (const position of parts[i].positions) failed.add(position);
+    });
+    batch.forEach((item, i) => failed.has(i) || item.resolve(results[i]));
+    if (failed.size === 0) return;
+    // One bad item must not fail its neighbours: run each on its own to find it.
+    if (batch.length === 1) {
+      const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+      return batch[0].reject(rejected.reason);
+    }
+    for (const position of failed) await this.flush([batch[position]]);
   }
 }
 

@@ -18,6 +18,7 @@ import { InitialSchema1764340000000 } from '../libs/store/src/migrations/1764340
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
 import { AuditRetentionScheduler } from '../apps/engine/src/audit/audit-retention.scheduler';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';
+import { eventually } from './support/http';
 
 const run = promisify(execFile);
 
@@ -345,7 +346,16 @@ describe('the audit hash chain, against real PostgreSQL', () => {
   it('prunes old records behind a checkpoint and still verifies', async () => {
     const old = await recordStory(store);
     const oldButUpdated = await recordStory(store);
-    const [{ cutoff }] = await store.db.query(`SELECT clock_timestamp() AS cutoff`);
+    // A cutoff a JS Date can carry (whole milliseconds), after every record so far: the database's
+    // clock has microseconds, so a record of the same millisecond would otherwise fall either side.
+    const [{ cutoff }] = (await store.db.query(
+      `SELECT date_trunc('milliseconds', clock_timestamp()) + interval '1 millisecond' AS cutoff`,
+    )) as Array<{ cutoff: Date }>;
+    await eventually(
+      async () =>
+        (await store.db.query(`SELECT clock_timestamp() > $1 AS past`, [cutoff]))[0].past || undefined,
+      'the database clock to pass the cutoff',
+    );
     // Something happens to the second story after the cutoff: it must survive the prune.
     await store.writeBacks.record({
       runId: oldButUpdated.runId,

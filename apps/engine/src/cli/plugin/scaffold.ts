@@ -223,6 +223,8 @@ function golden(id: string, schemaPath: string, complete: boolean, patient = { a
     description: complete
       ? `A ${age}-year-old with HbA1c ${hba1c} %: sigmoid(${INTERCEPT} + ${AGE}·${age} + ${HBA1C}·${hba1c}) = ${risk.toFixed(1)} %.`
       : 'No HbA1c within a year: the plugin skips and names the missing input.',
+    // Where this way of coding the data comes from (an IG example, a LOINC table, a lab's practice).
+    source: 'LOINC 4548-4 (HbA1c, %) as US Core laboratory results write it; replace with your own sources.',
     now: '2026-06-01T12:00:00Z',
     ...(complete ? { focus: 'Observation/a1c' } : {}),
     bundle: { resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) },

@@ -1,4 +1,4 @@
-import { ActiveMedication, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
+import { ActiveMedication, observationTime, PatientData, PluginManifest, since } from '@aegle/plugin-sdk';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
@@ -198,12 +198,8 @@ function confirmedConditions(found: fhir4.Condition[]): fhir4.Condition[] {
   return found.filter((c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')));
 }
 
-function effectiveOf(o: fhir4.Observation): string {
-  return o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued ?? '';
-}
-
 function timeOf(o: fhir4.Observation): number {
-  const time = Date.parse(effectiveOf(o));
+  const time = Date.parse(observationTime(o) ?? '');
   return Number.isNaN(time) ? 0 : time;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SupersedeMode } from '@aegle/config';
 import {
   buildProvenance,
+  observationTime,
   OBSERVATION_REPLACES_EXTENSION,
   RESULT_IDENTIFIER_SYSTEM,
   SUPERSEDED_BY_EXTENSION,
@@ -35,7 +36,7 @@ export function liveEarlierResults(candidates: fhir4.Observation[], identifier: 
   );
 }
 
-const clinicalTime = (o: fhir4.Observation): number => Date.parse(o.effectiveDateTime ?? o.issued ?? '') || 0;
+const clinicalTime = (o: fhir4.Observation): number => Date.parse(observationTime(o) ?? '') || 0;
 
 /**
  * One result as one transaction: the Observation (conditional on its identifier), its Provenance

@@ -70,6 +70,11 @@ export type {
   TimelineKind,
   TimelinePage,
 } from '../../../libs/store/src/console-views';
+export type {
+  DeadLetterRecord as DeadLetter,
+  PluginsView,
+  PluginVersionView as PluginVersion,
+} from '../../engine/src/admin/admin-api.types';
 
 export interface InputValue {
   /** What a clinician calls the input ("sex"), from the plugin's manifest. */
@@ -170,46 +175,6 @@ export interface RunStory {
     totalMs: number | null;
   };
   inputsStored: 'full' | 'hash';
-}
-
-export interface PluginVersion {
-  id: string;
-  version: string;
-  kind: string;
-  title: string;
-  description: string | null;
-  publisher: string | null;
-  provider: string | null;
-  execution: string | null;
-  modelSha256: string;
-  rollout: { mode: 'live' | 'shadow' | 'idle' } | { mode: 'canary'; percent: number };
-  timeoutMs: number;
-  maxConcurrency: number;
-  inputs: Array<{ name: string; label: string | null; unit: string | null; required: boolean }>;
-  modelCard: string | null;
-  modelCardUrl: string | null;
-}
-
-export interface PluginsView {
-  plugins: PluginVersion[];
-  rejected: Array<{ dir: string; plugin?: string; problems: string[] }>;
-}
-
-export interface DeadLetter {
-  id: string;
-  runId: string;
-  sourceId: string;
-  pluginId: string;
-  pluginVersion: string;
-  status: 'open' | 'replaying' | 'resolved';
-  httpStatus: number | null;
-  reason: string;
-  outcome: { issue?: Array<{ diagnostics?: string }> } | null;
-  attempts: number;
-  failedAt: string;
-  replayCount: number;
-  replayedAt: string | null;
-  resolvedAt: string | null;
 }
 
 export interface Subscription {

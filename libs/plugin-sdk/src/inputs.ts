@@ -66,7 +66,8 @@ function provenanceOf(resource: fhir4.Resource, effective?: string): FeatureProv
   return { reference, ...(effective ? { effective } : {}) };
 }
 
-function observationTime(observation: fhir4.Observation): string | undefined {
+/** When an Observation happened: its effective time (a period's end, else start), else when it was issued. */
+export function observationTime(observation: fhir4.Observation): string | undefined {
   return (
     observation.effectiveDateTime ??
     observation.effectivePeriod?.end ??

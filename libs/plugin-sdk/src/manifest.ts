@@ -24,9 +24,12 @@ const coding = z
   .object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() })
   .strict();
 
-const pluginId = z
-  .string()
-  .regex(/^(diagnosis|treatment|prognosis)-[a-z0-9]+(-[a-z0-9]+)*$/, 'must be <kind>-<name> in kebab-case');
+/** The kinds of plugin. */
+export const PLUGIN_KINDS = ['diagnosis', 'treatment', 'prognosis'] as const;
+/** The one rule for a plugin id: `<kind>-<name>` in kebab-case, e.g. prognosis-ascvd-pce. */
+export const PLUGIN_ID = new RegExp(`^(${PLUGIN_KINDS.join('|')})-[a-z0-9]+(-[a-z0-9]+)*$`);
+
+const pluginId = z.string().regex(PLUGIN_ID, 'must be <kind>-<name> in kebab-case');
 const resourceType = z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resource type such as Observation');
 
 /**
@@ -466,7 +469,7 @@ export const manifestSchema = z
     version: semver.describe(
       'Semantic version of this plugin (model and manifest); versions run side by side.',
     ),
-    kind: z.enum(['diagnosis', 'treatment', 'prognosis']),
+    kind: z.enum(PLUGIN_KINDS),
     title: z.string().min(1),
     description: z.string().optional(),
     publisher: z.string().min(1),

@@ -3,6 +3,7 @@ import {
   GENOTYPE_CODE,
   ImageBytes,
   ImageLocation,
+  observationTime,
   PatientData,
   PluginManifest,
   since,
@@ -251,12 +252,8 @@ function confirmedConditions(found: fhir4.Condition[]): fhir4.Condition[] {
   return found.filter((c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')));
 }
 
-function effectiveOf(o: fhir4.Observation): string {
-  return o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued ?? '';
-}
-
 function timeOf(o: fhir4.Observation): number {
-  const time = Date.parse(effectiveOf(o));
+  const time = Date.parse(observationTime(o) ?? '');
   return Number.isNaN(time) ? 0 : time;
 }
 

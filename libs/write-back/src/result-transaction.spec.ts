@@ -130,6 +130,25 @@ describe('resultTransaction', () => {
     });
   });
 
+  it('dates an earlier result by its effective period as the inputs are dated, not by when it was issued', () => {
+    // Issued after the new result's time, but it happened before: it is older, and superseded.
+    const { effectiveDateTime: _, ...base } = observation('old', '2026-11-01T00:00:00Z', 'o1');
+    const periodic: fhir4.Observation = {
+      ...base,
+      effectivePeriod: { start: '2026-10-30T00:00:00Z', end: '2026-11-01T00:00:00Z' },
+      issued: '2026-11-20T00:00:00Z',
+    };
+    const { bundle } = resultTransaction({
+      observation: observation('new', '2026-11-02T00:00:00Z'),
+      identifier: 'new',
+      provenance,
+      earlier: [periodic],
+      mode: 'cancelled',
+      now: '2026-11-28T00:00:00Z',
+    });
+    expect(bundle.entry!.map((e) => e.request?.url)).toEqual(['Observation', 'Provenance', 'Observation/o1']);
+  });
+
   it('leaves earlier results alone when superseding is off', () => {
     const { bundle } = resultTransaction({
       observation: observation('new', '2026-11-02T00:00:00Z'),

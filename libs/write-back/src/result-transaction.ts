@@ -3,6 +3,7 @@ import { SupersedeMode } from '@aegle/config';
 import { EhrRequestError } from '@aegle/fhir';
 import {
   buildProvenance,
+  observationTime,
   OBSERVATION_REPLACES_EXTENSION,
   RESULT_IDENTIFIER_SYSTEM,
   SUPERSEDED_BY_EXTENSION,
@@ -64,7 +65,7 @@ export function liveEarlierResults(candidates: fhir4.Observation[], identifier: 
   );
 }
 
-const clinicalTime = (o: fhir4.Observation): number => Date.parse(o.effectiveDateTime ?? o.issued ?? '') || 0;
+const clinicalTime = (o: fhir4.Observation): number => Date.parse(observationTime(o) ?? '') || 0;
 
 /**
  * One result as one transaction: the Observation (conditional on its identifier), its Provenance

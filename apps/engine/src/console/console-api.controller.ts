@@ -21,7 +21,8 @@ import { AEGLE_CONFIG, AegleConfig } from '@aegle/config';
 import { Inject } from '@nestjs/common';
 import { AdminApi } from '../admin/admin-token.guard';
 import { NamesNoPatient } from '../admin/admin-action.interceptor';
-import { ConsolePlugins, PluginsView } from './console-plugins';
+import type { PluginsView } from '../admin/admin-api.types';
+import { ConsolePlugins } from './console-plugins';
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const parsed = schema.safeParse(raw ?? {});

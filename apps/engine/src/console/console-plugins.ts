@@ -2,39 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { rcompare } from 'semver';
-import { LoadedPlugin, PluginRegistry, RejectedPlugin } from '@aegle/catalogue';
+import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { ModelHost } from '@aegle/runs';
+import type { PluginsView, PluginVersionView, RolloutState } from '../admin/admin-api.types';
 
 /** How a loaded version takes part: written (live, canary for a share of patients), audited only, or not run. */
-export type RolloutState =
-  { mode: 'live' } | { mode: 'canary'; percent: number } | { mode: 'shadow' } | { mode: 'idle' };
-
-export interface PluginVersionView {
-  id: string;
-  version: string;
-  kind: string;
-  title: string;
-  description: string | null;
-  publisher: string | null;
-  /** Where this process runs the model; null where it does not. */
-  provider: string | null;
-  execution: string | null;
-  modelSha256: string;
-  rollout: RolloutState;
-  timeoutMs: number;
-  maxConcurrency: number;
-  inputs: Array<{ name: string; label: string | null; unit: string | null; required: boolean }>;
-  /** The model card as markdown, when the manifest names a file in the plugin folder. */
-  modelCard: string | null;
-  /** The model card's address, when the manifest names a URL. */
-  modelCardUrl: string | null;
-}
-
-export interface PluginsView {
-  plugins: PluginVersionView[];
-  rejected: RejectedPlugin[];
-}
-
 /** Model cards are documents, not data dumps: a larger file is cut here. */
 const MAX_CARD_BYTES = 256 * 1024;
 

@@ -1,5 +1,6 @@
 import { fetchImageBytes, ImageRefusal } from '@aegle/imaging';
 import { codingMatches } from '../coding-match';
+import { observationTime } from '../inputs';
 import { ActiveMedication, ImageBytes, ImageLocation, PatientData } from '../patient-data';
 
 const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
@@ -126,8 +127,6 @@ function belongsTo(resource: fhir4.Resource, patientId: string | undefined): boo
 }
 
 function timeOf(o: fhir4.Observation): number {
-  const time = Date.parse(
-    o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued ?? '',
-  );
+  const time = Date.parse(observationTime(o) ?? '');
   return Number.isNaN(time) ? 0 : time;
 }

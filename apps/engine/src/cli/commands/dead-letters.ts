@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { DeadLetterRecord } from '../../admin/admin-api.types';
 
 /** Where the CLI finds the admin API, and how it proves it may use it. */
 export interface AdminApiTarget {
@@ -17,20 +18,6 @@ interface FilterOptions {
   since?: string;
   before?: string;
   limit?: string;
-}
-
-interface DeadLetterRow {
-  id: string;
-  runId: string;
-  sourceId: string;
-  pluginId: string;
-  pluginVersion: string;
-  status: string;
-  httpStatus: number | null;
-  reason: string;
-  attempts: number;
-  failedAt: string;
-  replayCount: number;
 }
 
 async function call<T>(target: AdminApiTarget, method: string, path: string, body?: unknown): Promise<T> {
@@ -73,7 +60,7 @@ function query(options: FilterOptions): string {
   return text ? `?${text}` : '';
 }
 
-function table(rows: DeadLetterRow[]): string {
+function table(rows: DeadLetterRecord[]): string {
   if (rows.length === 0) return 'no dead letters match\n';
   const lines = rows.map((r) =>
     [
@@ -125,7 +112,7 @@ export function registerDeadLetterCommands(
   filterOptions(
     group.command('list').description('List dead letters (open ones unless --status says)'),
   ).action(async (options: FilterOptions) => {
-    const rows = await call<DeadLetterRow[]>(target(), 'GET', query({ status: 'open', ...options }));
+    const rows = await call<DeadLetterRecord[]>(target(), 'GET', query({ status: 'open', ...options }));
     out(json() ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
   });
 

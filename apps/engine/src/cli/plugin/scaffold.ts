@@ -2,14 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, SDK_VERSION } from '@aegle/plugin-sdk';
+import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk';
 
 /** The example model's coefficients; the golden cases are computed from them independently of ONNX. */
 const INTERCEPT = -6;
 const AGE = 0.04;
 const HBA1C = 0.5;
-
-const KINDS = ['diagnosis', 'treatment', 'prognosis'] as const;
 
 /** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
 const SDK_PACKAGE = ['@aegle', 'plugin-sdk'].join('/');
@@ -39,9 +37,11 @@ export interface ScaffoldResult {
  * golden cases as created; the vendor then replaces the example model with theirs.
  */
 export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string): Promise<ScaffoldResult> {
-  const kind = KINDS.find((k) => id.startsWith(`${k}-`));
-  if (!kind || !/^[a-z]+-[a-z0-9]+(-[a-z0-9]+)*$/.test(id)) {
-    throw new Error(`"${id}" must be <kind>-<name> in kebab-case, with kind one of ${KINDS.join(', ')}`);
+  const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`));
+  if (!kind || !PLUGIN_ID.test(id)) {
+    throw new Error(
+      `"${id}" must be <kind>-<name> in kebab-case, with kind one of ${PLUGIN_KINDS.join(', ')}`,
+    );
   }
   const dir = join(parent, id);
   if (existsSync(dir)) throw new Error(`${dir} already exists`);

@@ -87,7 +87,7 @@ describe('treatment-warfarin-iwpc end to end', () => {
     );
   });
 
-  it('runs for a new warfarin order when the genotypes are on file, with a CYP2C9 allele outside the model as unknown', async () => {
+  it('gives no dose for a new warfarin order when the CYP2C9 genotype has an allele the model does not represent', async () => {
     const [, , , , , order] = await loop.ehr.seed([
       patient('w-3', { gender: 'female', age: 45, black: true }),
       lab('w-3-height', 'w-3', '8302-2', 'Body height', 160, 'cm'),
@@ -120,18 +120,12 @@ describe('treatment-warfarin-iwpc end to end', () => {
     ]);
     expect((await loop.notify(order)).status).toBe(200);
     await loop.aegle.waitForIdle();
-    const weekly = (await doses('w-3')).find((o) => o.code.coding?.[0].code === 'warfarin-weekly-dose-iwpc');
-    // 150 lb = 68.04 kg; G/G (0); *1/*8 → unknown (6); Black or African American (2).
-    const expected = iwpcWeeklyDose({
-      ageYears: 45,
-      heightCm: 160,
-      weightKg: 150 * 0.45359237,
-      vkorc1: 0,
-      cyp2c9: 6,
-      race: 2,
-      enzymeInducer: 0,
-      amiodarone: 0,
-    });
-    expect(weekly?.valueQuantity?.value).toBeCloseTo(expected, 1);
+    // *8 (decreased function) is not in the IWPC model: its 'unknown' term would overdose this patient.
+    expect(await doses('w-3')).toHaveLength(0);
+    const [run] = await loop.aegle.db.query(
+      `SELECT outcome, reason FROM plugin_run WHERE patient_ref = 'Patient/w-3' AND plugin_id = 'treatment-warfarin-iwpc'`,
+    );
+    expect(run.outcome).toBe('skipped');
+    expect(run.reason).toMatch(/cyp2c9: "CYP2C9 \*1\/\*8" is not a value the model knows/);
   });
 });

@@ -56,6 +56,29 @@ export function pneumoniaMnistImage(split: Split, index: number, path = PNEUMONI
   };
 }
 
+/** A whole split: `count` images of `rows` × `columns` grey levels one after another, and their labels. */
+export interface DatasetSplit {
+  split: Split;
+  count: number;
+  rows: number;
+  columns: number;
+  pixels: Uint8Array;
+  /** 0 = normal, 1 = pneumonia. */
+  labels: Uint8Array;
+}
+
+/** A whole split at once, for training and validation (read once per file, then cached). */
+export function pneumoniaMnistSplit(split: Split, path = PNEUMONIAMNIST_PATH): DatasetSplit {
+  const arrays = load(path);
+  const images = arrays[`${split}_images`];
+  const labels = arrays[`${split}_labels`];
+  const [count, rows, columns] = images.shape;
+  if (labels.data.length !== count) {
+    throw new Error(`PneumoniaMNIST ${split}: ${labels.data.length} labels for ${count} images`);
+  }
+  return { split, count, rows, columns, pixels: images.data, labels: labels.data };
+}
+
 /** How many images a split holds. */
 export function pneumoniaMnistCount(split: Split, path = PNEUMONIAMNIST_PATH): number {
   return load(path)[`${split}_images`].shape[0];

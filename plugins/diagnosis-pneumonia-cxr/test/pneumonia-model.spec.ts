@@ -31,6 +31,26 @@ const dataPresent = pneumoniaMnistPresent();
 if (!dataPresent) process.stdout.write(`Skipping the validation-split tests: ${PNEUMONIAMNIST_ABSENT}\n`);
 const withData = dataPresent ? describe : describe.skip;
 
+/**
+ * `measured` with every number that is within 1e-6 of the one at the same place in `expected`
+ * replaced by the expected number, so `toEqual` shows only real differences.
+ */
+function withinMillionth(measured: unknown, expected: unknown): unknown {
+  if (typeof measured === 'number' && typeof expected === 'number') {
+    return Math.abs(measured - expected) <= 1e-6 ? expected : measured;
+  }
+  if (Array.isArray(measured) && Array.isArray(expected)) {
+    return measured.map((item, index) => withinMillionth(item, expected[index]));
+  }
+  if (measured && expected && typeof measured === 'object' && typeof expected === 'object') {
+    const reference = expected as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.entries(measured).map(([key, item]) => [key, withinMillionth(item, reference[key])]),
+    );
+  }
+  return measured;
+}
+
 describe('diagnosis-pneumonia-cxr model', () => {
   describe('committed file', () => {
     it('has the sha256 written beside it and in the model card', () => {
@@ -102,10 +122,14 @@ describe('diagnosis-pneumonia-cxr model', () => {
       expect(() => imagePixels(val, 524)).toThrow('val has no image 524 (0 to 523)');
     });
 
-    it("reproduces the card's threshold, AUC, sensitivity, specificity, Brier score and reliability exactly", () => {
+    it("reproduces the card's threshold, AUC, sensitivity, specificity, Brier score and reliability", () => {
       const stated = readValidationFigures();
       const measured = validationFigures(val.labels, probabilities);
-      expect(measured).toEqual(stated);
+      // Counts, rates of counts and the threshold match exactly; onnxruntime picks its kernels by the
+      // CPU's instruction set, so probabilities (and the means and Brier score made of them) may differ
+      // from the training machine's in the 8th decimal.
+      expect(withinMillionth(measured, stated)).toEqual(stated);
+      expect(measured.threshold).toBe(stated.threshold);
       // Reported for the model card.
       process.stdout.write(
         `PneumoniaMNIST val n=${measured.n}: AUC ${measured.rocAuc.toFixed(4)}, threshold ${measured.threshold}, ` +

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk';
+import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk/engine';
 
 /** The example model's coefficients; the golden cases are computed from them independently of ONNX. */
 const INTERCEPT = -6;

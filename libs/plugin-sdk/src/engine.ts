@@ -1,4 +1,4 @@
-/// <reference types="fhir" />
+/// <reference types="fhir" preserve="true" />
 /**
  * `@aegle/plugin-sdk/engine`: the whole SDK as the Aegle engine uses it (loader, evaluation,
  * input gathering, FHIR result builders, data-scope checks). Not for plugins: a plugin imports

@@ -1,4 +1,4 @@
-/// <reference types="fhir" />
+/// <reference types="fhir" preserve="true" />
 /**
  * `@aegle/plugin-sdk`: what a plugin author needs, and all a plugin may import from Aegle. The
  * manifest's types, `definePlugin` for the code the manifest cannot say, the values and findings

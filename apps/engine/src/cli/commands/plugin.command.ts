@@ -4,9 +4,17 @@ import { join, resolve } from 'node:path';
 import { CliOutput, registerHarnessCommands, stdio } from '@aegle/plugin-sdk/engine';
 import { scaffoldPlugin } from '../plugin/scaffold';
 
-/** The SDK's folder, where plugin.schema.json and golden.schema.json live (from source, or from dist/). */
-const SDK_ROOT = [5, 6]
-  .map((up) => resolve(__dirname, ...Array<string>(up).fill('..'), 'libs', 'plugin-sdk'))
+/**
+ * The SDK package as the repository's plugins see it, `node_modules/@aegle/plugin-sdk` (else its
+ * source folder), from source or from dist/: where plugin.schema.json and golden.schema.json are.
+ */
+const SDK_DIR = [5, 6]
+  .flatMap((up) =>
+    [
+      ['node_modules', '@aegle', 'plugin-sdk'],
+      ['libs', 'plugin-sdk'],
+    ].map((path) => resolve(__dirname, ...Array<string>(up).fill('..'), ...path)),
+  )
   .find((dir) => existsSync(join(dir, 'plugin.schema.json')))!;
 
 /** `aegle plugin new | validate | run | test`: vendors' tools, all offline. */
@@ -18,14 +26,21 @@ export function registerPluginCommands(program: Command, io: CliOutput = stdio):
   plugin
     .command('new')
     .argument('<id>', 'the plugin id, <kind>-<name> (kind: diagnosis, treatment or prognosis)')
-    .option('--dir <folder>', 'the folder to create it in', 'plugins')
+    .option('--dir <folder>', 'the folder to create it in (default: plugins, or . with --standalone)')
+    .option('--standalone', 'a package of its own, outside Aegle: depends on @aegle/plugin-sdk, own scripts')
     .description('scaffold a working plugin: manifest, model build script, model card, golden cases, test')
-    .action(async (id: string, options: { dir: string }) => {
-      const { dir, files } = await scaffoldPlugin(id, resolve(options.dir), SDK_ROOT);
+    .action(async (id: string, options: { dir?: string; standalone?: boolean }) => {
+      const parent = options.dir ?? (options.standalone ? '.' : 'plugins');
+      const { dir, files } = await scaffoldPlugin(id, resolve(parent), {
+        sdkDir: SDK_DIR,
+        standalone: options.standalone === true,
+      });
       io.out(`created ${dir}`);
       for (const file of files) io.out(`  ${file}`);
       io.out(
-        `next: edit model/build-model.ts and plugin.json, then \`npx aegle plugin validate ${options.dir}/${id}\``,
+        options.standalone
+          ? `next: \`cd ${join(parent, id)} && npm install && npm test\`, then edit model/build-model.ts and plugin.json`
+          : `next: edit model/build-model.ts and plugin.json, then \`npx aegle plugin validate ${parent}/${id}\``,
       );
     });
 

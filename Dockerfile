@@ -4,6 +4,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# The plugin SDK is an npm workspace: npm ci links node_modules/@aegle/plugin-sdk to it.
+COPY libs/plugin-sdk/package.json libs/plugin-sdk/package.json
 RUN npm ci --ignore-scripts=false
 COPY tsconfig.json tsconfig.build.json ./
 COPY apps apps
@@ -21,6 +23,9 @@ WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
+# The SDK workspace's manifest and JSON schemas (`npx aegle plugin new` points plugins at them); the
+# engine runs the SDK compiled into dist/.
+COPY --from=build /app/libs/plugin-sdk/package.json /app/libs/plugin-sdk/*.schema.json libs/plugin-sdk/
 # `npx aegle …` in the container: the launcher runs the build (no dev dependencies here).
 COPY --from=build /app/bin bin
 # Plugins are read at start-up: manifest, model and model card.

@@ -10,6 +10,7 @@
 // vendor's machine has no engine.
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import aeglePluginImports from './libs/plugin-sdk/eslint.js';
 
 const only = (name, owner) => ({
   name,
@@ -97,7 +98,17 @@ const stage = (name) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.aegle/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'libs/plugin-sdk/dist/**',
+      'node_modules/**',
+      '.aegle/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx'],
@@ -167,24 +178,6 @@ export default tseslint.config(
     'libs/imaging (decoding and preprocessing images) ships with the plugin SDK: it imports no other lib.',
   ),
   {
-    // Plugins run inside Aegle: their code imports only the SDK. Their model build scripts and
-    // validation tests may use onnx-proto and onnxruntime-node directly.
-    files: ['plugins/*/index.ts', 'plugins/*/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@aegle/*', '!@aegle/plugin-sdk', '../../libs/*', '../../apps/*'],
-              message: 'Plugins import only @aegle/plugin-sdk.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
     files: [
       'test/**/*.ts',
       'plugins/*/test/**/*.ts',
@@ -194,6 +187,16 @@ export default tseslint.config(
       '**/*.spec.ts',
     ],
     rules: { 'no-restricted-imports': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  // Plugins (their code, model build scripts and tests) import nothing of Aegle but the SDK's
+  // public entries; the same rule ships with the SDK for standalone plugins. Their model scripts
+  // and tests may use onnx-proto and onnxruntime-node directly.
+  aeglePluginImports(['plugins/*/**/*.ts']),
+  {
+    // The reference CNN's training reads this repository's copy of its data set through
+    // libs/imaging; it runs in a clone only, never in Aegle.
+    files: ['plugins/diagnosis-pneumonia-cxr/model/dataset.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   prettier,
 );

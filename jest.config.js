@@ -17,6 +17,7 @@ const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry|imaging)$':
     '<rootDir>/libs/$1/src',
   '^@aegle/plugin-sdk/onnx$': '<rootDir>/libs/plugin-sdk/src/onnx/graph-builder',
+  '^@aegle/plugin-sdk/engine$': '<rootDir>/libs/plugin-sdk/src/engine',
 };
 const common = {
   // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;
@@ -24,6 +25,8 @@ const common = {
   transform: { '^.+\\.ts$': swc, '/node_modules/(jose|content-disposition)/.+\\.js$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(jose|content-disposition)/)'],
   moduleNameMapper,
+  // The SDK package's build (npm pack): its declarations must not count as a second copy of the SDK.
+  modulePathIgnorePatterns: ['<rootDir>/libs/plugin-sdk/dist/'],
   testEnvironment: '<rootDir>/test/support/node-environment.js',
 };
 

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boundedValue, interpretOutputs, manifestSchema, PluginManifest } from '@aegle/plugin-sdk';
+import { boundedValue, interpretOutputs, manifestSchema, PluginManifest } from '@aegle/plugin-sdk/engine';
 
 /**
  * Every note template of every plugin, rendered with the values gathering gives (a quantity shows

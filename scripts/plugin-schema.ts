@@ -2,7 +2,7 @@
 // libs/plugin-sdk/src/json-schema.spec.ts fails when a committed file is stale.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sdkSchemas } from '../libs/plugin-sdk/src/json-schema';
+import { sdkSchemas } from '@aegle/plugin-sdk/engine';
 
 for (const [file, schema] of Object.entries(sdkSchemas())) {
   const target = join(__dirname, '..', 'libs', 'plugin-sdk', file);

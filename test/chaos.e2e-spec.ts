@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { RESULT_IDENTIFIER_SYSTEM } from '@aegle/plugin-sdk';
+import { RESULT_IDENTIFIER_SYSTEM } from '@aegle/plugin-sdk/engine';
 import { AegleProcess, spawnAegle, SpawnOptions } from './support/aegle-process';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';

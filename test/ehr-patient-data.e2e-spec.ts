@@ -7,7 +7,7 @@ import {
   PluginManifest,
   readManifest,
   readPluginFolder,
-} from '@aegle/plugin-sdk';
+} from '@aegle/plugin-sdk/engine';
 import { EhrPatientData } from '@aegle/runs';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { chartTransaction, cholesterolResult, generatePatients } from '../sandbox/synthetic-patients';

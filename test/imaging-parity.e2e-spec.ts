@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pneumoniaMnistAvailable, PNEUMONIAMNIST_MISSING } from '@aegle/imaging';
-import { FeatureSpec, gatherImage, ImageSource, readManifest } from '@aegle/plugin-sdk';
+import { FeatureSpec, gatherImage, ImageSource, readManifest } from '@aegle/plugin-sdk/engine';
 import { fetchSourceImage } from '@aegle/runs';
 import { chestStudy } from './support/imaging-studies';
 import { sharedOrthanc } from './support/orthanc';

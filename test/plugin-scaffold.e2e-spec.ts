@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -56,5 +56,30 @@ describe('npx aegle plugin new, in a clone', () => {
   it("passes the repository's lint (Prettier and ESLint) as generated", async () => {
     expect(await sh('npx', ['prettier', '--check', dir])).toMatchObject({ code: 0 });
     expect(await sh('npx', ['eslint', dir])).toMatchObject({ code: 0 });
+  });
+
+  it("refuses plugin code that imports the engine's entry or reaches into Aegle's libraries", async () => {
+    const code = join(dir, 'index.ts');
+    writeFileSync(
+      join(ROOT, code),
+      [
+        "import { definePlugin } from '@aegle/plugin-sdk';",
+        "import { readPluginFolder } from '@aegle/plugin-sdk/engine';",
+        "import { convertUnit } from '../../libs/plugin-sdk/src/units';",
+        '',
+        'export default definePlugin({ interpret: ({ findings }) => findings });',
+        'export { convertUnit, readPluginFolder };',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const linted = await sh('npx', ['eslint', code]);
+      expect(linted.code).toBe(1);
+      expect(linted.output).toContain("'@aegle/plugin-sdk/engine' import is restricted");
+      expect(linted.output).toContain("'../../libs/plugin-sdk/src/units' import is restricted");
+      expect(linted.output).toMatch(/2 problems \(2 errors/);
+    } finally {
+      rmSync(join(ROOT, code), { force: true });
+    }
   });
 });

@@ -50,8 +50,14 @@ async function main(): Promise<void> {
       step('npm run build');
       run('npm', ['run', 'build', '--silent'], ROOT);
     }
-    step(`production layout in ${app}: dist, plugins, package*.json, node_modules less dev dependencies`);
-    for (const path of ['dist', 'plugins', 'package.json', 'package-lock.json', '.npmrc']) {
+    step(
+      `production layout in ${app}: dist, plugins, package*.json, the SDK's manifest, node_modules less dev dependencies`,
+    );
+    // The plugin SDK workspace as the image has it: its manifest and schemas (the engine runs dist/).
+    const sdkFiles = ['package.json', 'plugin.schema.json', 'golden.schema.json'].map((f) =>
+      join('libs/plugin-sdk', f),
+    );
+    for (const path of ['dist', 'plugins', 'package.json', 'package-lock.json', '.npmrc', ...sdkFiles]) {
       cpSync(join(ROOT, path), join(app, path), { recursive: true });
     }
     // As the Dockerfile does it (npm ci, then npm prune --omit=dev); hard links make the copy cheap.

@@ -12,7 +12,7 @@ import {
   PluginRejection,
   readPluginFolder,
   triggersOn,
-} from '@aegle/plugin-sdk';
+} from '@aegle/plugin-sdk/engine';
 import { RunMode, selectVersions } from './rollout';
 
 /**

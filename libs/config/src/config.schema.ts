@@ -243,12 +243,17 @@ const pluginIdKey = z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9-]
 const notPluginId = (issue: { code?: string }) =>
   issue.code === 'invalid_key' ? 'is not a plugin id (<kind>-<name>, e.g. prognosis-ascvd-pce)' : undefined;
 
+/** An npm package name as `npm install` takes it, without a version or path (`name`, `@scope/name`). */
+const npmPackageName = z.string().regex(/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, {
+  error: 'must be an installed npm package name such as acme-plugin or @acme/plugin (no version, no path)',
+});
+
 export const pluginsSchema = z
   .object({
     /** Folders whose sub-folders are plugins (each with a plugin.json). */
     dirs: z.array(z.string().min(1)).default(['plugins']),
     /** npm packages that are plugins (a plugin.json at the package root), resolved from the config's folder. */
-    packages: z.array(z.string().min(1)).default([]),
+    packages: z.array(npmPackageName).default([]),
     rollout: z.record(pluginIdKey, rolloutSchema, { error: notPluginId }).default({}),
     limits: z.record(pluginIdKey, limitsSchema, { error: notPluginId }).default({}),
   })

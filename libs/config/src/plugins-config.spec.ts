@@ -56,4 +56,13 @@ describe('plugins configuration', () => {
       'plugins.limits.prognosis-ascvd-pce: Unrecognized key: "retries"',
     ]);
   });
+
+  it('takes npm package names only in packages: no version, no path', () => {
+    expect(problems({ packages: ['prognosis-vendor-x', '@acme/aegle-plugin-x'] })).toEqual([]);
+    expect(problems({ packages: ['@acme/plugin@1.2.0', './plugins/x', 'Acme'] })).toEqual([
+      'plugins.packages.0: must be an installed npm package name such as acme-plugin or @acme/plugin (no version, no path)',
+      'plugins.packages.1: must be an installed npm package name such as acme-plugin or @acme/plugin (no version, no path)',
+      'plugins.packages.2: must be an installed npm package name such as acme-plugin or @acme/plugin (no version, no path)',
+    ]);
+  });
 });

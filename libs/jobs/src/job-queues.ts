@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import type { ExecutionNeed } from '@aegle/plugin-sdk';
+import type { ExecutionNeed } from '@aegle/plugin-sdk/engine';
 import { JobPayload, QUEUES, QueueName, runQueueFor } from './queues';
 import { traced } from './traced';
 

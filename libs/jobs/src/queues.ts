@@ -1,5 +1,5 @@
 import type { WorkerExecution } from '@aegle/config';
-import type { ExecutionNeed } from '@aegle/plugin-sdk';
+import type { ExecutionNeed } from '@aegle/plugin-sdk/engine';
 
 /**
  * The typed catalogue of Aegle's queues: each name with the payload its jobs carry. Jobs carry ids,

@@ -1,5 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { sdkSchemas } from './json-schema';
 
@@ -59,10 +59,22 @@ describe('the JSON Schemas the SDK ships', () => {
     );
   });
 
-  it('points every plugin manifest and golden case at the SDK schema', () => {
-    const pce = JSON.parse(readFileSync(join(PLUGINS, 'prognosis-ascvd-pce', 'plugin.json'), 'utf8')) as {
-      $schema: string;
-    };
-    expect(join(PLUGINS, 'prognosis-ascvd-pce', pce.$schema)).toBe(join(SDK, 'plugin.schema.json'));
+  it('points every plugin manifest and golden case at the schema the SDK package ships', () => {
+    const schemaOf = (file: string) =>
+      (JSON.parse(readFileSync(file, 'utf8')) as { $schema: string }).$schema;
+    for (const plugin of readdirSync(PLUGINS, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+      const dir = join(PLUGINS, plugin.name);
+      expect(schemaOf(join(dir, 'plugin.json'))).toBe(
+        '../../node_modules/@aegle/plugin-sdk/plugin.schema.json',
+      );
+      expect(realpathSync(join(dir, schemaOf(join(dir, 'plugin.json'))))).toBe(
+        join(SDK, 'plugin.schema.json'),
+      );
+      for (const golden of readdirSync(join(dir, 'golden'))) {
+        expect(schemaOf(join(dir, 'golden', golden))).toBe(
+          '../../../node_modules/@aegle/plugin-sdk/golden.schema.json',
+        );
+      }
+    }
   });
 });

@@ -7,7 +7,7 @@ import {
   PatientData,
   PluginManifest,
   since,
-} from '@aegle/plugin-sdk';
+} from '@aegle/plugin-sdk/engine';
 import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
 import type { InstanceSummary, StudyReference } from '@aegle/imaging';
 import { fetchSourceImage, ImagingSource, listSourceStudyInstances } from './ehr-images';

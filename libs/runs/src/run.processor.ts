@@ -6,7 +6,7 @@ import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { ModelHost } from './model-host';
-import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
+import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk/engine';
 import { pluginRunsTotal } from '@aegle/telemetry';
 import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
 import { EhrPatientData } from './ehr-patient-data';

@@ -1,4 +1,4 @@
-import { buildObservation, ModelIdentity, SUPERSEDED_BY_EXTENSION } from '@aegle/plugin-sdk';
+import { buildObservation, ModelIdentity, SUPERSEDED_BY_EXTENSION } from '@aegle/plugin-sdk/engine';
 import { liveEarlierResults, PartialWriteError, resultTransaction } from './result-transaction';
 
 const model: ModelIdentity = {

@@ -8,7 +8,7 @@ import {
   RESULT_IDENTIFIER_SYSTEM,
   SUPERSEDED_BY_EXTENSION,
   supersedeObservation,
-} from '@aegle/plugin-sdk';
+} from '@aegle/plugin-sdk/engine';
 
 /** What one result's transaction wrote, read back from the transaction-response Bundle. */
 export interface ResultWritten {

@@ -19,7 +19,7 @@ import {
   ModelIdentity,
   PLUGIN_TAG_SYSTEM,
   resultObservations,
-} from '@aegle/plugin-sdk';
+} from '@aegle/plugin-sdk/engine';
 import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
 import { CircuitBreaker } from './circuit-breaker';
 import { EarlierResults, earlierResultsSearch } from './earlier-results';

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { OnnxGraphBuilder } from '../../../libs/plugin-sdk/src/onnx/graph-builder';
+import { OnnxGraphBuilder } from '@aegle/plugin-sdk/onnx';
 import { PCE_EQUATIONS, PCE_FEATURES, PCE_TERMS, PCE_VALIDITY, type PceFeature } from './pce-coefficients';
 
 export const PCE_MODEL_PATH = path.join(__dirname, '..', 'model.onnx');

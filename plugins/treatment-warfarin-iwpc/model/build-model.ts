@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { OnnxGraphBuilder } from '../../../libs/plugin-sdk/src/onnx/graph-builder';
+import { OnnxGraphBuilder } from '@aegle/plugin-sdk/onnx';
 import {
   CYP2C9_GENOTYPES,
   IWPC_CITATION,

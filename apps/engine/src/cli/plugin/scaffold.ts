@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk';
+import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk/engine';
+import { standaloneFiles } from './standalone';
+
+/** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
+const SDK_PACKAGE = ['@aegle', 'plugin-sdk'].join('/');
 
 /** The example model's coefficients; the golden cases are computed from them independently of ONNX. */
 const INTERCEPT = -6;
 const AGE = 0.04;
 const HBA1C = 0.5;
-
-/** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
-const SDK_PACKAGE = ['@aegle', 'plugin-sdk'].join('/');
 
 /**
  * Writes a file formatted as the project's Prettier config says, where Prettier is installed (a
@@ -31,12 +32,26 @@ export interface ScaffoldResult {
   files: string[];
 }
 
+export interface ScaffoldOptions {
+  /** The SDK package's folder as a plugin in Aegle's repository sees it (its JSON schemas). */
+  sdkDir: string;
+  /**
+   * A plugin of its own, outside Aegle's repository: an npm package that depends on the SDK, with
+   * its own scripts (validate, test, lint) in place of the repository's.
+   */
+  standalone?: boolean;
+}
+
 /**
  * Creates a working plugin folder: a manifest, a model build script (OnnxGraphBuilder) and the
  * model it builds, a model card template, golden cases and a test. It validates and passes its
  * golden cases as created; the vendor then replaces the example model with theirs.
  */
-export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string): Promise<ScaffoldResult> {
+export async function scaffoldPlugin(
+  id: string,
+  parent: string,
+  options: ScaffoldOptions,
+): Promise<ScaffoldResult> {
   const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`));
   if (!kind || !PLUGIN_ID.test(id)) {
     throw new Error(
@@ -47,10 +62,22 @@ export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string
   if (existsSync(dir)) throw new Error(`${dir} already exists`);
   await mkdir(join(dir, 'model'), { recursive: true });
   await mkdir(join(dir, 'golden'), { recursive: true });
-  await mkdir(join(dir, 'test'), { recursive: true });
-  const schema = (file: string, from: string) => relative(from, join(sdkRoot, file)).split('\\').join('/');
+  // A standalone plugin finds the schemas in its own node_modules once it has installed the SDK.
+  const sdkDir = options.standalone ? join(dir, 'node_modules', ...SDK_PACKAGE.split('/')) : options.sdkDir;
+  const schema = (file: string, from: string) => {
+    const path = relative(from, join(sdkDir, file)).split('\\').join('/');
+    return path.startsWith('.') ? path : `./${path}`;
+  };
 
-  await writeFile(join(dir, 'model', 'build-model.ts'), buildScript(id));
+  await writeFile(
+    join(dir, 'model', 'build-model.ts'),
+    buildScript(
+      id,
+      options.standalone
+        ? 'npm run build-model'
+        : `node -r @swc-node/register plugins/${id}/model/build-model.ts`,
+    ),
+  );
   const { buildModel } = await importWithSdk<{ buildModel(): Uint8Array }>(
     join(dir, 'model', 'build-model.ts'),
   );
@@ -76,20 +103,24 @@ export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string
     join(dir, 'golden', 'missing-hba1c.json'),
     `${JSON.stringify(golden(id, goldenSchema, false), null, 2)}\n`,
   );
+  const files = [
+    'plugin.json',
+    'model.onnx',
+    'model/build-model.ts',
+    'README.md',
+    'golden/complete.json',
+    'golden/low-risk.json',
+    'golden/missing-hba1c.json',
+  ];
+  if (options.standalone) {
+    // Its tests are the SDK's harness (`npm test`), not the repository's Jest.
+    const extra = standaloneFiles(id, { name: SDK_PACKAGE, version: SDK_VERSION });
+    for (const [file, text] of Object.entries(extra)) await writeFile(join(dir, file), text);
+    return { dir, files: [...files, ...Object.keys(extra)] };
+  }
+  await mkdir(join(dir, 'test'), { recursive: true });
   await writeFile(join(dir, 'test', 'plugin.spec.ts'), testFile(id));
-  return {
-    dir,
-    files: [
-      'plugin.json',
-      'model.onnx',
-      'model/build-model.ts',
-      'README.md',
-      'golden/complete.json',
-      'golden/low-risk.json',
-      'golden/missing-hba1c.json',
-      'test/plugin.spec.ts',
-    ],
-  };
+  return { dir, files: [...files, 'test/plugin.spec.ts'] };
 }
 
 function manifest(id: string, kind: string, sha256: string, schemaPath: string) {
@@ -156,9 +187,9 @@ function manifest(id: string, kind: string, sha256: string, schemaPath: string) 
   };
 }
 
-function buildScript(id: string): string {
+function buildScript(id: string, rebuild: string): string {
   return `// Builds model.onnx from the example coefficients. Re-run after changing them:
-//   node -r @swc-node/register plugins/${id}/model/build-model.ts
+//   ${rebuild}
 // then put the printed sha256 in plugin.json (\`npx aegle plugin validate\` says when they differ).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -3,6 +3,7 @@
 // for model build scripts only.
 export * from './manifest';
 export * from './patient-data';
+export * from './patient-record';
 export * from './inputs';
 export * from './genotype';
 export * from './exclusions';

@@ -6,11 +6,10 @@ import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { ModelHost } from './model-host';
-import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk';
+import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue, patientIdOf } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
 import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
 import { EhrPatientData } from './ehr-patient-data';
-import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, JobQueues, QUEUES, runBackoff, Traced } from '@aegle/jobs';

@@ -1,6 +1,7 @@
 import { evaluatePlugin } from '../evaluate';
 import { FeatureValue } from '../inputs';
 import { checkModelMetadata, PluginFolder, PluginRejection, readPluginFolder, triggersOn } from '../loader';
+import { patientIdOf } from '../patient-record';
 import { resultObservations } from '../results';
 import { BundlePatientData } from './bundle-patient-data';
 import { openModel } from './onnx-model';
@@ -72,7 +73,7 @@ export async function runPlugin(
       features: {},
     };
   }
-  const patientId = focus.resourceType === 'Patient' ? focus.id : subjectId(focus);
+  const patientId = patientIdOf(focus);
   const model = await openModel(folder.modelBytes);
   try {
     const evaluation = await evaluatePlugin(
@@ -107,11 +108,4 @@ export async function runPlugin(
   } finally {
     await model.release();
   }
-}
-
-function subjectId(resource: fhir4.Resource): string | undefined {
-  const reference =
-    (resource as { subject?: fhir4.Reference; patient?: fhir4.Reference }).subject?.reference ??
-    (resource as { patient?: fhir4.Reference }).patient?.reference;
-  return reference?.startsWith('Patient/') ? reference.slice('Patient/'.length) : undefined;
 }

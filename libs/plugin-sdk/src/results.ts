@@ -1,3 +1,4 @@
+import type { Finding } from './findings';
 import type { OutputSpec, PluginManifest } from './manifest';
 import { buildObservation, ComponentDraft, ModelIdentity, resultKey } from './resource-builders';
 
@@ -22,9 +23,55 @@ export interface StoredFinding {
   value: number;
   /** `<` or `>`: a probability reported at its bound (see `boundedValue`). */
   comparator?: '<' | '>';
+  /** The output's unit, for the audit trail (the Observation takes it from the manifest). */
+  unit?: string;
   band?: { text: string; interpretation?: { system: string; code: string; display?: string } };
   /** The output's note with the inputs filled in. */
   note?: string;
+}
+
+/**
+ * What a successful run stores and write-back reads (`plugin_runs.outputs`): everything the
+ * result's Observations need, without re-running anything.
+ */
+export interface RunResult {
+  /** The model's outputs, by tensor. */
+  raw: Record<string, number[]>;
+  findings: StoredFinding[];
+  /** Clinical time of the newest input. */
+  effective: string;
+  /** Version-specific references of the inputs. */
+  sources: string[];
+  /** Reference of the event's focus (version-specific when known). */
+  focus: string;
+  encounter?: string;
+}
+
+/** The findings of a run as it stores them. */
+export function storedFindings(findings: Finding[]): StoredFinding[] {
+  return findings.map((f) => ({
+    tensor: f.output.tensor,
+    code: f.output.code,
+    value: f.value,
+    ...(f.comparator ? { comparator: f.comparator } : {}),
+    unit: f.output.unit,
+    ...(f.band ? { band: f.band } : {}),
+    ...(f.note ? { note: f.note } : {}),
+  }));
+}
+
+/** Where a run's result is written, from what the run stored and when it is written. */
+export function resultContextOf(
+  result: RunResult,
+  run: { sourceId: string; subject: string; device: string; issued: string },
+): ResultContext {
+  return {
+    ...run,
+    focus: result.focus,
+    ...(result.encounter ? { encounter: result.encounter } : {}),
+    effective: result.effective,
+    derivedFrom: result.sources,
+  };
 }
 
 /** One Observation to write: a single finding, or several sharing a code as its components. */

@@ -6,9 +6,17 @@ import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { ModelHost } from './model-host';
-import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue, patientIdOf } from '@aegle/plugin-sdk';
+import {
+  evaluatePlugin,
+  Evaluation,
+  ExtractContext,
+  FeatureValue,
+  patientIdOf,
+  RunResult,
+  storedFindings,
+} from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
-import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
+import { EarlierResults, earlierResultsSearch, resultCodes } from '@aegle/write-back';
 import { EhrPatientData } from './ehr-patient-data';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
@@ -165,21 +173,14 @@ export class RunProcessor extends WorkerHost {
     }
 
     const focusRef = `${event.focusType}/${event.focusId}${event.focusVersion ? `/_history/${event.focusVersion}` : ''}`;
-    const outputs: RunOutputs = {
+    const encounter = (focus as { encounter?: fhir4.Reference }).encounter?.reference;
+    const outputs: RunResult = {
       raw: evaluation.raw,
-      findings: evaluation.findings.map((f) => ({
-        tensor: f.output.tensor,
-        code: f.output.code,
-        value: f.value,
-        ...(f.comparator ? { comparator: f.comparator } : {}),
-        unit: f.output.unit,
-        ...(f.band ? { band: f.band } : {}),
-        ...(f.note ? { note: f.note } : {}),
-      })),
+      findings: storedFindings(evaluation.findings),
       effective: evaluation.effective ?? now.toISOString(),
       sources: evaluation.sources.map((s) => s.reference),
       focus: focusRef,
-      encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
+      ...(encounter ? { encounter } : {}),
     };
     await this.finish(run, {
       outcome: 'succeeded',
@@ -226,7 +227,7 @@ export class RunProcessor extends WorkerHost {
     if (!run.triggeredBy) return undefined;
     const upstream = await this.runs.get(run.triggeredBy);
     if (!upstream) return undefined;
-    const outputs = upstream.outputs as RunOutputs | null;
+    const outputs = upstream.outputs as RunResult | null;
     return {
       pluginId: upstream.pluginId,
       version: upstream.pluginVersion,

@@ -2,7 +2,7 @@ import { evaluatePlugin } from '../evaluate';
 import { FeatureValue } from '../inputs';
 import { checkModelMetadata, PluginFolder, PluginRejection, readPluginFolder, triggersOn } from '../loader';
 import { patientIdOf } from '../patient-record';
-import { resultObservations } from '../results';
+import { resultContextOf, resultObservations, RunResult, storedFindings } from '../results';
 import { BundlePatientData } from './bundle-patient-data';
 import { openModel } from './onnx-model';
 
@@ -86,24 +86,22 @@ export async function runPlugin(
       },
     );
     if (evaluation.status === 'skipped') return evaluation;
-    const context = {
-      sourceId: HARNESS_SOURCE_ID,
-      focus: `${focus.resourceType}/${focus.id}`,
-      subject: `Patient/${patientId}`,
+    const result: RunResult = {
+      raw: evaluation.raw,
+      findings: storedFindings(evaluation.findings),
       effective: evaluation.effective ?? now.toISOString(),
-      issued: now.toISOString(),
-      derivedFrom: evaluation.sources.map((s) => s.reference),
-      device: `Device/${folder.manifest.id}-${folder.manifest.version}`,
+      sources: evaluation.sources.map((s) => s.reference),
+      focus: `${focus.resourceType}/${focus.id}`,
     };
-    const findings = evaluation.findings.map((f) => ({
-      tensor: f.output.tensor,
-      code: f.output.code,
-      value: f.value,
-      ...(f.comparator ? { comparator: f.comparator } : {}),
-      ...(f.band ? { band: f.band } : {}),
-      ...(f.note ? { note: f.note } : {}),
-    }));
-    const observations = resultObservations(folder.manifest, findings, context).map((r) => r.observation);
+    const context = resultContextOf(result, {
+      sourceId: HARNESS_SOURCE_ID,
+      subject: `Patient/${patientId}`,
+      issued: now.toISOString(),
+      device: `Device/${folder.manifest.id}-${folder.manifest.version}`,
+    });
+    const observations = resultObservations(folder.manifest, result.findings, context).map(
+      (r) => r.observation,
+    );
     return { status: 'succeeded', observations, features: evaluation.features };
   } finally {
     await model.release();

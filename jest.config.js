@@ -17,6 +17,7 @@ const moduleNameMapper = {
   '^@aegle/(config|fhir|plugin-sdk|inference|store|jobs|catalogue|intake|routing|runs|write-back|subscriptions|telemetry|imaging)$':
     '<rootDir>/libs/$1/src',
   '^@aegle/plugin-sdk/onnx$': '<rootDir>/libs/plugin-sdk/src/onnx/graph-builder',
+  '^@aegle/config/plugin-id$': '<rootDir>/libs/config/src/plugin-id',
 };
 const common = {
   // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;

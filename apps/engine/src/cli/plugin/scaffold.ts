@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk';
+import { importWithSdk, PLUGIN_ID, PLUGIN_ID_RULE, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk';
 
 /** The example model's coefficients; the golden cases are computed from them independently of ONNX. */
 const INTERCEPT = -6;
@@ -37,12 +37,8 @@ export interface ScaffoldResult {
  * golden cases as created; the vendor then replaces the example model with theirs.
  */
 export async function scaffoldPlugin(id: string, parent: string, sdkRoot: string): Promise<ScaffoldResult> {
-  const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`));
-  if (!kind || !PLUGIN_ID.test(id)) {
-    throw new Error(
-      `"${id}" must be <kind>-<name> in kebab-case, with kind one of ${PLUGIN_KINDS.join(', ')}`,
-    );
-  }
+  if (!PLUGIN_ID.test(id)) throw new Error(`"${id}" must be ${PLUGIN_ID_RULE}`);
+  const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`))!;
   const dir = join(parent, id);
   if (existsSync(dir)) throw new Error(`${dir} already exists`);
   await mkdir(join(dir, 'model'), { recursive: true });

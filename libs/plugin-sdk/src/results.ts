@@ -1,6 +1,9 @@
 import type { Finding } from './findings';
 import type { OutputSpec, PluginManifest } from './manifest';
 import { buildObservation, ComponentDraft, ModelIdentity, resultKey } from './resource-builders';
+import type { RunResult, StoredFinding } from './run-result';
+
+export type { RunResult, StoredFinding } from './run-result';
 
 /** Where and about what a plugin's findings are written: the run's context. */
 export interface ResultContext {
@@ -14,37 +17,6 @@ export interface ResultContext {
   derivedFrom: string[];
   /** Reference of the model's Device. */
   device: string;
-}
-
-/** A finding as a run stores it (see {@link Finding}), enough to build its Observation later. */
-export interface StoredFinding {
-  tensor: string;
-  code: { system: string; code: string; display?: string };
-  value: number;
-  /** `<` or `>`: a probability reported at its bound (see `boundedValue`). */
-  comparator?: '<' | '>';
-  /** The output's unit, for the audit trail (the Observation takes it from the manifest). */
-  unit?: string;
-  band?: { text: string; interpretation?: { system: string; code: string; display?: string } };
-  /** The output's note with the inputs filled in. */
-  note?: string;
-}
-
-/**
- * What a successful run stores and write-back reads (`plugin_runs.outputs`): everything the
- * result's Observations need, without re-running anything.
- */
-export interface RunResult {
-  /** The model's outputs, by tensor. */
-  raw: Record<string, number[]>;
-  findings: StoredFinding[];
-  /** Clinical time of the newest input. */
-  effective: string;
-  /** Version-specific references of the inputs. */
-  sources: string[];
-  /** Reference of the event's focus (version-specific when known). */
-  focus: string;
-  encounter?: string;
 }
 
 /** The findings of a run as it stores them. */

@@ -52,6 +52,24 @@ const observation = (
   ...fields,
 });
 
+/** A feature of a fine-needle aspirate, as a report's member Observation. */
+const fnaMember = (
+  id: string,
+  feature: string,
+  subject: string | null,
+  fields: Partial<fhir4.Observation> = {},
+): fhir4.Observation =>
+  observation(
+    id,
+    feature,
+    {
+      code: { coding: [{ system: 'https://fhir.aegle.dev/CodeSystem/wdbc-fna-features', code: feature }] },
+      valueQuantity: { value: 99 },
+      ...fields,
+    },
+    subject,
+  );
+
 /**
  * What the record holds besides the golden cases: the resources the two readers must judge alike.
  * Entered in error, newer preliminary, another patient's, subjectless, issued without an effective
@@ -195,40 +213,9 @@ async function trickyResources(): Promise<fhir4.FhirResource[]> {
     condition('pregnancy-resolved', '77386006', 'resolved', 'confirmed', 'w'),
     // An FNA report's extra members: one entered in error listed first, one of another patient's, one
     // without subject.
-    observation(
-      'radius-error',
-      'x',
-      {
-        status: 'entered-in-error',
-        code: {
-          coding: [{ system: 'https://fhir.aegle.dev/CodeSystem/wdbc-fna-features', code: 'radius-mean' }],
-        },
-        valueQuantity: { value: 99 },
-      },
-      'f',
-    ),
-    observation(
-      'texture-other',
-      'x',
-      {
-        code: {
-          coding: [{ system: 'https://fhir.aegle.dev/CodeSystem/wdbc-fna-features', code: 'texture-mean' }],
-        },
-        valueQuantity: { value: 99 },
-      },
-      'other',
-    ),
-    observation(
-      'area-nosubject',
-      'x',
-      {
-        code: {
-          coding: [{ system: 'https://fhir.aegle.dev/CodeSystem/wdbc-fna-features', code: 'area-mean' }],
-        },
-        valueQuantity: { value: 99 },
-      },
-      null,
-    ),
+    fnaMember('radius-error', 'radius-mean', 'f', { status: 'entered-in-error' }),
+    fnaMember('texture-other', 'texture-mean', 'other'),
+    fnaMember('area-nosubject', 'area-mean', null),
     // A chest X-ray as a PNG Binary that a DocumentReference points at.
     { resourceType: 'Patient', id: 'child', birthDate: '2023-02-11' },
     { resourceType: 'Binary', id: 'xray-png', contentType: 'image/png', data: png.toString('base64') },

@@ -1,3 +1,4 @@
+import type { Evaluation } from './evaluate';
 import type { Finding } from './findings';
 import type { OutputSpec, PluginManifest } from './manifest';
 import { buildObservation, ComponentDraft, ModelIdentity, resultKey } from './resource-builders';
@@ -30,6 +31,21 @@ export function storedFindings(findings: Finding[]): StoredFinding[] {
     ...(f.band ? { band: f.band } : {}),
     ...(f.note ? { note: f.note } : {}),
   }));
+}
+
+/** What a successful evaluation stores: its outputs and findings, the inputs' references and time. */
+export function runResultOf(
+  evaluation: Extract<Evaluation, { status: 'succeeded' }>,
+  run: { focus: string; encounter?: string; now: Date },
+): RunResult {
+  return {
+    raw: evaluation.raw,
+    findings: storedFindings(evaluation.findings),
+    effective: evaluation.effective ?? run.now.toISOString(),
+    sources: evaluation.sources.map((s) => s.reference),
+    focus: run.focus,
+    ...(run.encounter ? { encounter: run.encounter } : {}),
+  };
 }
 
 /** Where a run's result is written, from what the run stored and when it is written. */

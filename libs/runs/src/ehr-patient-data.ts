@@ -52,8 +52,9 @@ export class EhrPatientData implements PatientData {
 
   observations(codes: readonly string[], since?: Date): Promise<fhir4.Observation[]> {
     return this.once(observationsKey(codes, since), async () =>
-      this.usableObservations(
+      recordedObservations(
         await this.client.search<fhir4.Observation>('Observation', this.observationParams(codes, since)),
+        this.patientId,
         codes,
         since,
       ),
@@ -114,7 +115,7 @@ export class EhrPatientData implements PatientData {
         const from = since(now, source.lookback);
         reads.set(observationsKey(codes, from), {
           searches: [{ resourceType: 'Observation', params: this.observationParams(codes, from) }],
-          fill: ([found]) => this.usableObservations(found as fhir4.Observation[], codes, from),
+          fill: ([found]) => recordedObservations(found as fhir4.Observation[], this.patientId, codes, from),
         });
       } else if (source.from === 'condition') {
         reads.set('conditions', {
@@ -150,7 +151,12 @@ export class EhrPatientData implements PatientData {
             },
           ],
           fill: ([found]) =>
-            this.usableObservations(found as fhir4.Observation[], exclusion.observation!.codes, from),
+            recordedObservations(
+              found as fhir4.Observation[],
+              this.patientId,
+              exclusion.observation!.codes,
+              from,
+            ),
         });
       }
     }
@@ -189,14 +195,6 @@ export class EhrPatientData implements PatientData {
       _count: 50,
       ...(since ? { date: `ge${windowStart(since)}` } : {}),
     };
-  }
-
-  private usableObservations(
-    found: fhir4.Observation[],
-    codes: readonly string[],
-    since: Date | undefined,
-  ): fhir4.Observation[] {
-    return recordedObservations(found, this.patientId, codes, since);
   }
 
   private conditionParams(): BatchSearch['params'] {

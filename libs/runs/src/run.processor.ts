@@ -13,7 +13,7 @@ import {
   FeatureValue,
   patientIdOf,
   RunResult,
-  storedFindings,
+  runResultOf,
 } from '@aegle/plugin-sdk';
 import { pluginRunsTotal } from '@aegle/telemetry';
 import { EarlierResults, earlierResultsSearch, resultCodes } from '@aegle/write-back';
@@ -173,15 +173,11 @@ export class RunProcessor extends WorkerHost {
     }
 
     const focusRef = `${event.focusType}/${event.focusId}${event.focusVersion ? `/_history/${event.focusVersion}` : ''}`;
-    const encounter = (focus as { encounter?: fhir4.Reference }).encounter?.reference;
-    const outputs: RunResult = {
-      raw: evaluation.raw,
-      findings: storedFindings(evaluation.findings),
-      effective: evaluation.effective ?? now.toISOString(),
-      sources: evaluation.sources.map((s) => s.reference),
+    const outputs = runResultOf(evaluation, {
       focus: focusRef,
-      ...(encounter ? { encounter } : {}),
-    };
+      encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
+      now,
+    });
     await this.finish(run, {
       outcome: 'succeeded',
       ...(run.mode === 'shadow' ? { reason: 'shadow mode: audited, not written to the EHR' } : {}),

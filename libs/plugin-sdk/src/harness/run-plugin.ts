@@ -2,7 +2,7 @@ import { evaluatePlugin } from '../evaluate';
 import { FeatureValue } from '../inputs';
 import { checkModelMetadata, PluginFolder, PluginRejection, readPluginFolder, triggersOn } from '../loader';
 import { patientIdOf } from '../patient-record';
-import { resultContextOf, resultObservations, RunResult, storedFindings } from '../results';
+import { resultContextOf, resultObservations, runResultOf } from '../results';
 import { BundlePatientData } from './bundle-patient-data';
 import { openModel } from './onnx-model';
 
@@ -86,13 +86,7 @@ export async function runPlugin(
       },
     );
     if (evaluation.status === 'skipped') return evaluation;
-    const result: RunResult = {
-      raw: evaluation.raw,
-      findings: storedFindings(evaluation.findings),
-      effective: evaluation.effective ?? now.toISOString(),
-      sources: evaluation.sources.map((s) => s.reference),
-      focus: `${focus.resourceType}/${focus.id}`,
-    };
+    const result = runResultOf(evaluation, { focus: `${focus.resourceType}/${focus.id}`, now });
     const context = resultContextOf(result, {
       sourceId: HARNESS_SOURCE_ID,
       subject: `Patient/${patientId}`,

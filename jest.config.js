@@ -18,6 +18,7 @@ const moduleNameMapper = {
     '<rootDir>/libs/$1/src',
   '^@aegle/plugin-sdk/onnx$': '<rootDir>/libs/plugin-sdk/src/onnx/graph-builder',
   '^@aegle/plugin-sdk/engine$': '<rootDir>/libs/plugin-sdk/src/engine',
+  '^@aegle/config/plugin-id$': '<rootDir>/libs/config/src/plugin-id',
 };
 const common = {
   // jose and content-disposition (of @fastify/static, which serves /api/docs) ship ESM only;

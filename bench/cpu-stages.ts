@@ -35,7 +35,7 @@ export const STAGES: Array<[string, RegExp]> = [
     'inference',
     /\/libs\/inference\/|onnxruntime-node|\/plugins\/|plugin-sdk\/src\/(evaluate|harness)|\/inference\//,
   ],
-  ['result building', /(results|resource-builders|result-transaction|run-outputs)\.ts$|\/results?\//],
+  ['result building', /(results|resource-builders|result-transaction)\.ts$|\/results?\//],
   ['write-back', /(writeback\.processor|sequential-writes|circuit-breaker)\.ts$|\/write-?back\//],
   ['audit', /\/libs\/(audit|store)\//],
 ];

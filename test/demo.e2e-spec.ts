@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { eventually } from './support/http';
 
 jest.setTimeout(150_000);
 
@@ -62,11 +63,10 @@ describe('npm run demo', () => {
       fetch(`${aegleUrl}/api/observations/${observationId}/story`, {
         headers: { authorization: `Bearer ${process.env.AEGLE_ADMIN_TOKEN ?? 'demo-admin-token'}` },
       });
-    let story = await storyOf();
-    for (let tries = 0; story.status === 404 && tries < 50; tries++) {
-      await new Promise((next) => setTimeout(next, 100));
-      story = await storyOf();
-    }
+    const story = await eventually(async () => {
+      const answer = await storyOf();
+      return answer.status === 404 ? undefined : answer;
+    }, "the result's write-back to be recorded");
     expect(story.status).toBe(200);
     // Synthetic names never reach the screen: only pseudonyms.
     expect(output).not.toMatch(/Castellanos|Okafor|Lindqvist/);

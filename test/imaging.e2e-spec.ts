@@ -1,12 +1,16 @@
 import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
+import { runQueueFor } from '@aegle/jobs';
 import { join } from 'node:path';
 import { pneumoniaMnistAvailable, pneumoniaMnistImage, PNEUMONIAMNIST_MISSING } from '@aegle/imaging';
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { validateR4 } from './support/fhir-validation';
 import { launchChromium, screenshotDir } from './support/browser';
-import { json } from './support/http';
+import { eventually, json } from './support/http';
+import { failedTimes } from './support/job-barriers';
 import { chestStudy } from './support/imaging-studies';
 import { OrthancProcess, sharedOrthanc, startOrthancProcess } from './support/orthanc';
 
@@ -341,7 +345,15 @@ withData('chest X-ray pneumonia plugin end to end', () => {
     const [, seeded] = await ehr.seed([patient('cxr-outage'), study] as fhir4.Resource[]);
     expect((await notify(seeded)).status).toBe(200);
     // A few tries fail while it is down: nothing is written, nothing is given up.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const [{ id: runId }] = await eventually(async () => {
+      const opened = await aegle.db.query<Array<{ id: string }>>(
+        `SELECT r.id::text FROM plugin_run r JOIN event e ON e.id = r.event_id WHERE e.focus_id = 'cxr-outage'`,
+      );
+      return opened.length > 0 ? opened : undefined;
+    }, 'the run to open');
+    const runs = aegle.app.get<Queue>(getQueueToken(runQueueFor('prefer-gpu')), { strict: false });
+    await failedTimes(runs, runId, 2, 'two tries to fail while the PACS is down');
+    expect(await runs.getJobState(runId)).not.toBe('failed');
     expect(await results('cxr-outage')).toHaveLength(0);
     expect(await runsOf('cxr-outage')).toEqual([expect.objectContaining({ outcome: 'pending' })]);
 

@@ -1,9 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { QUEUES, redisConnection } from '@aegle/jobs';
 import { AegleProcess, spawnAegle } from './support/aegle-process';
 import { RunningAegle, startAegle, TEST_REDIS_URL, TestSource } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { eventually, json } from './support/http';
+import { takenAgain, timesTaken } from './support/job-barriers';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
 jest.setTimeout(180_000);
@@ -35,6 +37,7 @@ describe('ordering: versions of one resource are processed in version order', ()
   let db: DataSource;
   let openGate: () => void = () => undefined;
   let gateHeld: Promise<void>;
+  let routing: Queue;
 
   beforeAll(async () => {
     ehr = await startFhirServer();
@@ -58,6 +61,10 @@ describe('ordering: versions of one resource are processed in version order', ()
     const sources: TestSource[] = [{ id: 'test-ehr', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }];
     aegle = await startAegle({ sources });
     db = aegle.db;
+    routing = new Queue(QUEUES.events, {
+      connection: redisConnection(TEST_REDIS_URL),
+      prefix: aegle.config.queuePrefix,
+    });
     worker = await spawnAegle({
       databaseUrl: aegle.config.databaseUrl!,
       redisUrl: TEST_REDIS_URL,
@@ -69,6 +76,7 @@ describe('ordering: versions of one resource are processed in version order', ()
 
   afterAll(async () => {
     openGate();
+    await routing?.close();
     await worker?.stop();
     await aegle?.close();
     await ehr?.close();
@@ -114,7 +122,15 @@ describe('ordering: versions of one resource are processed in version order', ()
       const older = rows.filter((r) => r.version < first.version);
       return rows.length === 8 && older.every((r) => r.status === 'stale') ? rows : undefined;
     }, 'the versions older than the one in flight to be stale');
-    await sleep(1_500); // room for a wrong claim to show: the newer versions keep asking meanwhile
+    // Room for a wrong claim to show: each newer version asks twice more and is held each time.
+    const newer = settled.filter((r) => r.version > first.version).map((r) => r.id);
+    await takenAgain(
+      routing,
+      newer,
+      await timesTaken(routing, newer),
+      2,
+      'the newer versions to ask twice more',
+    );
     const held = await events();
     expect(held.filter((r) => r.claimed && r.status !== 'stale').map((r) => r.version)).toEqual([
       first.version,

@@ -1,6 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Job, Queue, Worker } from 'bullmq';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { EventEnqueuer } from '@aegle/intake';
 import { QUEUES, redisConnection } from '@aegle/jobs';
@@ -10,6 +9,7 @@ import { WritebackProcessor } from '../libs/write-back/src/writeback.processor';
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
 import { eventually, json } from './support/http';
+import { stalledChecksRun, takenAgain } from './support/job-barriers';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
 jest.setTimeout(60_000);
@@ -108,6 +108,12 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
 
   const queue = (name: QueueName) => aegle.app.get<Queue>(getQueueToken(name), { strict: false });
 
+  /** Waits until the router has taken version 2 of the resource twice, so held it back twice. */
+  async function heldTwice(focusId: string): Promise<void> {
+    const v2 = await eventually(async () => (await eventOf(focusId, 2))?.id, 'v2 stored');
+    await takenAgain(queue(QUEUES.events), [v2], [0], 2, 'the router to take v2 twice');
+  }
+
   /** Holds one Aegle worker off its queue while `take` runs, so the dying worker gets the job. */
   async function withWorkerPaused<T>(worker: Worker, take: () => Promise<T>): Promise<T> {
     await worker.pause();
@@ -137,8 +143,8 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
       }),
     ]);
     expect(await queue(QUEUES.events).getJobState(job.id!)).toBe('failed');
-    // Never routed, and the stalled checks since (every 200 ms) found nothing more: still once.
-    await sleep(1_000);
+    // Never routed, and the stalled checks since found nothing more: still once.
+    await stalledChecksRun(queue(QUEUES.events), 3);
     expect(await failedJobsFor(job.data.eventId)).toHaveLength(1);
     expect((await eventOf('stall-route', 1)).status).toBe('accepted');
   });
@@ -149,9 +155,9 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
       await notify('stall-run', 1);
       await eventually(async () => (await eventOf('stall-run', 1))?.run_id ?? undefined, 'v1 routed');
       const taken = await takeAndDie(QUEUES.runs);
-      // v1's run is held by a dead worker: v2 waits for it.
+      // v1's run is held by a dead worker: v2 waits for it, however often the router asks.
       await notify('stall-run', 2);
-      await sleep(1_000);
+      await heldTwice('stall-run');
       expect(await eventOf('stall-run', 2)).toEqual(
         expect.objectContaining({ status: 'accepted', run_id: null }),
       );
@@ -182,7 +188,7 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
       );
       const taken = await takeAndDie(QUEUES.writeback);
       await notify('stall-wb', 2);
-      await sleep(1_000);
+      await heldTwice('stall-wb');
       expect(await eventOf('stall-wb', 2)).toEqual(
         expect.objectContaining({ status: 'accepted', run_id: null }),
       );

@@ -61,7 +61,13 @@ export const api = {
   check: (token: string) => request<unknown>('GET', '/api/console/timeline?limit=1', token, false),
 };
 
-// Shapes of the admin API's answers (see /api/docs).
+// Shapes of the admin API's answers (see /api/docs), as the engine declares them.
+import type { RunRecord as StoredRun, RunStoryView } from '../../../libs/store/src/audit-records';
+import type { RunResult } from '../../../libs/plugin-sdk/src/run-result';
+
+/** A run as the audit API answers it, its outputs read as what a run stores. */
+export type RunRecord = Omit<StoredRun, 'outputs'> & { outputs: RunResult | null };
+export type RunStory = Omit<RunStoryView, 'run'> & { run: RunRecord };
 
 export type {
   Stats,
@@ -71,111 +77,18 @@ export type {
   TimelinePage,
 } from '../../../libs/store/src/console-views';
 export type {
+  RecordTrail,
+  RunTimings,
+  StoredInput as InputValue,
+  TrailEntry as AuditEntry,
+  WriteBackRecord,
+} from '../../../libs/store/src/audit-records';
+export type { StoredFinding as Finding } from '../../../libs/plugin-sdk/src/run-result';
+export type {
   DeadLetterRecord as DeadLetter,
   PluginsView,
   PluginVersionView as PluginVersion,
 } from '../../engine/src/admin/admin-api.types';
-
-export interface InputValue {
-  /** What a clinician calls the input ("sex"), from the plugin's manifest. */
-  label?: string;
-  value?: unknown;
-  /** An image input's tensor, exactly as the model got it. */
-  values?: number[];
-  valueHmac?: string;
-  unit?: string;
-  display?: string;
-  /** False when nothing was recorded and the value stands for that absence (apart from "recorded as no"). */
-  recorded?: boolean;
-  defaulted?: boolean;
-  /** Why the model was not given the value as recorded (its "unknown" or "mixed" category, a default). */
-  caveat?: string;
-  source?: { reference?: string; effective?: string };
-}
-
-export interface Finding {
-  tensor: string;
-  code: { system?: string; code?: string; display?: string };
-  value: number;
-  /** `<` or `>`: a probability reported at its bound, never as 0 or 100 %. */
-  comparator?: '<' | '>';
-  unit: string;
-  band?: { text?: string; min?: number; max?: number };
-  note?: string;
-}
-
-export interface RunRecord {
-  id: string;
-  eventId: string;
-  sourceId: string;
-  patientRef: string | null;
-  model: { pluginId: string; pluginVersion: string; modelSha256: string; executionProvider: string | null };
-  inputs: Record<string, InputValue> | null;
-  outputs: { findings?: Finding[]; focus?: string; effective?: string; sources?: string[] } | null;
-  latencyMs: number | null;
-  outcome: string;
-  mode: string;
-  triggeredBy: string | null;
-  reason: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface WriteBackRecord {
-  id: string;
-  resourceType: string;
-  resourceId: string | null;
-  identifier: string;
-  attempt: number;
-  httpStatus: number | null;
-  outcome: string;
-  response: { issue?: Array<{ diagnostics?: string; code?: string }> } | null;
-  createdAt: string;
-}
-
-export interface AuditEntry {
-  seq: string;
-  at: string;
-  recordType: string;
-  recordId: string;
-  action: string;
-  entryHash: string;
-}
-
-export interface RunStory {
-  notification: {
-    id: string;
-    receivedAt: string;
-    shape: string | null;
-    contentType: string | null;
-    bodySha256: string;
-    bodyBytes: number;
-    httpStatus: number;
-  };
-  event: {
-    id: string;
-    interaction: string;
-    focus: string;
-    subscription: string | null;
-    eventNumber: string | null;
-    status: string;
-    reason: string | null;
-    createdAt: string;
-  };
-  run: RunRecord;
-  writeBacks: WriteBackRecord[];
-  observation: { reference: string; identifier: string } | null;
-  deadLetter: { id: string; status: string; httpStatus: number | null; reason: string } | null;
-  audit: { intact: boolean; entries: AuditEntry[]; problems: string[] };
-  timings: {
-    queuedMs: number | null;
-    runMs: number | null;
-    inferenceMs: number | null;
-    writeBackMs: number | null;
-    totalMs: number | null;
-  };
-  inputsStored: 'full' | 'hash';
-}
 
 export interface Subscription {
   sourceId: string;

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { PLUGIN_ID, PLUGIN_ID_RULE } from './plugin-id';
 
 /** Marks a value that must never reach a log line. */
 export class Secret {
@@ -239,9 +240,9 @@ const limitsSchema = z
   })
   .strict();
 
-const pluginIdKey = z.string().regex(/^(diagnosis|treatment|prognosis)-[a-z0-9-]+$/);
+const pluginIdKey = z.string().regex(PLUGIN_ID);
 const notPluginId = (issue: { code?: string }) =>
-  issue.code === 'invalid_key' ? 'is not a plugin id (<kind>-<name>, e.g. prognosis-ascvd-pce)' : undefined;
+  issue.code === 'invalid_key' ? `is not a plugin id (${PLUGIN_ID_RULE})` : undefined;
 
 /** An npm package name as `npm install` takes it, without a version or path (`name`, `@scope/name`). */
 const npmPackageName = z.string().regex(/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, {

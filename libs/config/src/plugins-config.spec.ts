@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './load-config';
+import { PLUGIN_ID_RULE } from './plugin-id';
 
 const source = {
   id: 'ehr',
@@ -37,6 +38,22 @@ describe('plugins configuration', () => {
     expect(loadConfig({}, { sources: [source], plugins }).plugins).toEqual({ dirs: ['plugins'], ...plugins });
   });
 
+  it('takes plugin ids by the rule manifests follow: a key no plugin can have is refused', () => {
+    const settings = { live: '1.0.0' };
+    expect(
+      problems({
+        rollout: {
+          'prognosis-ascvd-': settings,
+          'prognosis--pce': settings,
+          'prognosis-ascvd-pce': settings,
+        },
+      }),
+    ).toEqual([
+      `plugins.rollout.prognosis-ascvd-: is not a plugin id (${PLUGIN_ID_RULE})`,
+      `plugins.rollout.prognosis--pce: is not a plugin id (${PLUGIN_ID_RULE})`,
+    ]);
+  });
+
   it('names each mistake in a rollout', () => {
     expect(
       problems({
@@ -51,7 +68,7 @@ describe('plugins configuration', () => {
       'plugins.rollout.prognosis-ascvd-pce.live: must be a version such as 1.2.0',
       'plugins.rollout.prognosis-ascvd-pce.canary.percent: Too big: expected number to be <=100',
       'plugins.rollout.prognosis-other: canary.version must differ from live',
-      'plugins.rollout.PCE: is not a plugin id (<kind>-<name>, e.g. prognosis-ascvd-pce)',
+      `plugins.rollout.PCE: is not a plugin id (${PLUGIN_ID_RULE})`,
       'plugins.limits.prognosis-ascvd-pce.timeoutMs: Too small: expected number to be >0',
       'plugins.limits.prognosis-ascvd-pce: Unrecognized key: "retries"',
     ]);

@@ -9,6 +9,7 @@
  */
 export * from './manifest';
 export * from './patient-data';
+export * from './patient-record';
 export * from './inputs';
 export * from './genotype';
 export * from './exclusions';

@@ -5,6 +5,7 @@ import { isDiplotype, normaliseGenotype } from './genotype';
 import { gatherImage } from './image-input';
 import { FeatureSpec, ImageSource, InputSource, PluginManifest } from './manifest';
 import { PatientData } from './patient-data';
+import { observationTime } from './patient-record';
 import { convertUnit } from './units';
 
 /** Where one feature's value came from, for the audit trail and the Observation's `derivedFrom`. */
@@ -64,16 +65,6 @@ function provenanceOf(resource: fhir4.Resource, effective?: string): FeatureProv
   const base = `${resource.resourceType}/${resource.id}`;
   const reference = resource.meta?.versionId ? `${base}/_history/${resource.meta.versionId}` : base;
   return { reference, ...(effective ? { effective } : {}) };
-}
-
-/** When an Observation happened: its effective time (a period's end, else start), else when it was issued. */
-export function observationTime(observation: fhir4.Observation): string | undefined {
-  return (
-    observation.effectiveDateTime ??
-    observation.effectivePeriod?.end ??
-    observation.effectivePeriod?.start ??
-    observation.issued
-  );
 }
 
 type CompiledPath = (resource: fhir4.Resource) => unknown[];

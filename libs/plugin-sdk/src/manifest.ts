@@ -1,5 +1,6 @@
 import { valid as validSemver, validRange } from 'semver';
 import { z } from 'zod';
+import { PLUGIN_ID, PLUGIN_ID_RULE, PLUGIN_KINDS } from '@aegle/config/plugin-id';
 
 /** Version of the plugin contract this SDK implements; plugins declare a semver range of it. */
 export const SDK_VERSION = '0.1.0';
@@ -24,12 +25,10 @@ const coding = z
   .object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() })
   .strict();
 
-/** The kinds of plugin. */
-export const PLUGIN_KINDS = ['diagnosis', 'treatment', 'prognosis'] as const;
-/** The one rule for a plugin id: `<kind>-<name>` in kebab-case, e.g. prognosis-ascvd-pce. */
-export const PLUGIN_ID = new RegExp(`^(${PLUGIN_KINDS.join('|')})-[a-z0-9]+(-[a-z0-9]+)*$`);
+// The plugin id rule is libs/config's, which the engine's configuration checks ids by too.
+export { PLUGIN_ID, PLUGIN_ID_RULE, PLUGIN_KINDS } from '@aegle/config/plugin-id';
 
-const pluginId = z.string().regex(PLUGIN_ID, 'must be <kind>-<name> in kebab-case');
+const pluginId = z.string().regex(PLUGIN_ID, `must be ${PLUGIN_ID_RULE}`);
 const resourceType = z.string().regex(/^[A-Z][A-Za-z]+$/, 'must be a FHIR resource type such as Observation');
 
 /**

@@ -1,5 +1,10 @@
+import type { Evaluation } from './evaluate';
+import type { Finding } from './findings';
 import type { OutputSpec, PluginManifest } from './manifest';
 import { buildObservation, ComponentDraft, ModelIdentity, resultKey } from './resource-builders';
+import type { RunResult, StoredFinding } from './run-result';
+
+export type { RunResult, StoredFinding } from './run-result';
 
 /** Where and about what a plugin's findings are written: the run's context. */
 export interface ResultContext {
@@ -15,16 +20,46 @@ export interface ResultContext {
   device: string;
 }
 
-/** A finding as a run stores it (see {@link Finding}), enough to build its Observation later. */
-export interface StoredFinding {
-  tensor: string;
-  code: { system: string; code: string; display?: string };
-  value: number;
-  /** `<` or `>`: a probability reported at its bound (see `boundedValue`). */
-  comparator?: '<' | '>';
-  band?: { text: string; interpretation?: { system: string; code: string; display?: string } };
-  /** The output's note with the inputs filled in. */
-  note?: string;
+/** The findings of a run as it stores them. */
+export function storedFindings(findings: Finding[]): StoredFinding[] {
+  return findings.map((f) => ({
+    tensor: f.output.tensor,
+    code: f.output.code,
+    value: f.value,
+    ...(f.comparator ? { comparator: f.comparator } : {}),
+    unit: f.output.unit,
+    ...(f.band ? { band: f.band } : {}),
+    ...(f.note ? { note: f.note } : {}),
+  }));
+}
+
+/** What a successful evaluation stores: its outputs and findings, the inputs' references and time. */
+export function runResultOf(
+  evaluation: Extract<Evaluation, { status: 'succeeded' }>,
+  run: { focus: string; encounter?: string; now: Date },
+): RunResult {
+  return {
+    raw: evaluation.raw,
+    findings: storedFindings(evaluation.findings),
+    effective: evaluation.effective ?? run.now.toISOString(),
+    sources: evaluation.sources.map((s) => s.reference),
+    focus: run.focus,
+    ...(run.encounter ? { encounter: run.encounter } : {}),
+  };
+}
+
+/** Where a run's result is written, from what the run stored and when it is written. */
+export function resultContextOf(
+  result: RunResult,
+  run: { sourceId: string; subject: string; device: string; issued: string },
+): ResultContext {
+  return {
+    ...run,
+    focus: result.focus,
+    ...(result.encounter ? { encounter: result.encounter } : {}),
+    effective: result.effective,
+    derivedFrom: result.sources,
+  };
 }
 
 /** One Observation to write: a single finding, or several sharing a code as its components. */

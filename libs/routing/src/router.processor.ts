@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import { EventClaims, EventRepository } from '@aegle/store';
 import { EhrClients, versionKeyOf } from '@aegle/fhir';
-import { patientIdOf, RunStarter } from '@aegle/runs';
+import { patientIdOf } from '@aegle/plugin-sdk/engine';
+import { RunStarter } from '@aegle/runs';
 import { PluginRegistry } from '@aegle/catalogue';
 import { JobPayload, QUEUES, Traced } from '@aegle/jobs';
 

@@ -1,21 +1,31 @@
 import {
+  ACTIVE_CLINICAL_STATUS,
+  ACTIVE_MEDICATION_STATUS,
   ActiveMedication,
+  activeConditions,
+  activeOrders,
   GENOTYPE_CODE,
   ImageBytes,
   ImageLocation,
-  observationTime,
+  memberIds,
   PatientData,
   PluginManifest,
+  recordedConditions,
+  recordedMembers,
+  recordedObservations,
   since,
+  windowStart,
+  withMedicationCodes,
 } from '@aegle/plugin-sdk/engine';
-import { BatchSearch, EhrClient, EhrRequestError, parseReference } from '@aegle/fhir';
+import { BatchSearch, EhrClient, EhrRequestError } from '@aegle/fhir';
 import type { InstanceSummary, StudyReference } from '@aegle/imaging';
 import { fetchSourceImage, ImagingSource, listSourceStudyInstances } from './ehr-images';
 
-const UNUSABLE_STATUS = new Set(['entered-in-error', 'cancelled', 'registered']);
-const REFUTED = new Set(['refuted', 'entered-in-error']);
-
-/** {@link PatientData} read from the EHR's FHIR API, each search made at most once per run. */
+/**
+ * {@link PatientData} read from the EHR's FHIR API, each search made at most once per run. The
+ * searches only narrow what is fetched; which resources count is `patient-record`'s rules, the
+ * same the offline harness applies to a Bundle.
+ */
 export class EhrPatientData implements PatientData {
   private readonly cache = new Map<string, Promise<unknown>>();
 
@@ -42,22 +52,29 @@ export class EhrPatientData implements PatientData {
 
   observations(codes: readonly string[], since?: Date): Promise<fhir4.Observation[]> {
     return this.once(observationsKey(codes, since), async () =>
-      usableObservations(
+      recordedObservations(
         await this.client.search<fhir4.Observation>('Observation', this.observationParams(codes, since)),
+        this.patientId,
+        codes,
+        since,
       ),
     );
   }
 
   activeConditions(): Promise<fhir4.Condition[]> {
     return this.once('conditions', async () =>
-      confirmedConditions(await this.client.search<fhir4.Condition>('Condition', this.conditionParams())),
+      activeConditions(
+        await this.client.search<fhir4.Condition>('Condition', this.conditionParams()),
+        this.patientId,
+      ),
     );
   }
 
   conditions(): Promise<fhir4.Condition[]> {
     return this.once('all-conditions', async () =>
-      confirmedConditions(
+      recordedConditions(
         await this.client.search<fhir4.Condition>('Condition', { patient: this.patientId }),
+        this.patientId,
       ),
     );
   }
@@ -98,12 +115,12 @@ export class EhrPatientData implements PatientData {
         const from = since(now, source.lookback);
         reads.set(observationsKey(codes, from), {
           searches: [{ resourceType: 'Observation', params: this.observationParams(codes, from) }],
-          fill: ([found]) => usableObservations(found as fhir4.Observation[]),
+          fill: ([found]) => recordedObservations(found as fhir4.Observation[], this.patientId, codes, from),
         });
       } else if (source.from === 'condition') {
         reads.set('conditions', {
           searches: [{ resourceType: 'Condition', params: this.conditionParams() }],
-          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+          fill: ([found]) => activeConditions(found as fhir4.Condition[], this.patientId),
         });
       } else if (source.from === 'medication') {
         reads.set('medications', {
@@ -117,12 +134,12 @@ export class EhrPatientData implements PatientData {
       if (exclusion.condition?.status === 'any') {
         reads.set('all-conditions', {
           searches: [{ resourceType: 'Condition', params: { patient: this.patientId } }],
-          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+          fill: ([found]) => recordedConditions(found as fhir4.Condition[], this.patientId),
         });
       } else if (exclusion.condition) {
         reads.set('conditions', {
           searches: [{ resourceType: 'Condition', params: this.conditionParams() }],
-          fill: ([found]) => confirmedConditions(found as fhir4.Condition[]),
+          fill: ([found]) => activeConditions(found as fhir4.Condition[], this.patientId),
         });
       } else if (exclusion.observation) {
         const from = since(now, exclusion.observation.lookback);
@@ -133,7 +150,13 @@ export class EhrPatientData implements PatientData {
               params: this.observationParams(exclusion.observation.codes, from),
             },
           ],
-          fill: ([found]) => usableObservations(found as fhir4.Observation[]),
+          fill: ([found]) =>
+            recordedObservations(
+              found as fhir4.Observation[],
+              this.patientId,
+              exclusion.observation!.codes,
+              from,
+            ),
         });
       }
     }
@@ -170,32 +193,32 @@ export class EhrPatientData implements PatientData {
       code: codes.join(','),
       _sort: '-date',
       _count: 50,
-      ...(since ? { date: `ge${since.toISOString().slice(0, 10)}` } : {}),
+      ...(since ? { date: `ge${windowStart(since)}` } : {}),
     };
   }
 
   private conditionParams(): BatchSearch['params'] {
-    return { patient: this.patientId, 'clinical-status': 'active,recurrence,relapse' };
+    return { patient: this.patientId, 'clinical-status': ACTIVE_CLINICAL_STATUS.join(',') };
   }
 
   private medicationSearches(): BatchSearch[] {
     return ['MedicationStatement', 'MedicationRequest'].map((resourceType) => ({
       resourceType,
-      params: { patient: this.patientId, status: 'active' },
+      params: { patient: this.patientId, status: ACTIVE_MEDICATION_STATUS },
     }));
   }
 
   private resolveMedications(orders: MedicationOrder[]): Promise<ActiveMedication[]> {
-    return Promise.all(orders.map((resource) => this.resolveMedication(resource)));
+    return Promise.all(
+      activeOrders(orders, this.patientId).map((order) =>
+        withMedicationCodes(order, (id) => this.client.read<fhir4.Medication>('Medication', id)),
+      ),
+    );
   }
 
   members(): Promise<fhir4.Observation[]> {
     return this.once('members', async () => {
-      const references = memberReferences(this.focus);
-      const ids = references
-        .map((r) => parseReference(r))
-        .filter((k) => k?.resourceType === 'Observation')
-        .map((k) => k!.id);
+      const ids = memberIds(this.focus);
       const found: fhir4.Observation[] = [];
       // One search per 50 members instead of one read each.
       for (let i = 0; i < ids.length; i += 50) {
@@ -206,26 +229,8 @@ export class EhrPatientData implements PatientData {
           })),
         );
       }
-      return found.filter(
-        (o) => !UNUSABLE_STATUS.has(o.status) && o.subject?.reference === `Patient/${this.patientId}`,
-      );
+      return recordedMembers(found, this.focus, this.patientId);
     });
-  }
-
-  /** Medication codes live on the resource or on a referenced (or contained) Medication. */
-  private async resolveMedication(resource: MedicationOrder): Promise<ActiveMedication> {
-    const concept = resource.medicationCodeableConcept;
-    if (concept) return { resource, codings: concept.coding ?? [], text: concept.text };
-    const reference = resource.medicationReference?.reference;
-    if (!reference) return { resource, codings: [] };
-    if (reference.startsWith('#')) {
-      const contained = resource.contained?.find((c) => c.id === reference.slice(1)) as
-        fhir4.Medication | undefined;
-      return { resource, codings: contained?.code?.coding ?? [], text: contained?.code?.text };
-    }
-    const key = parseReference(reference);
-    const medication = key && (await this.client.read<fhir4.Medication>('Medication', key.id));
-    return { resource, codings: medication?.code?.coding ?? [], text: medication?.code?.text };
   }
 
   private once<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -242,31 +247,4 @@ function extraKey(key: string): string {
 
 function observationsKey(codes: readonly string[], since?: Date): string {
   return `obs|${codes.join(',')}|${since?.toISOString() ?? ''}`;
-}
-
-function usableObservations(found: fhir4.Observation[]): fhir4.Observation[] {
-  return found.filter((o) => !UNUSABLE_STATUS.has(o.status)).sort(newestFirst);
-}
-
-function confirmedConditions(found: fhir4.Condition[]): fhir4.Condition[] {
-  return found.filter((c) => !c.verificationStatus?.coding?.some((v) => REFUTED.has(v.code ?? '')));
-}
-
-function timeOf(o: fhir4.Observation): number {
-  const time = Date.parse(observationTime(o) ?? '');
-  return Number.isNaN(time) ? 0 : time;
-}
-
-function newestFirst(a: fhir4.Observation, b: fhir4.Observation): number {
-  return timeOf(b) - timeOf(a);
-}
-
-function memberReferences(focus: fhir4.Resource | undefined): string[] {
-  if (focus?.resourceType === 'DiagnosticReport')
-    return ((focus as fhir4.DiagnosticReport).result ?? []).flatMap((r) =>
-      r.reference ? [r.reference] : [],
-    );
-  if (focus?.resourceType === 'Observation')
-    return ((focus as fhir4.Observation).hasMember ?? []).flatMap((r) => (r.reference ? [r.reference] : []));
-  return [];
 }

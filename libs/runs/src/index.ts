@@ -1,7 +1,6 @@
 export * from './ehr-images';
 export * from './ehr-patient-data';
 export * from './model-host';
-export * from './patient-of';
 export * from './plugin-slots';
 export * from './run-starter';
 export * from './run.processor';

@@ -6,11 +6,18 @@ import { EventEntity, PluginRunEntity, PluginRunRepository, RunCompletion } from
 import { EhrClients, EhrRequestError } from '@aegle/fhir';
 import { ExecutionProvider, InferenceRuntime } from '@aegle/inference';
 import { ModelHost } from './model-host';
-import { evaluatePlugin, Evaluation, ExtractContext, FeatureValue } from '@aegle/plugin-sdk/engine';
+import {
+  evaluatePlugin,
+  Evaluation,
+  ExtractContext,
+  FeatureValue,
+  patientIdOf,
+  RunResult,
+  runResultOf,
+} from '@aegle/plugin-sdk/engine';
 import { pluginRunsTotal } from '@aegle/telemetry';
-import { EarlierResults, earlierResultsSearch, resultCodes, RunOutputs } from '@aegle/write-back';
+import { EarlierResults, earlierResultsSearch, resultCodes } from '@aegle/write-back';
 import { EhrPatientData } from './ehr-patient-data';
-import { patientIdOf } from './patient-of';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
 import { JobPayload, JobQueues, QUEUES, runBackoff, Traced } from '@aegle/jobs';
@@ -166,22 +173,11 @@ export class RunProcessor extends WorkerHost {
     }
 
     const focusRef = `${event.focusType}/${event.focusId}${event.focusVersion ? `/_history/${event.focusVersion}` : ''}`;
-    const outputs: RunOutputs = {
-      raw: evaluation.raw,
-      findings: evaluation.findings.map((f) => ({
-        tensor: f.output.tensor,
-        code: f.output.code,
-        value: f.value,
-        ...(f.comparator ? { comparator: f.comparator } : {}),
-        unit: f.output.unit,
-        ...(f.band ? { band: f.band } : {}),
-        ...(f.note ? { note: f.note } : {}),
-      })),
-      effective: evaluation.effective ?? now.toISOString(),
-      sources: evaluation.sources.map((s) => s.reference),
+    const outputs = runResultOf(evaluation, {
       focus: focusRef,
       encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
-    };
+      now,
+    });
     await this.finish(run, {
       outcome: 'succeeded',
       ...(run.mode === 'shadow' ? { reason: 'shadow mode: audited, not written to the EHR' } : {}),
@@ -227,7 +223,7 @@ export class RunProcessor extends WorkerHost {
     if (!run.triggeredBy) return undefined;
     const upstream = await this.runs.get(run.triggeredBy);
     if (!upstream) return undefined;
-    const outputs = upstream.outputs as RunOutputs | null;
+    const outputs = upstream.outputs as RunResult | null;
     return {
       pluginId: upstream.pluginId,
       version: upstream.pluginVersion,

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ChainedTable, recordTrail, RecordTrail } from './audit-chain';
+import { ChainedTable, recordTrail } from './audit-chain';
+import type {
+  EventRecord,
+  NotificationRecord,
+  ObservationStory,
+  RunRecord,
+  RunStory,
+  WriteBackRecord,
+} from './audit-records';
 
 /** Filters shared by the audit listings; every one optional, all combined with AND. */
 export interface AuditScope {
@@ -62,91 +70,6 @@ class Where {
   toString(): string {
     return this.conditions.length ? `WHERE ${this.conditions.join(' AND ')}` : '';
   }
-}
-
-export interface EventRecord {
-  id: string;
-  notificationId: string;
-  sourceId: string;
-  interaction: string;
-  focus: string;
-  subscription: string | null;
-  topic: string | null;
-  eventNumber: string | null;
-  status: string;
-  reason: string | null;
-  createdAt: string;
-}
-
-export interface RunRecord {
-  id: string;
-  eventId: string;
-  sourceId: string;
-  patientRef: string | null;
-  model: { pluginId: string; pluginVersion: string; modelSha256: string; executionProvider: string | null };
-  inputs: object | null;
-  outputs: object | null;
-  latencyMs: number | null;
-  outcome: string;
-  /** `live` and `canary` results are written; `shadow` ones only audited. */
-  mode: string;
-  /** The upstream run whose result started this one (an `after` trigger). */
-  triggeredBy: string | null;
-  reason: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface WriteBackRecord {
-  id: string;
-  runId: string;
-  sourceId: string;
-  pluginId: string;
-  patientRef: string | null;
-  resourceType: string;
-  resourceId: string | null;
-  identifier: string;
-  attempt: number;
-  httpStatus: number | null;
-  outcome: string;
-  response: object | null;
-  createdAt: string;
-}
-
-export interface NotificationRecord {
-  id: string;
-  sourceId: string;
-  receivedAt: string;
-  shape: string | null;
-  contentType: string | null;
-  bodySha256: string;
-  bodyBytes: number;
-  headers: Record<string, string>;
-  httpStatus: number;
-  error: string | null;
-  eventCount: number;
-}
-
-/** Everything behind one Observation Aegle wrote, and whether its audit records are intact. */
-export interface ObservationStory {
-  observation: { reference: string; sourceId: string; identifier: string };
-  notification: NotificationRecord;
-  event: EventRecord;
-  run: RunRecord;
-  writeBacks: WriteBackRecord[];
-  audit: RecordTrail;
-}
-
-/** Everything behind one plugin run, whatever came of it (written, skipped, failed, dead letter). */
-export interface RunStory {
-  notification: NotificationRecord;
-  event: EventRecord;
-  run: RunRecord;
-  writeBacks: WriteBackRecord[];
-  /** The Observation the run wrote (its latest successful write-back), if any. */
-  observation: { reference: string; identifier: string } | null;
-  deadLetter: { id: string; status: string; httpStatus: number | null; reason: string } | null;
-  audit: RecordTrail;
 }
 
 export class AmbiguousObservationError extends Error {}

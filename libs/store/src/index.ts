@@ -6,6 +6,7 @@ export * from './write-back.repository';
 export * from './dead-letter.repository';
 export * from './admin-action.repository';
 export * from './audit-query.repository';
+export * from './audit-records';
 export * from './console-query.repository';
 export * from './console-views';
 export * from './input-policy';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { NotificationRecord } from './audit-query.repository';
+import type { NotificationRecord } from './audit-records';
 import { returningChained } from './audit-chain';
 import { CatchUpEntity, CatchUpStatus, SubscriptionStateEntity } from './entities';
 import { PreparedStatement } from './prepared-statement';

@@ -18,7 +18,9 @@ import {
   modelIdentityOf,
   ModelIdentity,
   PLUGIN_TAG_SYSTEM,
+  resultContextOf,
   resultObservations,
+  RunResult,
 } from '@aegle/plugin-sdk/engine';
 import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
 import { CircuitBreaker } from './circuit-breaker';
@@ -40,7 +42,6 @@ import {
   ResultWritten,
 } from './result-transaction';
 import { writeSequentially } from './sequential-writes';
-import { RunOutputs } from './run-outputs';
 
 /** How far apart the worker's clock and PostgreSQL's may be, for "recorded since". */
 const CLOCK_MARGIN_MS = 5_000;
@@ -172,23 +173,18 @@ export class WritebackProcessor extends WorkerHost {
     /** Earlier results by code, as the run read them; searched for here when absent. */
     seen?: Map<string, fhir4.Observation[]>,
   ): Promise<void> {
-    const outputs = run.outputs as RunOutputs;
+    const outputs = run.outputs as RunResult;
     const manifest = plugin.manifest;
     const model = modelIdentityOf(manifest);
     const device = await this.ensureDevice(client, model);
     const now = new Date().toISOString();
     const mode = source.writeBack.supersedeByPlugin[manifest.id] ?? source.writeBack.supersede;
 
-    const results = resultObservations(manifest, outputs.findings, {
-      sourceId: run.sourceId,
-      focus: outputs.focus,
-      subject: run.patientRef!,
-      encounter: outputs.encounter,
-      effective: outputs.effective,
-      issued: now,
-      derivedFrom: outputs.sources,
-      device,
-    });
+    const results = resultObservations(
+      manifest,
+      outputs.findings,
+      resultContextOf(outputs, { sourceId: run.sourceId, subject: run.patientRef!, issued: now, device }),
+    );
     for (const [index, { identifier, spec, observation }] of results.entries()) {
       const code = `${spec.code.system}|${spec.code.code}`;
       const search = earlierResultsSearch(run.patientRef!, code);

@@ -13,6 +13,8 @@ import {
   ConsoleQueryRepository,
   AuditQueryRepository,
   RunStory,
+  RunStoryView,
+  RunTimings,
   Stats,
   TIMELINE_KINDS,
   TimelinePage,
@@ -109,9 +111,7 @@ export class ConsoleApiController {
   })
   @ApiOkResponse({ description: 'the story, timings and the PHI policy the inputs were stored under' })
   @ApiNotFoundResponse({ description: 'no run with this id' })
-  async run(
-    @Param('id', ParseUUIDPipe) id: string,
-  ): Promise<RunStory & { timings: RunTimings; inputsStored: 'full' | 'hash' }> {
+  async run(@Param('id', ParseUUIDPipe) id: string): Promise<RunStoryView> {
     const story = await this.audit.runStory(id);
     if (!story) throw new NotFoundException(`no plugin run ${id}`);
     return { ...story, timings: timingsOf(story), inputsStored: this.config.audit.storeInputs };
@@ -147,20 +147,7 @@ export class ConsoleApiController {
   }
 }
 
-/** Durations between the steps of a run, in milliseconds (null where a step has not happened). */
-export interface RunTimings {
-  /** Notification received → event stored → run opened: intake and queueing. */
-  queuedMs: number | null;
-  /** Run opened → run finished (reading the inputs from the EHR, inference, outputs). */
-  runMs: number | null;
-  /** Inference alone, as the runtime measured it. */
-  inferenceMs: number | null;
-  /** Run finished → the Observation written. */
-  writeBackMs: number | null;
-  /** Notification received → the Observation written (or the last write-back attempt). */
-  totalMs: number | null;
-}
-
+/** Durations between the steps of a run. */
 function timingsOf(story: RunStory): RunTimings {
   const ms = (a: string | null | undefined, b: string | null | undefined) =>
     a && b ? Math.round((Date.parse(b) - Date.parse(a)) * 10) / 10 : null;

@@ -1,7 +1,8 @@
 import { evaluatePlugin } from '../evaluate';
 import { FeatureValue } from '../inputs';
 import { checkModelMetadata, PluginFolder, PluginRejection, readPluginFolder, triggersOn } from '../loader';
-import { resultObservations } from '../results';
+import { patientIdOf } from '../patient-record';
+import { resultContextOf, resultObservations, runResultOf } from '../results';
 import { BundlePatientData } from './bundle-patient-data';
 import { openModel } from './onnx-model';
 
@@ -72,7 +73,7 @@ export async function runPlugin(
       features: {},
     };
   }
-  const patientId = focus.resourceType === 'Patient' ? focus.id : subjectId(focus);
+  const patientId = patientIdOf(focus);
   const model = await openModel(folder.modelBytes);
   try {
     const evaluation = await evaluatePlugin(
@@ -85,33 +86,18 @@ export async function runPlugin(
       },
     );
     if (evaluation.status === 'skipped') return evaluation;
-    const context = {
+    const result = runResultOf(evaluation, { focus: `${focus.resourceType}/${focus.id}`, now });
+    const context = resultContextOf(result, {
       sourceId: HARNESS_SOURCE_ID,
-      focus: `${focus.resourceType}/${focus.id}`,
       subject: `Patient/${patientId}`,
-      effective: evaluation.effective ?? now.toISOString(),
       issued: now.toISOString(),
-      derivedFrom: evaluation.sources.map((s) => s.reference),
       device: `Device/${folder.manifest.id}-${folder.manifest.version}`,
-    };
-    const findings = evaluation.findings.map((f) => ({
-      tensor: f.output.tensor,
-      code: f.output.code,
-      value: f.value,
-      ...(f.comparator ? { comparator: f.comparator } : {}),
-      ...(f.band ? { band: f.band } : {}),
-      ...(f.note ? { note: f.note } : {}),
-    }));
-    const observations = resultObservations(folder.manifest, findings, context).map((r) => r.observation);
+    });
+    const observations = resultObservations(folder.manifest, result.findings, context).map(
+      (r) => r.observation,
+    );
     return { status: 'succeeded', observations, features: evaluation.features };
   } finally {
     await model.release();
   }
-}
-
-function subjectId(resource: fhir4.Resource): string | undefined {
-  const reference =
-    (resource as { subject?: fhir4.Reference; patient?: fhir4.Reference }).subject?.reference ??
-    (resource as { patient?: fhir4.Reference }).patient?.reference;
-  return reference?.startsWith('Patient/') ? reference.slice('Patient/'.length) : undefined;
 }

@@ -1,22 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { ChainedTable, contentHashSql } from './chained-tables';
 import { AuditLogRow, expectedEntryHash } from './entry-hash';
-
-export interface TrailEntry {
-  seq: string;
-  at: Date;
-  recordType: string;
-  recordId: string;
-  action: string;
-  entryHash: string;
-}
-
-export interface RecordTrail {
-  entries: TrailEntry[];
-  /** True when each entry hashes to itself and each record still matches its latest entry. */
-  intact: boolean;
-  problems: string[];
-}
+import type { RecordTrail } from '../audit-records';
 
 /**
  * The chain entries of a few records and a local integrity check of them: each entry's own hash,
@@ -53,7 +38,7 @@ export async function recordTrail(
   return {
     entries: rows.map((r) => ({
       seq: r.seq,
-      at: r.at,
+      at: r.at.toISOString(),
       recordType: r.record_type,
       recordId: r.record_id,
       action: r.action,

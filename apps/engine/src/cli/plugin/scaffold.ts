@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, PLUGIN_ID, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk/engine';
+import { importWithSdk, PLUGIN_ID, PLUGIN_ID_RULE, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk/engine';
 import { standaloneFiles } from './standalone';
 
 /** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */
@@ -52,12 +52,8 @@ export async function scaffoldPlugin(
   parent: string,
   options: ScaffoldOptions,
 ): Promise<ScaffoldResult> {
-  const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`));
-  if (!kind || !PLUGIN_ID.test(id)) {
-    throw new Error(
-      `"${id}" must be <kind>-<name> in kebab-case, with kind one of ${PLUGIN_KINDS.join(', ')}`,
-    );
-  }
+  if (!PLUGIN_ID.test(id)) throw new Error(`"${id}" must be ${PLUGIN_ID_RULE}`);
+  const kind = PLUGIN_KINDS.find((k) => id.startsWith(`${k}-`))!;
   const dir = join(parent, id);
   if (existsSync(dir)) throw new Error(`${dir} already exists`);
   await mkdir(join(dir, 'model'), { recursive: true });

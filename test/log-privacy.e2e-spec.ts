@@ -170,7 +170,7 @@ describe('logs: structured, traced, and free of patient data', () => {
     const traced = json.filter((l) => l.traceId === traceId);
     const contexts = new Set(traced.map((l) => l.context));
     expect([...contexts]).toEqual(
-      expect.arrayContaining(['RouterProcessor', 'RunProcessor', 'WritebackProcessor']),
+      expect.arrayContaining(['RouterProcessor', 'RunProcessor', 'ResultWriter']),
     );
     expect(ehrTraceIds.has(traceId)).toBe(true);
     // Failures are logged (with their trace), not swallowed: the retries and the dead letter.

@@ -402,6 +402,8 @@ interface EventCost {
   redisCommands: number;
   /** The commands Redis ran most, per event. */
   redisTop: Array<[string, number]>;
+  /** The FHIR requests by kind (method, type, status), per event. */
+  fhirKinds: Array<[string, number]>;
 }
 
 type CpuGroup = 'FHIR server' | 'api' | 'worker(s)' | 'PostgreSQL' | 'Redis' | 'bench driver';
@@ -447,6 +449,10 @@ class CostMeter {
       cpu,
       sqlStatements: (after.sqlStatements - before.sqlStatements) / events,
       fhirRequests: (after.traffic.requests - before.traffic.requests) / events,
+      fhirKinds: Object.entries(after.traffic.kinds)
+        .map(([kind, n]): [string, number] => [kind, (n - (before.traffic.kinds[kind] ?? 0)) / events])
+        .filter(([, n]) => n > 0)
+        .sort((a, b) => b[1] - a[1]),
       bytesToEhr: (after.traffic.bytesIn - before.traffic.bytesIn) / events,
       bytesFromEhr: (after.traffic.bytesOut - before.traffic.bytesOut) / events,
       redisCommands:
@@ -515,6 +521,16 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
     row('        Aegle ÷ FHIR server', (c) => aegle(c) / c.cpu['FHIR server'], 2),
     row('SQL statements (round trips)', (c) => c.sqlStatements),
     row('FHIR requests', (c) => c.fhirRequests, 2),
+    ...[0, 1, 2, 3].map(
+      (i) =>
+        label(i === 0 ? '  of which' : '') +
+        column(
+          costs.map(({ cost }) =>
+            cost.fhirKinds[i] ? `${cost.fhirKinds[i][0]} ${cost.fhirKinds[i][1].toFixed(2)}` : '',
+          ),
+          30,
+        ),
+    ),
     row('bytes to the EHR', (c) => c.bytesToEhr, 0),
     row('bytes from the EHR', (c) => c.bytesFromEhr, 0),
     row('Redis commands', (c) => c.redisCommands),

@@ -410,6 +410,8 @@ type CpuGroup = 'FHIR server' | 'api' | 'worker(s)' | 'PostgreSQL' | 'Redis' | '
 
 interface CostSample {
   cpuMicros: Record<CpuGroup, number>;
+  /** Each of the database's backends' CPU: a pooled connection may close (or open) during a phase. */
+  backendMicros: Map<number, number>;
   sqlStatements: number;
   traffic: Traffic;
   redisCalls: Map<string, number>;
@@ -445,6 +447,15 @@ class CostMeter {
         (us - before.cpuMicros[group as CpuGroup]) / 1000 / events,
       ]),
     ) as Record<CpuGroup, number>;
+    // The backends alive at the end, each from its CPU at the start (0 for one opened since): one
+    // closed during the phase drops out (a little uncounted) instead of taking its past with it.
+    cpu.PostgreSQL =
+      [...after.backendMicros].reduce(
+        (sum, [pid, us]) => sum + us - (before.backendMicros.get(pid) ?? 0),
+        0,
+      ) /
+      1000 /
+      events;
     return {
       cpu,
       sqlStatements: (after.sqlStatements - before.sqlStatements) / events,
@@ -479,6 +490,7 @@ class CostMeter {
       this.redis.info('all'), // 'all' holds commandstats
     ]);
     return {
+      backendMicros: new Map(rows.map((r) => [r.pid, processCpuMicros(r.pid)])),
       cpuMicros: {
         'FHIR server': cpuOf([this.ehr.pid]),
         api: cpuOf([api.child.pid!]),

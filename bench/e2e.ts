@@ -533,7 +533,7 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
     row('        Aegle ÷ FHIR server', (c) => aegle(c) / c.cpu['FHIR server'], 2),
     row('SQL statements (round trips)', (c) => c.sqlStatements),
     row('FHIR requests', (c) => c.fhirRequests, 2),
-    ...[0, 1, 2, 3].map(
+    ...[0, 1, 2, 3].slice(0, Math.max(...costs.map(({ cost }) => cost.fhirKinds.length))).map(
       (i) =>
         label(i === 0 ? '  of which' : '') +
         column(

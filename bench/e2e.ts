@@ -402,12 +402,16 @@ interface EventCost {
   redisCommands: number;
   /** The commands Redis ran most, per event. */
   redisTop: Array<[string, number]>;
+  /** The FHIR requests by kind (method, type, status), per event. */
+  fhirKinds: Array<[string, number]>;
 }
 
 type CpuGroup = 'FHIR server' | 'api' | 'worker(s)' | 'PostgreSQL' | 'Redis' | 'bench driver';
 
 interface CostSample {
   cpuMicros: Record<CpuGroup, number>;
+  /** Each of the database's backends' CPU: a pooled connection may close (or open) during a phase. */
+  backendMicros: Map<number, number>;
   sqlStatements: number;
   traffic: Traffic;
   redisCalls: Map<string, number>;
@@ -443,10 +447,23 @@ class CostMeter {
         (us - before.cpuMicros[group as CpuGroup]) / 1000 / events,
       ]),
     ) as Record<CpuGroup, number>;
+    // The backends alive at the end, each from its CPU at the start (0 for one opened since): one
+    // closed during the phase drops out (a little uncounted) instead of taking its past with it.
+    cpu.PostgreSQL =
+      [...after.backendMicros].reduce(
+        (sum, [pid, us]) => sum + us - (before.backendMicros.get(pid) ?? 0),
+        0,
+      ) /
+      1000 /
+      events;
     return {
       cpu,
       sqlStatements: (after.sqlStatements - before.sqlStatements) / events,
       fhirRequests: (after.traffic.requests - before.traffic.requests) / events,
+      fhirKinds: Object.entries(after.traffic.kinds)
+        .map(([kind, n]): [string, number] => [kind, (n - (before.traffic.kinds[kind] ?? 0)) / events])
+        .filter(([, n]) => n > 0)
+        .sort((a, b) => b[1] - a[1]),
       bytesToEhr: (after.traffic.bytesIn - before.traffic.bytesIn) / events,
       bytesFromEhr: (after.traffic.bytesOut - before.traffic.bytesOut) / events,
       redisCommands:
@@ -473,6 +490,7 @@ class CostMeter {
       this.redis.info('all'), // 'all' holds commandstats
     ]);
     return {
+      backendMicros: new Map(rows.map((r) => [r.pid, processCpuMicros(r.pid)])),
       cpuMicros: {
         'FHIR server': cpuOf([this.ehr.pid]),
         api: cpuOf([api.child.pid!]),
@@ -515,6 +533,16 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
     row('        Aegle ÷ FHIR server', (c) => aegle(c) / c.cpu['FHIR server'], 2),
     row('SQL statements (round trips)', (c) => c.sqlStatements),
     row('FHIR requests', (c) => c.fhirRequests, 2),
+    ...[0, 1, 2, 3].slice(0, Math.max(...costs.map(({ cost }) => cost.fhirKinds.length))).map(
+      (i) =>
+        label(i === 0 ? '  of which' : '') +
+        column(
+          costs.map(({ cost }) =>
+            cost.fhirKinds[i] ? `${cost.fhirKinds[i][0]} ${cost.fhirKinds[i][1].toFixed(2)}` : '',
+          ),
+          30,
+        ),
+    ),
     row('bytes to the EHR', (c) => c.bytesToEhr, 0),
     row('bytes from the EHR', (c) => c.bytesFromEhr, 0),
     row('Redis commands', (c) => c.redisCommands),

@@ -170,7 +170,7 @@ describe('logs: structured, traced, and free of patient data', () => {
     const traced = json.filter((l) => l.traceId === traceId);
     const contexts = new Set(traced.map((l) => l.context));
     expect([...contexts]).toEqual(
-      expect.arrayContaining(['RouterProcessor', 'RunProcessor', 'WritebackProcessor']),
+      expect.arrayContaining(['RouterProcessor', 'RunProcessor', 'ResultWriter']),
     );
     expect(ehrTraceIds.has(traceId)).toBe(true);
     // Failures are logged (with their trace), not swallowed: the retries and the dead letter.
@@ -179,6 +179,9 @@ describe('logs: structured, traced, and free of patient data', () => {
     );
     expect(retries.length).toBeGreaterThan(0);
     expect(retries.filter((l) => l.traceId === undefined)).toHaveLength(0);
-    expect(json.filter((l) => l.msg === 'job failed for good')).toHaveLength(1);
+    // The refusal is a dead letter at the first write-back attempt, in the run's own job.
+    const deadLetters = json.filter((l) => l.msg === 'write-back is a dead letter');
+    expect(deadLetters).toHaveLength(1);
+    expect(deadLetters[0].traceId).toBeDefined();
   });
 });

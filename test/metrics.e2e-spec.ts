@@ -53,7 +53,9 @@ describe('/metrics: what an operator scrapes', () => {
     const refusedByEhr = await seed('m-2');
     const incomplete = (await ehr.seed([patient('m-3', { gender: 'female', age: 50 })]))[0];
 
-    // The EHR refuses m-2's result for good (422): a dead letter.
+    // The EHR is busy for m-2's result once (503: the run's job hands it to the write-back queue),
+    // then refuses it for good (422): a dead letter, and a write-back job failed for good.
+    let m2Writes = 0;
     ehr.onRequest((req) => {
       // Write-back sends each result as a transaction Bundle (or a plain POST on EHRs without them).
       const body = req.body as { resourceType?: string; entry?: fhir4.BundleEntry[] } | undefined;
@@ -65,10 +67,18 @@ describe('/metrics: what an operator scrapes', () => {
         req.method === 'POST' &&
         observations.some((o) => o?.resourceType === 'Observation' && o.subject?.reference === 'Patient/m-2')
       )
-        return {
-          status: 422,
-          body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'business-rule' }] },
-        };
+        return m2Writes++ === 0
+          ? {
+              status: 503,
+              body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] },
+            }
+          : {
+              status: 422,
+              body: {
+                resourceType: 'OperationOutcome',
+                issue: [{ severity: 'error', code: 'business-rule' }],
+              },
+            };
     });
     expect((await notify(ok)).status).toBe(200);
     expect((await notify(ok)).status).toBe(200); // duplicate
@@ -103,6 +113,9 @@ describe('/metrics: what an operator scrapes', () => {
     ).toBeGreaterThanOrEqual(2);
 
     expect(sample(text, 'aegle_writeback_attempts_total', { source: 'test-ehr', outcome: 'created' })).toBe(
+      1,
+    );
+    expect(sample(text, 'aegle_writeback_attempts_total', { source: 'test-ehr', outcome: 'retrying' })).toBe(
       1,
     );
     expect(sample(text, 'aegle_writeback_attempts_total', { source: 'test-ehr', outcome: 'dead' })).toBe(1);

@@ -180,12 +180,30 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
 
   it('write-back: a dead letter with the reason, once, and the next version of the resource goes on', async () => {
     const writeback = aegle.app.get(WritebackProcessor, { strict: false }).worker;
+    // The run's job makes the first attempt: the EHR refuses it once (503), so the write-back queue
+    // gets the result to retry, and a worker dies holding that job.
+    let refused = 0;
+    ehr.onRequest((req) =>
+      req.method === 'POST' &&
+      (req.body as { type?: string } | undefined)?.type === 'transaction' &&
+      refused++ === 0
+        ? { status: 503, body: { resourceType: 'OperationOutcome', issue: [] } }
+        : undefined,
+    );
     const job = await withWorkerPaused(writeback, async () => {
       await notify('stall-wb', 1);
       await eventually(
         async () => ((await eventOf('stall-wb', 1))?.outcome === 'succeeded' ? true : undefined),
         'v1 run',
       );
+      // The retry waits its backoff on the queue: due now, for the dying worker to take.
+      const { run_id } = await eventOf('stall-wb', 1);
+      const retry = await eventually(
+        async () => (await queue(QUEUES.writeback).getJob(run_id!)) ?? undefined,
+        'the write-back retry',
+      );
+      ehr.onRequest(undefined);
+      await retry.promote();
       const taken = await takeAndDie(QUEUES.writeback);
       await notify('stall-wb', 2);
       await heldTwice('stall-wb');
@@ -214,10 +232,10 @@ describe('jobs BullMQ fails for stalling are recorded, and release their resourc
     ]);
     expect(await queue(QUEUES.writeback).getJobState(job.id!)).toBe('failed');
     const attempts = await db.query<Array<{ outcome: string }>>(
-      `SELECT outcome FROM write_back WHERE run_id = $1`,
+      `SELECT outcome FROM write_back WHERE run_id = $1 ORDER BY created_at`,
       [v1.run_id],
     );
-    expect(attempts).toEqual([{ outcome: 'dead' }]);
+    expect(attempts).toEqual([{ outcome: 'retrying' }, { outcome: 'dead' }]);
     // v2's result reached the EHR.
     const v2 = await eventOf('stall-wb', 2);
     const written = await db.query<Array<{ outcome: string }>>(

@@ -74,6 +74,8 @@ export interface Traffic {
   requests: number;
   bytesIn: number;
   bytesOut: number;
+  /** Requests by kind: method, the path's first segment (or the batch/transaction) and status. */
+  kinds: Record<string, number>;
 }
 
 export interface IncomingFhirRequest {
@@ -142,7 +144,7 @@ class FhirTestServer implements TestFhirServer {
   baseUrl = '';
   readonly repo = new TransactionalMemoryRepository();
   readonly requests: RecordedRequest[] = [];
-  readonly traffic: Traffic = { requests: 0, bytesIn: 0, bytesOut: 0 };
+  readonly traffic: Traffic = { requests: 0, bytesIn: 0, bytesOut: 0, kinds: {} };
   private readonly router = new FhirRouter();
   private readonly http = createServer((req, res) => void this.handle(req, res));
   private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
@@ -260,6 +262,7 @@ class FhirTestServer implements TestFhirServer {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     let reply: Reply;
+    let kindOfBody: unknown;
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     try {
@@ -269,6 +272,7 @@ class FhirTestServer implements TestFhirServer {
       this.traffic.bytesIn += received.length;
       const text = received.toString('utf8');
       const { body, valid } = parseJson(text);
+      kindOfBody = (body as { type?: unknown } | undefined)?.type;
       reply = await this.respond({ method, path, headers: req.headers, body }, valid);
     } catch (err) {
       reply = outcomeReply(normalizeOperationOutcome(err), 500);
@@ -286,6 +290,8 @@ class FhirTestServer implements TestFhirServer {
     res.end(text);
     this.traffic.requests++;
     this.traffic.bytesOut += Buffer.byteLength(text);
+    const kind = `${method} ${requestKind(path, kindOfBody)} ${reply.status}`;
+    this.traffic.kinds[kind] = (this.traffic.kinds[kind] ?? 0) + 1;
   }
 
   private async respond(req: IncomingFhirRequest, validJson: boolean): Promise<Reply> {
@@ -652,4 +658,10 @@ function capabilityStatement(): CapabilityStatement {
     format: ['json'],
     rest: [{ mode: 'server', interaction: [{ code: 'transaction' }, { code: 'batch' }] }],
   };
+}
+
+/** `Observation`, `Observation/{id}`'s type, or a Bundle's type for a POST to the base. */
+function requestKind(path: string, bundleType: unknown): string {
+  const segment = /^\/fhir\/?([^/?]*)/.exec(path)?.[1] ?? path;
+  return segment === '' && typeof bundleType === 'string' ? bundleType : segment || '/';
 }

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { ExecutionNeed } from '@aegle/plugin-sdk/engine';
-import { JobPayload, QUEUES, QueueName, runQueueFor } from './queues';
+import { EarlierAttempts, JobPayload, QUEUES, QueueName, runQueueFor } from './queues';
 import { traced } from './traced';
 
 /** The job name on each queue: a job is known by its queue, its name and its payload together. */
@@ -13,7 +13,7 @@ export const JOB_NAMES = {
   [QUEUES.writeback]: 'write',
 } as const satisfies Record<QueueName, string>;
 
-type Bulk<Q extends QueueName> = Array<{ payload: JobPayload<Q>; jobId: string }>;
+type Bulk<Q extends QueueName> = Array<{ payload: JobPayload<Q>; jobId: string; delay?: number }>;
 
 /**
  * The one way Aegle adds jobs. Each method names what the job does; the queue, the job name and
@@ -66,6 +66,13 @@ export class JobQueues {
     );
   }
 
+  /** A result whose first write-back attempt (in its run's job) failed: retried after `delayMs`. */
+  writeAgain(runId: string, earlierAttempts: EarlierAttempts, delayMs: number): Promise<void> {
+    return this.addBulk(QUEUES.writeback, [
+      { payload: { runId, earlierAttempts }, jobId: runId, delay: Math.max(0, Math.round(delayMs)) },
+    ]);
+  }
+
   /** A failed job's payload, put back on its queue under a new id (see {@link replayable}). */
   async replay(failed: { queue: string; jobName: string; payload: object }, jobId: string): Promise<void> {
     if (!replayable(failed)) throw new Error(`no job ${failed.jobName} on queue ${failed.queue}`);
@@ -80,7 +87,11 @@ export class JobQueues {
   private async addBulk<Q extends QueueName>(queue: Q, jobs: Bulk<Q>): Promise<void> {
     if (jobs.length === 0) return;
     await this.queues[queue].addBulk(
-      jobs.map(({ payload, jobId }) => ({ name: JOB_NAMES[queue], data: traced(payload), opts: { jobId } })),
+      jobs.map(({ payload, jobId, delay }) => ({
+        name: JOB_NAMES[queue],
+        data: traced(payload),
+        opts: delay ? { jobId, delay } : { jobId },
+      })),
     );
   }
 }

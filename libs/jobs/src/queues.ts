@@ -22,7 +22,18 @@ export interface QueuePayloads {
   [QUEUES.events]: { eventId: string } & TraceCarrier;
   [QUEUES.runs]: { runId: string } & TraceCarrier;
   [QUEUES.gpuRuns]: { runId: string } & TraceCarrier;
-  [QUEUES.writeback]: { runId: string } & TraceCarrier;
+  [QUEUES.writeback]: { runId: string; earlierAttempts?: EarlierAttempts } & TraceCarrier;
+}
+
+/**
+ * Write-back attempts made before the job existed: the run's own job makes the first one, and only
+ * a failure hands the result to the write-back queue, which goes on counting (and timing the
+ * source's retry horizon) from there.
+ */
+export interface EarlierAttempts {
+  count: number;
+  /** When the first attempt started (ms since the epoch). */
+  firstAt: number;
 }
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

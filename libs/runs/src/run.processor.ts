@@ -16,7 +16,7 @@ import {
   runResultOf,
 } from '@aegle/plugin-sdk/engine';
 import { pluginRunsTotal } from '@aegle/telemetry';
-import { EarlierResults, earlierResultsSearch, resultCodes } from '@aegle/write-back';
+import { earlierResultsSearch, resultCodes, ResultWriter, SeenResults } from '@aegle/write-back';
 import { EhrPatientData } from './ehr-patient-data';
 import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
 import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-slots';
@@ -57,7 +57,7 @@ export class RunProcessor extends WorkerHost {
     private readonly ehr: EhrClients,
     private readonly slots: PluginSlots,
     private readonly starter: RunStarter,
-    private readonly earlierResults: EarlierResults,
+    private readonly writer: ResultWriter,
     private readonly jobs: JobQueues,
   ) {
     super();
@@ -86,11 +86,14 @@ export class RunProcessor extends WorkerHost {
       throw new DelayedError();
     }
     const release = await slot;
+    let handOn: HandOn | void;
     try {
-      await this.execute(run, event, plugin, limits.timeoutMs);
+      handOn = await this.execute(run, event, plugin, limits.timeoutMs);
     } finally {
       release();
     }
+    // The slot bounds the plugin's own work: chained runs and the write-back go on outside it.
+    await handOn?.();
   }
 
   private async execute(
@@ -98,7 +101,7 @@ export class RunProcessor extends WorkerHost {
     event: EventEntity | null,
     plugin: LoadedPlugin,
     timeoutMs: number,
-  ): Promise<void> {
+  ): Promise<HandOn | void> {
     const client = this.ehr.for(run.sourceId);
     const focus =
       event?.resource ??
@@ -178,7 +181,7 @@ export class RunProcessor extends WorkerHost {
       encounter: (focus as { encounter?: fhir4.Reference }).encounter?.reference,
       now,
     });
-    await this.finish(run, {
+    const completion: RunCompletion = {
       outcome: 'succeeded',
       ...(run.mode === 'shadow' ? { reason: 'shadow mode: audited, not written to the EHR' } : {}),
       patientRef,
@@ -186,10 +189,15 @@ export class RunProcessor extends WorkerHost {
       outputs,
       ...(provider ? { executionProvider: provider } : {}),
       latencyMs: performance.now() - started,
-    });
+    };
+    await this.finish(run, completion);
     this.logger.debug({ runId: run.id, plugin: plugin.key, mode: run.mode }, 'plugin run succeeded');
-    await this.keepEarlierResults(run.id, data, codes, now);
-    await this.afterSuccess({ ...run, patientRef }, event);
+    const succeeded = { ...run, outcome: 'succeeded' as const, patientRef, outputs };
+    return async () => {
+      if (!(await this.startChained(succeeded, event))) return;
+      // The first write-back attempt here, with the run in hand: no queue hop, no re-read of the run.
+      await this.writer.writeFirst(succeeded, await this.earlierResultsRead(data, codes, now));
+    };
   }
 
   /** Whether this source supersedes this plugin's earlier results (see write-back). */
@@ -198,24 +206,33 @@ export class RunProcessor extends WorkerHost {
     return (writeBack?.supersedeByPlugin[pluginId] ?? writeBack?.supersede ?? 'none') !== 'none';
   }
 
-  /** Hands the earlier results read with the inputs to this process's write-back, when all were read. */
-  private async keepEarlierResults(runId: string, data: EhrPatientData, codes: string[], at: Date) {
+  /** The earlier results read with the inputs, when all were read: the first write-back's to use. */
+  private async earlierResultsRead(
+    data: EhrPatientData,
+    codes: string[],
+    at: Date,
+  ): Promise<SeenResults | undefined> {
     const found = await Promise.all(codes.map((code) => data.prefetched<fhir4.Observation>(code)));
-    if (codes.length === 0 || found.some((f) => f === undefined)) return;
-    this.earlierResults.keep(runId, { at, byCode: new Map(codes.map((code, i) => [code, found[i]!])) });
+    if (codes.length === 0 || found.some((f) => f === undefined)) return undefined;
+    return { at, byCode: new Map(codes.map((code, i) => [code, found[i]!])) };
   }
 
   /**
    * A written result (live or canary) starts the plugins chained after it, then goes to the EHR. In
    * that order, so the event's runs are all open before its last result is written: the next version
-   * of the resource waits for them too (EventClaims).
+   * of the resource waits for them too (EventClaims). False for a shadow run: nothing to write.
    */
-  private async afterSuccess(run: PluginRunEntity, event: EventEntity | null): Promise<void> {
-    if (run.mode === 'shadow') return;
+  private async startChained(run: PluginRunEntity, event: EventEntity | null): Promise<boolean> {
+    if (run.mode === 'shadow') return false;
     const patientKey = run.patientRef?.slice('Patient/'.length);
     const chained = patientKey ? this.plugins.after(run.pluginId, patientKey) : [];
     if (chained.length > 0 && event) await this.starter.start(event, chained, run.id);
-    await this.jobs.write([run.id]);
+    return true;
+  }
+
+  /** A run that had succeeded before its job was taken over: its result goes to the write-back queue. */
+  private async afterSuccess(run: PluginRunEntity, event: EventEntity | null): Promise<void> {
+    if (await this.startChained(run, event)) await this.jobs.write([run.id]);
   }
 
   /** For a chained run: what the upstream run found, handed to the plugin's extract(). */
@@ -245,6 +262,9 @@ export class RunProcessor extends WorkerHost {
     });
   }
 }
+
+/** What a succeeded run does once its plugin's slot is free: chained runs, then the write-back. */
+type HandOn = () => Promise<void>;
 
 /** The same runs, taken from the GPU queue: GPU plugins' runs go to machines that have one. */
 @Processor(QUEUES.gpuRuns, {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { Audited, AuditChain, BatchedWrite, chained, ChainedRow, contentHashSql } from './audit-chain';
+import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { EventEntity } from './entities';
 import { awaitsWriteBackSql, gaveUpSql } from './unfinished-work';
 
@@ -65,8 +65,8 @@ const LOCK_SQL = `SELECT pg_advisory_xact_lock(key) FROM (
     FROM event WHERE id = ANY($1::uuid[]) AND status = 'accepted' ORDER BY key) keys`;
 
 /**
- * Reads the events, marks stale those a newer version was claimed before, and claims those no older
- * version is holding up, in one statement. Within a batch only one event per resource (the newest)
+ * Reads the events, marks stale (and chains) those a newer version was claimed before, and claims
+ * those no older version is holding up, in one statement; a row (jsonb) per event. Within a batch only one event per resource (the newest)
  * is decided; the others wait for the next round, which sees that decision.
  */
 const CLAIM_SQL = `WITH me AS (
@@ -94,13 +94,23 @@ const CLAIM_SQL = `WITH me AS (
     UPDATE event e SET claimed_at = now()
     FROM verdict v WHERE e.id = v.id AND v.turn = 1 AND v.newer IS NULL AND NOT v.held
     RETURNING e.id, e.source_id, e.interaction, e.focus_type, e.focus_id, e.focus_version, e.resource
+  ), linked AS (
+    SELECT audit_append(array_agg('event'::text ORDER BY id), array_agg(id::text ORDER BY id),
+                        array_agg('stale'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
+    FROM stale
   )
-  SELECT me.id::text AS id,
-         CASE WHEN c.id IS NOT NULL THEN 'claimed' WHEN s.id IS NOT NULL THEN 'stale' ELSE 'wait' END AS verdict,
-         s.content_sha256, c.source_id, c.interaction, c.focus_type, c.focus_id, c.focus_version, c.resource
-  FROM me LEFT JOIN claimed c ON c.id = me.id LEFT JOIN stale s ON s.id = me.id`;
+  SELECT jsonb_build_object(
+           'id', me.id::text,
+           'verdict', CASE WHEN c.id IS NOT NULL THEN 'claimed' WHEN s.id IS NOT NULL THEN 'stale' ELSE 'wait' END,
+           'source_id', c.source_id, 'interaction', c.interaction, 'focus_type', c.focus_type,
+           'focus_id', c.focus_id, 'focus_version', c.focus_version, 'resource', c.resource)
+  FROM linked, me LEFT JOIN claimed c ON c.id = me.id LEFT JOIN stale s ON s.id = me.id`;
 
-interface ClaimRow extends ChainedRow {
+/** Both statements in one round trip: the claim reads once the locks are held (see the migration). */
+const LOCKED_CLAIM_SQL = `SELECT locked_claim($1::uuid[], $2, $3) AS row`;
+
+interface ClaimRow {
+  id: string;
   verdict: 'claimed' | 'stale' | 'wait';
   source_id: string | null;
   interaction: string | null;
@@ -114,21 +124,24 @@ interface ClaimRow extends ChainedRow {
  * Per-resource ordering for the router, across any number of workers: events of one resource are
  * routed in version order, and each only once the previous version's routing and runs have ended
  * (result written or dead-lettered, run skipped or failed, job given up). A late older version is
- * marked stale in the audit chain. Claims from concurrent callers share one transaction of the audit
- * chain: an advisory lock statement and one claim statement per batch, whatever its size.
+ * marked stale in the audit chain. Claims from concurrent callers share one statement per batch,
+ * whatever its size, which takes the resources' locks, claims and chains what it marked stale.
  */
 @Injectable()
 export class EventClaims implements BatchedWrite<string, Claim> {
+  readonly linksItself = true;
+
   constructor(private readonly chain: AuditChain) {}
 
   claim(eventId: string): Promise<Claim> {
     return this.chain.submit(this, eventId);
   }
 
-  async run(tx: EntityManager, eventIds: string[]): Promise<Array<Audited<Claim>>> {
+  async run(db: EntityManager, eventIds: string[]): Promise<Array<Audited<Claim>>> {
     const unique = [...new Set(eventIds)];
-    await tx.query(LOCK_SQL, [unique]);
-    const rows = (await tx.query(CLAIM_SQL, [unique])) as ClaimRow[];
+    const rows = (
+      (await db.query(LOCKED_CLAIM_SQL, [unique, LOCK_SQL, CLAIM_SQL])) as Array<{ row: ClaimRow }>
+    ).map(({ row }) => row);
     const byId = new Map(rows.map((row) => [row.id, row]));
     const answered = new Set<string>();
     return eventIds.map((id) => {
@@ -137,8 +150,7 @@ export class EventClaims implements BatchedWrite<string, Claim> {
       const again = answered.has(id);
       answered.add(id);
       if (!row || (again && row.verdict !== 'wait')) return { result: { verdict: 'done' }, records: [] };
-      if (row.verdict === 'stale')
-        return { result: { verdict: 'stale' }, records: chained('event', 'stale', [row]) };
+      if (row.verdict === 'stale') return { result: { verdict: 'stale' }, records: [] };
       if (row.verdict === 'wait') return { result: { verdict: 'wait' }, records: [] };
       return { result: { verdict: 'claimed', event: claimedEvent(row) }, records: [] };
     });

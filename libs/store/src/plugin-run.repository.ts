@@ -161,25 +161,22 @@ export class PluginRunRepository {
   }
 
   /**
-   * The run, for its write-back; with `resultsSince`, also whether another run of the same plugin
-   * for the same patient and source has written a new result since then (by the audit trail).
+   * Whether another run of the same plugin for the same patient and source has written a new result
+   * since then (by the audit trail): the earlier results a run read with its inputs are then stale.
    */
-  async getForWriteBack(
-    id: string,
-    resultsSince?: Date,
-  ): Promise<{ run: PluginRunEntity; othersWroteSince: boolean } | null> {
+  async othersWroteSince(
+    run: Pick<PluginRunEntity, 'id' | 'patientRef' | 'sourceId' | 'pluginId'>,
+    since: Date,
+  ): Promise<boolean> {
     const [row] = (await this.db.query(
-      `SELECT ${this.runColumns.select('r')},
-         $2::timestamptz IS NOT NULL AND EXISTS (
-           SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
-           WHERE o.patient_ref = r.patient_ref AND o.source_id = r.source_id AND o.plugin_id = r.plugin_id
-             AND o.id <> r.id AND w.outcome = 'created' AND w.created_at >= $2::timestamptz
-         ) AS "othersWroteSince"
-       FROM plugin_run r WHERE r.id = $1`,
-      [id, resultsSince ?? null],
-    )) as Array<Record<string, unknown>>;
-    if (!row) return null;
-    return { run: this.runColumns.from(row), othersWroteSince: row.othersWroteSince === true };
+      `SELECT EXISTS (
+         SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
+         WHERE o.patient_ref = $2 AND o.source_id = $3 AND o.plugin_id = $4
+           AND o.id <> $1 AND w.outcome = 'created' AND w.created_at >= $5::timestamptz
+       ) AS "othersWroteSince"`,
+      [run.id, run.patientRef, run.sourceId, run.pluginId, since],
+    )) as Array<{ othersWroteSince: boolean }>;
+    return row?.othersWroteSince === true;
   }
 
   /** The run and the event it runs on, in one read: what a plugin run starts from. */

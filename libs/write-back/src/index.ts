@@ -1,4 +1,5 @@
 export * from './dead-letters.service';
 export * from './earlier-results';
+export * from './result-writer';
 export * from './write-back.module';
 export * from './writeback.processor';

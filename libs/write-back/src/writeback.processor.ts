@@ -1,57 +1,21 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
-import { AEGLE_CONFIG, AegleConfig, SourceConfig } from '@aegle/config';
-import {
-  DeadLetterRepository,
-  PluginRunEntity,
-  PluginRunRepository,
-  UnfinishedWork,
-  WriteBackAttempt,
-  WriteBackRepository,
-} from '@aegle/store';
-import { buildWriteBackAuditEvent, EhrClient, EhrClients, EhrRequestError } from '@aegle/fhir';
-import {
-  buildDevice,
-  MODEL_IDENTIFIER_SYSTEM,
-  modelIdentifier,
-  modelIdentityOf,
-  ModelIdentity,
-  PLUGIN_TAG_SYSTEM,
-  resultContextOf,
-  resultObservations,
-  RunResult,
-} from '@aegle/plugin-sdk/engine';
-import { deadLettersTotal, writeBackAttemptsTotal } from '@aegle/telemetry';
-import { CircuitBreaker } from './circuit-breaker';
-import { EarlierResults, earlierResultsSearch } from './earlier-results';
-import { LoadedPlugin, PluginRegistry } from '@aegle/catalogue';
+import { PluginRunRepository, UnfinishedWork } from '@aegle/store';
 import {
   failedForStalling,
   finalFailureReason,
   JobPayload,
   QUEUES,
-  retryDelayMs,
   Traced,
   writebackBackoff,
 } from '@aegle/jobs';
-import {
-  liveEarlierResults,
-  PartialWriteError,
-  resultTransaction,
-  ResultWritten,
-} from './result-transaction';
-import { writeSequentially } from './sequential-writes';
-
-/** How far apart the worker's clock and PostgreSQL's may be, for "recorded since". */
-const CLOCK_MARGIN_MS = 5_000;
+import { ResultWriter } from './result-writer';
 
 /**
- * Writes a run's results to the EHR: the model's Device (once), then per result one transaction
- * with the Observation, its Provenance and the supersession of earlier results, all conditional on
- * deterministic identifiers so retries, duplicates and replays never write twice. EHR faults are
- * retried with backoff and jitter until the source's horizon; refusals become dead letters at once.
- * A source that keeps failing opens its circuit breaker and its jobs wait instead of retrying.
+ * The write-back attempts after the first: a result whose first attempt (in its run's job) did
+ * not land, a replayed dead letter, or a run whose job was taken over after it succeeded. Each
+ * attempt re-reads the run and searches the EHR for earlier results afresh (see ResultWriter).
  */
 @Processor(QUEUES.writeback, {
   concurrency: 16,
@@ -60,19 +24,10 @@ const CLOCK_MARGIN_MS = 5_000;
 })
 export class WritebackProcessor extends WorkerHost {
   private readonly logger = new Logger(WritebackProcessor.name);
-  private readonly deviceIds = new Map<string, string>();
-  private readonly breakers = new Map<string, CircuitBreaker>();
-  /** Sources found to carry out transactions non-atomically: their results go as sequential writes. */
-  private readonly nonAtomic = new Set<string>();
 
   constructor(
-    @Inject(AEGLE_CONFIG) private readonly config: AegleConfig,
     private readonly runs: PluginRunRepository,
-    private readonly writeBacks: WriteBackRepository,
-    private readonly deadLetters: DeadLetterRepository,
-    private readonly plugins: PluginRegistry,
-    private readonly ehr: EhrClients,
-    private readonly earlierResults: EarlierResults,
+    private readonly writer: ResultWriter,
     private readonly unfinished: UnfinishedWork,
   ) {
     super();
@@ -80,64 +35,24 @@ export class WritebackProcessor extends WorkerHost {
 
   @Traced()
   async process(job: Job<JobPayload<typeof QUEUES.writeback>>, token?: string): Promise<void> {
-    // The first attempt may use the earlier results the run read with its inputs, unless another
-    // result of the plugin for the patient was recorded since (clocks may differ: a margin).
-    const seen = job.attemptsMade === 0 ? this.earlierResults.take(job.data.runId) : undefined;
-    const found = await this.runs.getForWriteBack(
-      job.data.runId,
-      seen && new Date(seen.at.getTime() - CLOCK_MARGIN_MS),
+    const run = await this.runs.get(job.data.runId);
+    if (!run) return;
+    const earlier = job.data.earlierAttempts;
+    const outcome = await this.writer.attempt(
+      run,
+      (earlier?.count ?? 0) + job.attemptsMade + 1,
+      earlier?.firstAt ?? job.timestamp,
     );
-    const run = found?.run;
-    if (!run || !hasResultsToWrite(run)) return;
-    const earlier = seen && !found.othersWroteSince ? seen.byCode : undefined;
-    const source = this.ehr.source(run.sourceId);
-    const plugin = this.plugins.get(run.pluginId, run.pluginVersion);
-    if (!source || !plugin) {
-      const reason = source ? 'the plugin version is no longer loaded' : 'the source is no longer configured';
-      await this.deadLetter(
-        run,
-        job.attemptsMade + 1,
-        { status: undefined, outcome: undefined, message: reason },
-        'refused',
-      );
-      throw new UnrecoverableError(reason);
-    }
-
-    const breaker = this.breakerFor(source);
-    const wait = breaker.admit();
-    if (wait > 0) {
-      // The EHR is resting: wait without spending an attempt (the horizon still counts wall time).
-      await job.moveToDelayed(Date.now() + wait + Math.round(Math.random() * wait * 0.1), token);
-      throw new DelayedError();
-    }
-
-    const attempt = job.attemptsMade + 1;
-    const client = this.ehr.for(run.sourceId);
-    try {
-      await this.write(run, plugin, source, client, attempt, earlier);
-      breaker.succeeded();
-    } catch (error) {
-      const failure =
-        error instanceof EhrRequestError
-          ? error
-          : new EhrRequestError(undefined, undefined, `write-back failed: ${(error as Error).message}`);
-      if (error instanceof EhrRequestError && error.transient) breaker.failed();
-      else breaker.released();
-      // A refusal may be the remembered Device gone from the EHR: the next try ensures it again.
-      if (!failure.retryable) this.forgetDevices(client.sourceId);
-      const delay = retryDelayMs(attempt, source.writeBack, failure.retryAfterMs);
-      const outOfTime = Date.now() - job.timestamp + delay > source.writeBack.retryHorizonMs;
-      if (!failure.retryable || outOfTime) {
-        await this.deadLetter(run, attempt, failure, failure.retryable ? 'horizon' : 'refused');
-        throw new UnrecoverableError(failure.message);
-      }
-      await this.recordFailedAttempt(run, attempt, failure, 'retrying');
-      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: 'retrying' });
-      this.logger.warn(
-        { runId: run.id, source: run.sourceId, status: failure.status, attempt, retryInMs: delay },
-        'write-back failed; will retry',
-      );
-      throw Object.assign(failure, { retryDelayMs: delay });
+    switch (outcome.kind) {
+      case 'written':
+        return;
+      case 'resting':
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
+      case 'retrying':
+        throw Object.assign(outcome.failure, { retryDelayMs: outcome.delayMs });
+      case 'dead':
+        throw new UnrecoverableError(outcome.reason);
     }
   }
 
@@ -155,7 +70,7 @@ export class WritebackProcessor extends WorkerHost {
       const run = await this.runs.get(job.data.runId);
       if (!run) return;
       const failure = { status: undefined, outcome: undefined, message: finalFailureReason(job, error) };
-      await this.deadLetter(run, job.attemptsMade, failure, 'stalled');
+      await this.writer.deadLetter(run, job.attemptsMade, failure, 'stalled');
     } catch (failure) {
       this.logger.error(
         { runId: job.data.runId, reason: (failure as Error).message },
@@ -163,226 +78,4 @@ export class WritebackProcessor extends WorkerHost {
       );
     }
   }
-
-  private async write(
-    run: PluginRunEntity,
-    plugin: LoadedPlugin,
-    source: SourceConfig,
-    client: EhrClient,
-    attempt: number,
-    /** Earlier results by code, as the run read them; searched for here when absent. */
-    seen?: Map<string, fhir4.Observation[]>,
-  ): Promise<void> {
-    const outputs = run.outputs as RunResult;
-    const manifest = plugin.manifest;
-    const model = modelIdentityOf(manifest);
-    const device = await this.ensureDevice(client, model);
-    const now = new Date().toISOString();
-    const mode = source.writeBack.supersedeByPlugin[manifest.id] ?? source.writeBack.supersede;
-
-    const results = resultObservations(
-      manifest,
-      outputs.findings,
-      resultContextOf(outputs, { sourceId: run.sourceId, subject: run.patientRef!, issued: now, device }),
-    );
-    for (const [index, { identifier, spec, observation }] of results.entries()) {
-      const code = `${spec.code.system}|${spec.code.code}`;
-      const search = earlierResultsSearch(run.patientRef!, code);
-      const earlier =
-        mode === 'none'
-          ? []
-          : liveEarlierResults(
-              // The search has only subject and code, which every EHR supports; the plugin tag is
-              // checked here.
-              (
-                seen?.get(code) ??
-                (await client.search<fhir4.Observation>(search.resourceType, search.params))
-              ).filter((o) =>
-                o.meta?.tag?.some((t) => t.system === PLUGIN_TAG_SYSTEM && t.code === manifest.id),
-              ),
-              identifier,
-            );
-      const transaction = resultTransaction({
-        observation,
-        identifier,
-        provenance: {
-          recorded: now,
-          device,
-          organization: this.config.organization.name,
-          sources: outputs.sources,
-        },
-        earlier,
-        mode,
-        now,
-      });
-      const written = await this.carryOut(run, source, client, attempt, transaction);
-      if (source.auditEvents) {
-        const target = `Observation/${written.observationId}`;
-        await client.createIfNoneExist(
-          buildWriteBackAuditEvent({
-            target,
-            patient: run.patientRef!,
-            device,
-            organization: this.config.organization.name,
-            recorded: now,
-            runId: run.id,
-            existed: !written.created,
-          }),
-          `entity=${target}`,
-        );
-      }
-      const attempts: WriteBackAttempt[] = [
-        {
-          runId: run.id,
-          sourceId: run.sourceId,
-          resourceType: 'Observation',
-          resourceId: written.observationId,
-          identifier,
-          attempt,
-          httpStatus: written.created ? 201 : 200,
-          outcome: written.created ? 'created' : 'exists',
-          response: null,
-        },
-        ...written.superseded.map((id): WriteBackAttempt => ({
-          runId: run.id,
-          sourceId: run.sourceId,
-          resourceType: 'Observation',
-          resourceId: id,
-          identifier,
-          attempt,
-          httpStatus: 200,
-          outcome: 'superseded',
-          response: { mode, by: `Observation/${written.observationId}` },
-        })),
-      ];
-      // The last result's record also resolves the run's dead letter (a replay that got through).
-      const last = index === results.length - 1;
-      await this.writeBacks.recordAll(attempts, last ? run.id : undefined);
-      writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: written.created ? 'created' : 'exists' });
-    }
-    if (results.length === 0) await this.deadLetters.resolve(run.id);
-    this.logger.debug({ runId: run.id, plugin: plugin.key }, 'results written back');
-  }
-
-  /**
-   * Writes one result's Bundle as a transaction where the source takes them, else (or once the EHR
-   * was found not atomic) as sequential conditional writes. Every entry must land: a transaction
-   * answered 200 with a failed entry but others landed is the sign of a non-atomic EHR, recorded in
-   * the audit trail, and the rest is written at once sequentially (idempotent: what landed is found).
-   */
-  private async carryOut(
-    run: PluginRunEntity,
-    source: SourceConfig,
-    client: EhrClient,
-    attempt: number,
-    transaction: ReturnType<typeof resultTransaction>,
-  ): Promise<ResultWritten> {
-    if (!source.writeBack.transactions || this.nonAtomic.has(source.id)) {
-      return transaction.read(await writeSequentially(client, transaction.bundle));
-    }
-    try {
-      return transaction.read(await client.transaction(transaction.bundle));
-    } catch (error) {
-      if (!(error instanceof PartialWriteError) || error.landed === 0) throw error;
-      this.nonAtomic.add(source.id);
-      const message = `${error.message}; this source's results now go as sequential conditional writes`;
-      await this.recordFailedAttempt(
-        run,
-        attempt,
-        { status: error.status, outcome: undefined, message },
-        'retrying',
-      );
-      this.logger.warn(
-        { runId: run.id, source: source.id, status: error.status },
-        'the EHR does not carry out transactions atomically; writing sequentially',
-      );
-      const written = transaction.read(await writeSequentially(client, transaction.bundle));
-      return { ...written, created: written.created || error.observationCreated };
-    }
-  }
-
-  private async deadLetter(
-    run: PluginRunEntity,
-    attempt: number,
-    failure: Pick<EhrRequestError, 'status' | 'outcome' | 'message'>,
-    reason: 'refused' | 'horizon' | 'stalled',
-  ): Promise<void> {
-    await this.recordFailedAttempt(run, attempt, failure, 'dead');
-    await this.deadLetters.open({
-      runId: run.id,
-      sourceId: run.sourceId,
-      pluginId: run.pluginId,
-      pluginVersion: run.pluginVersion,
-      httpStatus: failure.status ?? null,
-      reason: {
-        horizon: `gave up after the retry horizon: ${failure.message}`,
-        refused: `refused: ${failure.message}`,
-        stalled: failure.message,
-      }[reason],
-      outcome: failure.outcome ?? null,
-      attempts: attempt,
-    });
-    writeBackAttemptsTotal.inc({ source: run.sourceId, outcome: 'dead' });
-    deadLettersTotal.inc({ source: run.sourceId, reason });
-    this.logger.error(
-      { runId: run.id, source: run.sourceId, status: failure.status, reason },
-      'write-back is a dead letter',
-    );
-  }
-
-  /** One failed attempt in the audit trail, with what the EHR answered. */
-  private async recordFailedAttempt(
-    run: PluginRunEntity,
-    attempt: number,
-    failure: Pick<EhrRequestError, 'status' | 'outcome' | 'message'>,
-    outcome: 'retrying' | 'dead',
-  ): Promise<void> {
-    await this.writeBacks.record({
-      runId: run.id,
-      sourceId: run.sourceId,
-      resourceType: 'Observation',
-      resourceId: null,
-      identifier: '',
-      attempt,
-      httpStatus: failure.status ?? null,
-      outcome,
-      response: failure.outcome ?? { message: failure.message },
-    });
-  }
-
-  private breakerFor(source: SourceConfig): CircuitBreaker {
-    let breaker = this.breakers.get(source.id);
-    if (!breaker) {
-      breaker = new CircuitBreaker(
-        source.id,
-        source.writeBack.breakerThreshold,
-        source.writeBack.breakerCooldownMs,
-      );
-      this.breakers.set(source.id, breaker);
-    }
-    return breaker;
-  }
-
-  private forgetDevices(sourceId: string): void {
-    for (const key of this.deviceIds.keys()) if (key.startsWith(`${sourceId}|`)) this.deviceIds.delete(key);
-  }
-
-  /** The model's Device on this EHR, created once (conditional on its identifier) and remembered. */
-  private async ensureDevice(client: EhrClient, model: ModelIdentity): Promise<string> {
-    const cacheKey = `${client.sourceId}|${modelIdentifier(model)}`;
-    const cached = this.deviceIds.get(cacheKey);
-    if (cached) return cached;
-    const { resource } = await client.createIfNoneExist(
-      buildDevice(model),
-      `identifier=${MODEL_IDENTIFIER_SYSTEM}|${modelIdentifier(model)}`,
-    );
-    const reference = `Device/${resource.id}`;
-    this.deviceIds.set(cacheKey, reference);
-    return reference;
-  }
-}
-
-/** Shadow runs are audited only, and a run without a patient or success has nothing for the EHR. */
-function hasResultsToWrite(run: PluginRunEntity): boolean {
-  return run.outcome === 'succeeded' && Boolean(run.patientRef) && run.mode !== 'shadow';
 }

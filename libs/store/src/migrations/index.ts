@@ -5,6 +5,7 @@ import { IntakeSubscriptions1764400000002 } from './1764400000002-intake-subscri
 import { AuditChain1764500000000 } from './1764500000000-audit-chain';
 import { EventClaims1764600000000 } from './1764600000000-event-claims';
 import { FailedJobLookup1764700000000 } from './1764700000000-failed-job-lookup';
+import { ClaimsInOneStatement1764800000000 } from './1764800000000-claims-in-one-statement';
 
 /** In order; TypeORM runs the ones not yet applied at boot. */
 export const AUDIT_MIGRATIONS = [
@@ -15,6 +16,7 @@ export const AUDIT_MIGRATIONS = [
   AuditChain1764500000000,
   EventClaims1764600000000,
   FailedJobLookup1764700000000,
+  ClaimsInOneStatement1764800000000,
 ];
 
 export { migrateExclusively } from './migrate-exclusively';

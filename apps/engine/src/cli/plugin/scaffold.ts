@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile as writeRaw } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { importWithSdk, PLUGIN_ID, PLUGIN_ID_RULE, PLUGIN_KINDS, SDK_VERSION } from '@aegle/plugin-sdk/engine';
+import {
+  importWithSdk,
+  PLUGIN_ID,
+  PLUGIN_ID_RULE,
+  PLUGIN_KINDS,
+  SDK_VERSION,
+} from '@aegle/plugin-sdk/engine';
 import { standaloneFiles } from './standalone';
 
 /** The SDK's package name, assembled so that the build's path-alias rewriting leaves the templates alone. */

@@ -28,6 +28,8 @@ const EVENTS = Number(process.env.CHAOS_EVENTS ?? 2000);
 const PATIENTS = Math.min(EVENTS, Math.max(100, Math.ceil(EVENTS / 20)));
 /** How long the EHR answers every request with 503 once, mid-run. */
 const EHR_OUTAGE_MS = Number(process.env.CHAOS_EHR_OUTAGE_MS ?? 30_000);
+/** Worker processes killed with SIGKILL during the run. */
+const WORKER_KILLS = 3;
 const TOKEN = 'chaos-inbound-token';
 const RISK_CODE = '79423-0';
 /**
@@ -92,7 +94,13 @@ describe(`chaos: ${EVENTS} events, three SIGKILLed workers, a Redis restart and 
       redisUrl: redis.url,
       queuePrefix,
       sources: [{ id: 'chaos', fhirBaseUrl: ehr.baseUrl, bearerToken: TOKEN }],
-      env: { LOG_LEVEL: 'warn', AEGLE_RECONCILE_INTERVAL_MS: '1000' },
+      env: {
+        LOG_LEVEL: 'warn',
+        AEGLE_RECONCILE_INTERVAL_MS: '1000',
+        // The kills are the test's own, not a job crashing its worker: a job held by every killed
+        // worker (a run waiting its turn for the EHR can be, on a loaded machine) must not give up.
+        AEGLE_MAX_STALLED_COUNT: String(WORKER_KILLS),
+      },
     };
   });
 

@@ -20,8 +20,8 @@ import {
 } from '../sandbox/synthetic-patients';
 
 /**
- * 2,000 by default; CHAOS_EVENTS makes a quicker (or longer) run: `CHAOS_EVENTS=10000 npx jest
- * --selectProjects e2e --runInBand test/chaos.e2e-spec.ts` is the long one (docs/benchmarks.md).
+ * 2,000 by default; CHAOS_EVENTS makes a quicker (or longer) run: `npm run chaos:long` is the
+ * 10,000-event one (docs/benchmarks.md).
  */
 const EVENTS = Number(process.env.CHAOS_EVENTS ?? 2000);
 /** About 20 results per patient however long the run, as in a hospital: a search costs what it finds. */

@@ -42,6 +42,7 @@ export function writeConfig(sources: TestSource[], pluginDirs = [join(ROOT, 'plu
         id: s.id,
         fhirBaseUrl: s.fhirBaseUrl,
         auth: { type: 'none' },
+        ...(s.pacing ? { pacing: s.pacing } : {}),
         inbound: {
           ...(s.bearerToken ? { bearerToken: s.bearerToken } : {}),
           ...(s.hmacSecret ? { hmacSecret: s.hmacSecret } : {}),

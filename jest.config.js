@@ -1,5 +1,6 @@
 // Two tiers: fast unit specs beside the code (run in parallel, on every core), end-to-end specs in
-// test/ against real services (one file at a time; each clones a migrated template database).
+// test/ against real services (two files at a time: much of an end-to-end test is waiting on other
+// processes; each file clones a migrated template database and has its own queue prefix and ports).
 const swc = [
   '@swc/jest',
   {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { AegleProcess, spawnAegle } from './support/aegle-process';
+import { AegleProcess, processAlive, spawnAegle } from './support/aegle-process';
 import { createTestDatabase, TEST_REDIS_URL, TestDatabase } from './support/aegle-app';
 import { QueueWatch, watchQueues } from './support/queue-watch';
 
@@ -17,15 +17,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
     .map((line) => Number(line.split(' ').at(-1)));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -140,7 +131,7 @@ describe('several HTTP processes (AEGLE_HTTP_PROCESSES=2, ROLE=api)', () => {
     const replaced = await aegle.waitForLine(/HTTP process \d+ is listening \(a replacement\)/);
     const replacement = Number(/process (\d+)/.exec(replaced)![1]);
     expect(replacement).not.toBe(victim);
-    expect(alive(survivor)).toBe(true);
+    expect(processAlive(survivor)).toBe(true);
     children = [survivor, replacement];
 
     const statuses = await Promise.all(
@@ -156,6 +147,6 @@ describe('several HTTP processes (AEGLE_HTTP_PROCESSES=2, ROLE=api)', () => {
   it('on SIGTERM drains every process and exits 0', async () => {
     expect(await aegle.stop()).toEqual({ code: 0, signal: null });
     expect(aegle.lines.filter((line) => line === 'shut down cleanly')).toHaveLength(2);
-    for (const pid of children) expect(alive(pid)).toBe(false);
+    for (const pid of children) expect(processAlive(pid)).toBe(false);
   });
 });

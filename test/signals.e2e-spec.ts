@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { TEST_REDIS_URL } from './support/aegle-app';
 import { freePort } from './support/ports';
+import { processAlive } from './support/aegle-process';
 
 jest.setTimeout(180_000);
 
@@ -36,15 +37,6 @@ function descendants(pid: number): number[] {
     });
   walk(pid);
   return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -116,7 +108,7 @@ describe('npm start: the signal sent to the process that was started', () => {
       expect(await exited).toBe(0);
       expect(output()).toContain(`${signal}: shutting down gracefully`);
       expect(output()).toContain('shut down cleanly');
-      expect(tree.filter(alive)).toEqual([]);
+      expect(tree.filter(processAlive)).toEqual([]);
       expect(await portIsFree(port)).toBe(true);
     },
   );

@@ -1,6 +1,6 @@
 import { RunningAegle, startAegle } from './support/aegle-app';
 import { MEDPLUM_SUBSCRIPTION_SECRET, startFhirServer, TestFhirServer } from './support/fhir-server';
-import { eventually, json } from './support/http';
+import { adminApi, eventually, json } from './support/http';
 import { bloodPressurePanel, lab, NEVER_SMOKER, patient, smokingStatus } from './fixtures/patients';
 
 jest.setTimeout(120_000);
@@ -41,12 +41,7 @@ describe('subscriptions that fire: per-source server dialect', () => {
     await ehr?.close();
   });
 
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${aegle.url}/api/admin${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const admin = adminApi(() => aegle.url, ADMIN);
 
   it('creates an active, signed rest-hook on Medplum, reports what the EHR holds, and it fires', async () => {
     const created = await json<Array<{ id: string; status: string; kind: string }>>(

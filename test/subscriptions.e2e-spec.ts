@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startAegle, RunningAegle } from './support/aegle-app';
 import { startFhirServer, TestFhirServer } from './support/fhir-server';
-import { json } from './support/http';
+import { adminApi, json } from './support/http';
 
 const TOKEN = 'subscriptions-e2e-token';
 const ADMIN = 'subscriptions-e2e-admin';
@@ -49,12 +49,7 @@ describe('subscription management on the source EHR', () => {
     await ehr?.close();
   });
 
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${aegle.url}/api/admin${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const admin = adminApi(() => aegle.url, ADMIN);
 
   const onEhr = async (tag: string) =>
     (

@@ -7,6 +7,16 @@ import type { TestSource } from './aegle-app';
 
 const ROOT = resolve(__dirname, '../..');
 
+/** Whether a process with this pid still exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface AegleProcess {
   readonly url: string;
   readonly child: ChildProcess;

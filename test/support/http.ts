@@ -3,6 +3,16 @@ export async function json<T>(response: Response | Promise<Response>): Promise<T
   return (await (await response).json()) as T;
 }
 
+/** A call to Aegle's admin API with the admin token: method, path below /api/admin, JSON body. */
+export function adminApi(baseUrl: () => string, token: string) {
+  return (method: string, path: string, body?: unknown) =>
+    fetch(`${baseUrl()}/api/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+}
+
 /** Asks `probe` every 50 ms until it answers something other than undefined, for up to `ms`. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,

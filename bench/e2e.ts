@@ -42,6 +42,7 @@ import {
 } from '../sandbox/synthetic-patients';
 import { CATEGORIES, stageSamples, topFrames } from './cpu-stages';
 import { processCpuMicros } from './proc-cpu';
+import { startStackFloor } from './stack-floor';
 
 const TOKEN = 'bench-inbound-token';
 const RISK_CODE = '79423-0';
@@ -59,6 +60,7 @@ const options = new Command()
   )
   .option('--cpu-prof <dir>', "keep the workers' V8 CPU profiles of the throughput run in this folder")
   .option('--no-stages', 'no CPU profiles of the workers (and so no split of their CPU by stage)')
+  .option('--no-floor', 'skip the stack floor (the same journey built from the same parts without Aegle)')
   .option('--top <n>', 'heaviest functions of the first worker profile to list', (v) => Number(v), 15)
   .parse()
   .opts<{
@@ -71,6 +73,7 @@ const options = new Command()
     reconcileIntervalMs?: string;
     cpuProf?: string;
     stages: boolean;
+    floor: boolean;
     top: number;
   }>();
 
@@ -161,8 +164,10 @@ async function main(): Promise<void> {
     processes.push(api);
     await db.connect(); // the api process has migrated the database by now
 
+    /** Where notifications go: Aegle's api, or the stack floor's. */
+    let intakeUrl = api.url;
     const notify = (resource: fhir4.Resource) =>
-      fetch(`${api.url}/fhir/notify/bench`, {
+      fetch(`${intakeUrl}/fhir/notify/bench`, {
         method: 'POST',
         headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
         body: JSON.stringify(resource),
@@ -224,6 +229,17 @@ async function main(): Promise<void> {
       };
     };
 
+    /** Everything offered at once, `concurrency` notifications in flight. */
+    const offeredAtOnce =
+      (results: fhir4.Resource[]) => async (each: (r: fhir4.Resource) => Promise<void>) => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: options.concurrency }, async () => {
+            while (next < results.length) await each(results[next++]);
+          }),
+        );
+      };
+
     const rows: string[] = [];
     const stages: string[] = [];
     const costs: Array<{ workers: number; cost: EventCost; split?: Map<string, number> }> = [];
@@ -263,21 +279,17 @@ async function main(): Promise<void> {
 
       // Throughput: everything offered at once, `concurrency` notifications in flight.
       const burst = await freshResults(options.events);
-      const meter = new CostMeter(db, new URL(database.url).pathname.slice(1), ehr, redisClient, [
-        api,
-        ...workers,
-      ]);
+      const meter = new CostMeter(
+        db,
+        new URL(database.url).pathname.slice(1),
+        ehr,
+        redisClient,
+        [api, ...workers].map(metered),
+      );
       await meter.start();
       // The profiles cover the throughput run (cpu-profile.js: SIGUSR2 starts, the next one writes).
       if (profileDir) for (const w of workers) w.child.kill('SIGUSR2');
-      const throughput = await runPhase(burst, async (each) => {
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: options.concurrency }, async () => {
-            while (next < burst.length) await each(burst[next++]);
-          }),
-        );
-      });
+      const throughput = await runPhase(burst, offeredAtOnce(burst));
       await watch.waitForIdle(60_000);
       const cost = await meter.perEvent(burst.length);
       let split: Map<string, number> | undefined;
@@ -323,6 +335,41 @@ async function main(): Promise<void> {
       await Promise.all(workers.map((w) => w.stop()));
     }
 
+    // The same journey from the same parts without Aegle's code, against the same EHR, Redis and PostgreSQL.
+    let floor: { cost: EventCost; eventsPerSecond: number } | undefined;
+    if (options.floor) {
+      const parts = await startStackFloor({
+        databaseUrl: database.url,
+        redisUrl: redis.url,
+        prefix: `${prefix}-floor`,
+        ehrBaseUrl: ehr.baseUrl,
+      });
+      try {
+        intakeUrl = parts.url;
+        const warm = await freshResults(40);
+        await runPhase(warm, async (each) => {
+          await Promise.all(warm.map(each));
+        });
+        const burst = await freshResults(options.events);
+        const meter = new CostMeter(
+          db,
+          new URL(database.url).pathname.slice(1),
+          ehr,
+          redisClient,
+          parts.processes,
+        );
+        await meter.start();
+        const throughput = await runPhase(burst, offeredAtOnce(burst));
+        floor = {
+          cost: await meter.perEvent(burst.length),
+          eventsPerSecond: throughput.events / throughput.seconds,
+        };
+        say('done: stack floor');
+      } finally {
+        await parts.stop();
+      }
+    }
+
     say(
       `\nbench:e2e — ${options.events} events per throughput run (${options.concurrency} in flight), ${options.rate} events/s for ${options.latencySeconds} s in the latency run`,
     );
@@ -350,6 +397,23 @@ async function main(): Promise<void> {
         "  with the FHIR server's. SQL statements: sent by api and workers, each one round trip. Bytes: FHIR\n" +
         "  bodies. Redis: a private redis-server; its commands include the bench's queue watcher.",
     );
+    if (floor) {
+      say(
+        `\nthe stack floor, throughput run (${options.events} events, ${options.concurrency} in flight): ${floor.eventsPerSecond.toFixed(0)} events/s`,
+      );
+      for (const line of costTable([{ workers: 1, cost: floor.cost }])) say(line);
+      const first = costs[0];
+      say(
+        `  Aegle (${first.workers} worker) ÷ stack floor, CPU per event: ${(aegleCpu(first.cost) / aegleCpu(floor.cost)).toFixed(2)}` +
+          `; stack floor ÷ FHIR server: ${(aegleCpu(floor.cost) / floor.cost.cpu['FHIR server']).toFixed(2)}\n` +
+          '  The stack floor (bench/stack-floor.ts) does what each event needs with the same parts and none of\n' +
+          "  Aegle's code: NestJS on Fastify takes the notification, one INSERT, two BullMQ hops, one UPDATE, one\n" +
+          '  fhir-kit-client batch of the searches PCE needs, the PCE model on onnxruntime-node, one transaction\n' +
+          "  (Observation + Provenance), two INSERTs; its 'api' and 'worker(s)' are its two processes. What it\n" +
+          '  leaves out is what Aegle adds: checks and ordering, the audit hash chain, input rules, exactly-once\n' +
+          '  bookkeeping, pacing, logs and metrics.',
+      );
+    }
     if (costs.some((c) => c.split)) {
       say("\nworkers' CPU per event by stage (ms; from V8 CPU profiles of the throughput run):");
       for (const line of stageTable(costs)) say(line);
@@ -417,6 +481,13 @@ interface CostSample {
   redisCalls: Map<string, number>;
 }
 
+interface MeteredProcess {
+  pid: number;
+  metricsUrl: string;
+}
+
+const metered = (p: AegleProcess): MeteredProcess => ({ pid: p.child.pid!, metricsUrl: p.url });
+
 /** Counts before and after a phase, from /proc, the processes' /metrics, the EHR and Redis. */
 class CostMeter {
   private before: CostSample | undefined;
@@ -427,8 +498,8 @@ class CostMeter {
     private readonly databaseName: string,
     private readonly ehr: FhirServerProcess,
     private readonly redis: Redis,
-    /** The api first, then the workers. */
-    private readonly aegle: AegleProcess[],
+    /** The api first, then the workers; each with the URL of its /metrics. */
+    private readonly aegle: MeteredProcess[],
   ) {}
 
   async start(): Promise<void> {
@@ -485,7 +556,7 @@ class CostMeter {
     const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
     const [api, ...workers] = this.aegle;
     const [statements, traffic, redisInfo] = await Promise.all([
-      Promise.all(this.aegle.map((p) => counterOf(p.url, 'aegle_db_statements_total'))),
+      Promise.all(this.aegle.map((p) => counterOf(p.metricsUrl, 'aegle_db_statements_total'))),
       this.ehr.traffic(),
       this.redis.info('all'), // 'all' holds commandstats
     ]);
@@ -493,8 +564,8 @@ class CostMeter {
       backendMicros: new Map(rows.map((r) => [r.pid, processCpuMicros(r.pid)])),
       cpuMicros: {
         'FHIR server': cpuOf([this.ehr.pid]),
-        api: cpuOf([api.child.pid!]),
-        'worker(s)': cpuOf(workers.map((w) => w.child.pid!)),
+        api: cpuOf([api.pid]),
+        'worker(s)': cpuOf(workers.map((w) => w.pid)),
         PostgreSQL: cpuOf(rows.map((r) => r.pid)),
         Redis: cpuOf([Number(/process_id:(\d+)/.exec(redisInfo)![1])]),
         'bench driver': 0,
@@ -516,6 +587,9 @@ async function counterOf(url: string, name: string): Promise<number> {
   return Number(match[1]);
 }
 
+/** CPU ms per event of api + workers + their PostgreSQL backends: the cost the floor compares with the EHR's. */
+const aegleCpu = (c: EventCost) => c.cpu.api + c.cpu['worker(s)'] + c.cpu.PostgreSQL;
+
 const column = (values: string[], width = 11) => values.map((v) => v.padStart(width)).join('');
 
 /** Rows of figures, a column per worker count. */
@@ -523,7 +597,7 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
   const label = (text: string) => text.padEnd(40);
   const row = (text: string, value: (c: EventCost) => number, digits = 1) =>
     label(text) + column(costs.map(({ cost }) => value(cost).toFixed(digits)));
-  const aegle = (c: EventCost) => c.cpu.api + c.cpu['worker(s)'] + c.cpu.PostgreSQL;
+  const aegle = aegleCpu;
   return [
     label('workers') + column(costs.map((c) => String(c.workers))),
     ...(['FHIR server', 'api', 'worker(s)', 'PostgreSQL', 'Redis', 'bench driver'] as const).map((group) =>

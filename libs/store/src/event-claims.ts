@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { EventEntity } from './entities';
+import { PreparedStatement } from './prepared-statement';
 import { awaitsWriteBackSql, gaveUpSql } from './unfinished-work';
 
 /** What the router needs of an event it has claimed. */
@@ -60,16 +61,21 @@ const SAME_RESOURCE = (o: string, me: string) =>
  * resource, taken in key order (so two batches cannot deadlock), before the claim statement reads
  * anything. Under READ COMMITTED that statement then sees every claim committed before it.
  */
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(key) FROM (
+const LOCK = new PreparedStatement<unknown>(
+  'aegle_claim_lock',
+  `SELECT pg_advisory_xact_lock(key) FROM (
     SELECT DISTINCT hashtextextended(source_id || '/' || focus_type || '/' || focus_id, 9) AS key
-    FROM event WHERE id = ANY($1::uuid[]) AND status = 'accepted' ORDER BY key) keys`;
+    FROM event WHERE id = ANY($1::uuid[]) AND status = 'accepted' ORDER BY key) keys`,
+);
 
 /**
  * Reads the events, marks stale (and chains) those a newer version was claimed before, and claims
  * those no older version is holding up, in one statement; a row (jsonb) per event. Within a batch only one event per resource (the newest)
  * is decided; the others wait for the next round, which sees that decision.
  */
-const CLAIM_SQL = `WITH me AS (
+const CLAIM = new PreparedStatement<{ row: ClaimRow }>(
+  'aegle_claim',
+  `WITH me AS (
     SELECT e.*, row_number() OVER (
              PARTITION BY e.source_id, e.focus_type, e.focus_id
              ORDER BY CASE WHEN e.focus_version ~ '^[0-9]{1,18}$' THEN e.focus_version::bigint END DESC NULLS LAST,
@@ -103,11 +109,9 @@ const CLAIM_SQL = `WITH me AS (
            'id', me.id::text,
            'verdict', CASE WHEN c.id IS NOT NULL THEN 'claimed' WHEN s.id IS NOT NULL THEN 'stale' ELSE 'wait' END,
            'source_id', c.source_id, 'interaction', c.interaction, 'focus_type', c.focus_type,
-           'focus_id', c.focus_id, 'focus_version', c.focus_version, 'resource', c.resource)
-  FROM linked, me LEFT JOIN claimed c ON c.id = me.id LEFT JOIN stale s ON s.id = me.id`;
-
-/** Both statements in one round trip: the claim reads once the locks are held (see the migration). */
-const LOCKED_CLAIM_SQL = `SELECT locked_claim($1::uuid[], $2, $3) AS row`;
+           'focus_id', c.focus_id, 'focus_version', c.focus_version, 'resource', c.resource) AS row
+  FROM linked, me LEFT JOIN claimed c ON c.id = me.id LEFT JOIN stale s ON s.id = me.id`,
+);
 
 interface ClaimRow {
   id: string;
@@ -139,9 +143,11 @@ export class EventClaims implements BatchedWrite<string, Claim> {
 
   async run(db: EntityManager, eventIds: string[]): Promise<Array<Audited<Claim>>> {
     const unique = [...new Set(eventIds)];
-    const rows = (
-      (await db.query(LOCKED_CLAIM_SQL, [unique, LOCK_SQL, CLAIM_SQL])) as Array<{ row: ClaimRow }>
-    ).map(({ row }) => row);
+    // Both in one round trip and one transaction, prepared: the claim reads once the locks are held.
+    // (Versions before this one run them through `locked_claim`, which parses and plans them each time.)
+    const rows = (await PreparedStatement.runTogether<{ row: ClaimRow }>(db, [LOCK, CLAIM], [unique])).map(
+      ({ row }) => row,
+    );
     const byId = new Map(rows.map((row) => [row.id, row]));
     const answered = new Set<string>();
     return eventIds.map((id) => {

@@ -11,6 +11,7 @@ import {
 } from './audit-chain';
 import { EntityColumns } from './entity-columns';
 import { EventEntity, EventStatus, NotificationEntity } from './entities';
+import { PreparedStatement } from './prepared-statement';
 
 export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
 export type NewEvent = Pick<
@@ -38,6 +39,18 @@ interface StatusChange {
   reason: string | null;
 }
 
+const SET_STATUSES = new PreparedStatement<unknown>(
+  'aegle_set_statuses',
+  `WITH u AS (
+     UPDATE event SET status = v.status, reason = v.reason
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason)
+     WHERE event.id = v.id
+     RETURNING event.id::text AS id, event.status, ${contentHashSql('event')} AS content_sha256)
+   SELECT audit_append(array_agg('event'::text ORDER BY id), array_agg(id ORDER BY id),
+                       array_agg(status ORDER BY id), array_agg(content_sha256 ORDER BY id))
+   FROM u`,
+);
+
 /** Sets events' statuses, many at once: one multi-row update per batch, chaining its rows itself. */
 class SetStatuses implements BatchedWrite<StatusChange, void> {
   readonly linksItself = true;
@@ -46,17 +59,11 @@ class SetStatuses implements BatchedWrite<StatusChange, void> {
     // Should one event change twice in a batch, the later change is the one recorded.
     const last = new Map(items.map((item, i) => [item.id, i]));
     const unique = [...last.values()].map((i) => items[i]);
-    await db.query(
-      `WITH u AS (
-         UPDATE event SET status = v.status, reason = v.reason
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason)
-         WHERE event.id = v.id
-         RETURNING event.id::text AS id, event.status, ${contentHashSql('event')} AS content_sha256)
-       SELECT audit_append(array_agg('event'::text ORDER BY id), array_agg(id ORDER BY id),
-                           array_agg(status ORDER BY id), array_agg(content_sha256 ORDER BY id))
-       FROM u`,
-      [unique.map((u) => u.id), unique.map((u) => u.status), unique.map((u) => u.reason)],
-    );
+    await SET_STATUSES.run(db, [
+      unique.map((u) => u.id),
+      unique.map((u) => u.status),
+      unique.map((u) => u.reason),
+    ]);
     return items.map(() => ({ result: undefined, records: [] }));
   }
 }
@@ -66,6 +73,8 @@ class SetStatuses implements BatchedWrite<StatusChange, void> {
 export class EventRepository {
   private readonly setStatuses = new SetStatuses();
   private readonly columns: EntityColumns<EventEntity>;
+  /** Built on first use, from the entity's metadata. */
+  private getEvent?: PreparedStatement<EventEntity>;
 
   constructor(
     private readonly db: DataSource,
@@ -155,9 +164,11 @@ export class EventRepository {
   }
 
   async get(id: string): Promise<EventEntity | null> {
-    const [row] = (await this.db.query(`SELECT ${this.columns.select('e')} FROM event e WHERE e.id = $1`, [
-      id,
-    ])) as EventEntity[];
+    this.getEvent ??= new PreparedStatement(
+      'aegle_event',
+      `SELECT ${this.columns.select('e')} FROM event e WHERE e.id = $1`,
+    );
+    const [row] = await this.getEvent.run(this.db, [id]);
     return row ?? null;
   }
 

@@ -16,3 +16,4 @@ export * from './event-claims';
 export * from './unfinished-work';
 export * from './store.module';
 export * from './failed-job.repository';
+export * from './prepared-statement';

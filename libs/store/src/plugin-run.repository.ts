@@ -5,6 +5,7 @@ import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain
 import { EntityColumns } from './entity-columns';
 import { EventEntity, PluginRunEntity, RunMode, RunOutcome } from './entities';
 import { protectInputs } from './input-policy';
+import { PreparedStatement } from './prepared-statement';
 
 export interface RunIdentity {
   eventId: string;
@@ -35,6 +36,67 @@ export interface OpenedRun {
 const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string }) =>
   `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
 
+/** Inserts the runs not yet opened and chains them; `linked` is one row whatever was inserted. */
+const OPEN_RUNS = new PreparedStatement<{
+  id: string | null;
+  eventId: string;
+  pluginId: string;
+  pluginVersion: string;
+}>(
+  'aegle_open_runs',
+  `WITH ins AS (
+     INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+     ON CONFLICT DO NOTHING
+     RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
+               plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256
+   ), linked AS (
+     SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                         array_agg('opened'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
+     FROM ins)
+   SELECT ins.id, ins."eventId", ins."pluginId", ins."pluginVersion" FROM linked LEFT JOIN ins ON true`,
+);
+
+/** Runs opened before, by (event, plugin, version). */
+const FIND_RUNS = new PreparedStatement<{
+  id: string;
+  eventId: string;
+  pluginId: string;
+  pluginVersion: string;
+  outcome: string;
+}>(
+  'aegle_find_runs',
+  `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
+          r.plugin_version AS "pluginVersion", r.outcome
+   FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
+     ON r.event_id = k.e AND r.plugin_id = k.p AND r.plugin_version = k.v`,
+);
+
+/** Records runs' outcomes and chains them. */
+const COMPLETE_RUNS = new PreparedStatement<unknown>(
+  'aegle_complete_runs',
+  `WITH u AS (
+     UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
+            inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
+            latency_ms = v.latency_ms, finished_at = now()
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
+                 $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
+     WHERE plugin_run.id = v.id
+     RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256)
+   SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
+                       array_agg(outcome ORDER BY id), array_agg(content_sha256 ORDER BY id))
+   FROM u`,
+);
+
+const OTHERS_WROTE_SINCE = new PreparedStatement<{ othersWroteSince: boolean }>(
+  'aegle_others_wrote_since',
+  `SELECT EXISTS (
+     SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
+     WHERE o.patient_ref = $2 AND o.source_id = $3 AND o.plugin_id = $4
+       AND o.id <> $1 AND w.outcome = 'created' AND w.created_at >= $5::timestamptz
+   ) AS "othersWroteSince"`,
+);
+
 /**
  * Opens runs, many at once: one multi-row insert per batch that chains the rows it creates itself
  * (an existing run is found, not duplicated; the same run asked twice in a batch is opened once).
@@ -43,40 +105,24 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
   readonly linksItself = true;
 
   async run(db: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
-    // `linked` is one row whatever was inserted, so the join below always evaluates it.
-    const inserted = (await db.query(
-      `WITH ins AS (
-         INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-         ON CONFLICT DO NOTHING
-         RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
-                   plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256
-       ), linked AS (
-         SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
-                             array_agg('opened'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
-         FROM ins)
-       SELECT ins.id, ins."eventId", ins."pluginId", ins."pluginVersion" FROM linked LEFT JOIN ins ON true`,
-      [
-        items.map((i) => i.eventId),
-        items.map((i) => i.sourceId),
-        items.map((i) => i.pluginId),
-        items.map((i) => i.pluginVersion),
-        items.map((i) => i.modelSha256),
-        items.map((i) => i.mode ?? 'live'),
-        items.map((i) => i.triggeredBy ?? null),
-      ],
-    )) as Array<{ id: string | null; eventId: string; pluginId: string; pluginVersion: string }>;
+    const inserted = await OPEN_RUNS.run(db, [
+      items.map((i) => i.eventId),
+      items.map((i) => i.sourceId),
+      items.map((i) => i.pluginId),
+      items.map((i) => i.pluginVersion),
+      items.map((i) => i.modelSha256),
+      items.map((i) => i.mode ?? 'live'),
+      items.map((i) => i.triggeredBy ?? null),
+    ]);
     const created = new Map(inserted.filter((row) => row.id !== null).map((row) => [runKey(row), row]));
     const missing = items.filter((i) => !created.has(runKey(i)));
     const existing = new Map<string, OpenedRun>();
     if (missing.length > 0) {
-      const rows = (await db.query(
-        `SELECT r.id::text AS id, r.event_id::text AS "eventId", r.plugin_id AS "pluginId",
-                r.plugin_version AS "pluginVersion", r.outcome
-         FROM plugin_run r JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(e, p, v)
-           ON r.event_id = k.e AND r.plugin_id = k.p AND r.plugin_version = k.v`,
-        [missing.map((i) => i.eventId), missing.map((i) => i.pluginId), missing.map((i) => i.pluginVersion)],
-      )) as Array<{ id: string; eventId: string; pluginId: string; pluginVersion: string; outcome: string }>;
+      const rows = await FIND_RUNS.run(db, [
+        missing.map((i) => i.eventId),
+        missing.map((i) => i.pluginId),
+        missing.map((i) => i.pluginVersion),
+      ]);
       for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
     }
     return items.map((item) => {
@@ -99,29 +145,16 @@ class CompleteRuns implements BatchedWrite<{ id: string; completion: RunCompleti
     const last = new Map(items.map((item, i) => [item.id, i]));
     const unique = [...last.values()].map((i) => items[i]);
     const json = (value: object | undefined) => (value === undefined ? null : JSON.stringify(value));
-    await db.query(
-      `WITH u AS (
-         UPDATE plugin_run SET outcome = v.outcome, reason = v.reason, patient_ref = v.patient_ref,
-                inputs = v.inputs, outputs = v.outputs, execution_provider = v.execution_provider,
-                latency_ms = v.latency_ms, finished_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
-                     $8::float8[]) AS v(id, outcome, reason, patient_ref, inputs, outputs, execution_provider, latency_ms)
-         WHERE plugin_run.id = v.id
-         RETURNING plugin_run.id::text AS id, plugin_run.outcome, ${contentHashSql('plugin_run')} AS content_sha256)
-       SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
-                           array_agg(outcome ORDER BY id), array_agg(content_sha256 ORDER BY id))
-       FROM u`,
-      [
-        unique.map((u) => u.id),
-        unique.map((u) => u.completion.outcome),
-        unique.map((u) => u.completion.reason ?? null),
-        unique.map((u) => u.completion.patientRef ?? null),
-        unique.map((u) => json(u.completion.inputs)),
-        unique.map((u) => json(u.completion.outputs)),
-        unique.map((u) => u.completion.executionProvider ?? null),
-        unique.map((u) => u.completion.latencyMs ?? null),
-      ],
-    );
+    await COMPLETE_RUNS.run(db, [
+      unique.map((u) => u.id),
+      unique.map((u) => u.completion.outcome),
+      unique.map((u) => u.completion.reason ?? null),
+      unique.map((u) => u.completion.patientRef ?? null),
+      unique.map((u) => json(u.completion.inputs)),
+      unique.map((u) => json(u.completion.outputs)),
+      unique.map((u) => u.completion.executionProvider ?? null),
+      unique.map((u) => u.completion.latencyMs ?? null),
+    ]);
     return items.map(() => ({ result: undefined, records: [] }));
   }
 }
@@ -132,6 +165,9 @@ export class PluginRunRepository {
   private readonly completeRuns = new CompleteRuns();
   private readonly runColumns: EntityColumns<PluginRunEntity>;
   private readonly eventColumns: EntityColumns<EventEntity>;
+  /** Built on first use, from the entities' metadata. */
+  private getRun?: PreparedStatement<PluginRunEntity>;
+  private getRunWithEvent?: PreparedStatement<Record<string, unknown>>;
 
   constructor(
     private readonly db: DataSource,
@@ -153,10 +189,11 @@ export class PluginRunRepository {
   }
 
   async get(id: string): Promise<PluginRunEntity | null> {
-    const [row] = (await this.db.query(
+    this.getRun ??= new PreparedStatement(
+      'aegle_run',
       `SELECT ${this.runColumns.select('r')} FROM plugin_run r WHERE r.id = $1`,
-      [id],
-    )) as PluginRunEntity[];
+    );
+    const [row] = await this.getRun.run(this.db, [id]);
     return row ?? null;
   }
 
@@ -168,24 +205,24 @@ export class PluginRunRepository {
     run: Pick<PluginRunEntity, 'id' | 'patientRef' | 'sourceId' | 'pluginId'>,
     since: Date,
   ): Promise<boolean> {
-    const [row] = (await this.db.query(
-      `SELECT EXISTS (
-         SELECT 1 FROM plugin_run o JOIN write_back w ON w.run_id = o.id
-         WHERE o.patient_ref = $2 AND o.source_id = $3 AND o.plugin_id = $4
-           AND o.id <> $1 AND w.outcome = 'created' AND w.created_at >= $5::timestamptz
-       ) AS "othersWroteSince"`,
-      [run.id, run.patientRef, run.sourceId, run.pluginId, since],
-    )) as Array<{ othersWroteSince: boolean }>;
+    const [row] = await OTHERS_WROTE_SINCE.run(this.db, [
+      run.id,
+      run.patientRef,
+      run.sourceId,
+      run.pluginId,
+      since,
+    ]);
     return row?.othersWroteSince === true;
   }
 
   /** The run and the event it runs on, in one read: what a plugin run starts from. */
   async getWithEvent(id: string): Promise<{ run: PluginRunEntity; event: EventEntity | null } | null> {
-    const [row] = (await this.db.query(
+    this.getRunWithEvent ??= new PreparedStatement(
+      'aegle_run_with_event',
       `SELECT ${this.runColumns.select('r')}, ${this.eventColumns.select('e', 'event.')}
        FROM plugin_run r LEFT JOIN event e ON e.id = r.event_id WHERE r.id = $1`,
-      [id],
-    )) as Array<Record<string, unknown>>;
+    );
+    const [row] = await this.getRunWithEvent.run(this.db, [id]);
     if (!row) return null;
     return {
       run: this.runColumns.from(row),

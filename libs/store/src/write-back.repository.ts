@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { Audited, AuditChain, BatchedWrite, contentHashSql } from './audit-chain';
 import { WriteBackEntity } from './entities';
+import { PreparedStatement } from './prepared-statement';
 
 export type WriteBackAttempt = Omit<WriteBackEntity, 'id' | 'createdAt'>;
 
@@ -11,7 +12,9 @@ export type WriteBackAttempt = Omit<WriteBackEntity, 'id' | 'createdAt'>;
  * letters of the given runs resolved, and every row chained, in one statement: one round trip, and
  * no transaction, however many rows it writes. (Ties ordered by id, so the four arrays line up.)
  */
-const RECORD_SQL = `WITH w AS (
+const RECORD = new PreparedStatement<unknown>(
+  'aegle_record_write_backs',
+  `WITH w AS (
          INSERT INTO write_back (id, run_id, source_id, resource_type, resource_id, identifier, attempt,
                                  http_status, outcome, response)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
@@ -27,7 +30,8 @@ const RECORD_SQL = `WITH w AS (
          UNION ALL SELECT 2, 'dead_letter', id, action, content_sha256 FROM d)
        SELECT audit_append(array_agg(type ORDER BY part, id), array_agg(id ORDER BY part, id),
                            array_agg(action ORDER BY part, id), array_agg(content_sha256 ORDER BY part, id))
-       FROM chained`;
+       FROM chained`,
+);
 
 interface Recording {
   ids: string[];
@@ -41,7 +45,7 @@ class RecordAttempts implements BatchedWrite<Recording, string[]> {
 
   async run(db: EntityManager, items: Recording[]): Promise<Array<Audited<string[]>>> {
     const attempts = items.flatMap((item) => item.attempts);
-    await db.query(RECORD_SQL, [
+    await RECORD.run(db, [
       items.flatMap((item) => item.ids),
       attempts.map((a) => a.runId),
       attempts.map((a) => a.sourceId),

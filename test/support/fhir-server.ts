@@ -330,7 +330,7 @@ class FhirTestServer implements TestFhirServer {
         body?.resourceType === 'Bundle' &&
         body.type === 'transaction'
       ) {
-        return this.nonAtomicTransaction(body);
+        return this.entriesAsPreferred(req, await this.nonAtomicTransaction(body));
       }
       return this.batchQuota(req) ?? this.fhir(req, url);
     });
@@ -526,9 +526,26 @@ class FhirTestServer implements TestFhirServer {
     }
     // Spec: Prefer return=minimal | OperationOutcome (the router always returns the resource).
     const prefer = String(req.headers.prefer ?? '');
+    if (resource?.resourceType === 'Bundle' && /-response$/.test(String(resource.type))) {
+      return this.entriesAsPreferred(req, reply);
+    }
     if (/return=minimal/.test(prefer)) reply.body = undefined;
     if (/return=OperationOutcome/.test(prefer)) reply.body = result;
     return reply;
+  }
+
+  /**
+   * Spec: a batch or transaction's Prefer applies to its entries: with return=minimal each entry
+   * keeps its response (status, location, etag) and loses its resource.
+   */
+  private entriesAsPreferred(req: IncomingFhirRequest, reply: Reply): Reply {
+    const body = reply.body as fhir4.Bundle | undefined;
+    if (!/return=minimal/.test(String(req.headers.prefer ?? ''))) return reply;
+    if (body?.resourceType !== 'Bundle' || !/-response$/.test(body.type)) return reply;
+    return {
+      ...reply,
+      body: { ...body, entry: body.entry?.map(({ resource: _resource, ...entry }) => entry) },
+    };
   }
 }
 

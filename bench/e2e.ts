@@ -15,6 +15,7 @@
  * round trip, counted by the processes' `aegle_db_statements_total`); FHIR requests and body bytes
  * to and from the EHR (counted by the server); Redis commands (INFO commandstats). The workers' CPU
  * of the throughput run is split by pipeline stage from V8 CPU profiles (bench/cpu-stages.ts).
+ * Last, the EHR client's HTTP transport alone, beside fetch and node:http (bench/http-clients.ts).
  *
  *   npm run bench:e2e -- --events 600 --rate 100 --latency-seconds 5
  *   npm run bench:e2e -- --workers 1 --cpu-prof /tmp/aegle-prof   # keep the workers' profiles
@@ -41,6 +42,7 @@ import {
   PatientProfile,
 } from '../sandbox/synthetic-patients';
 import { CATEGORIES, stageSamples, topFrames } from './cpu-stages';
+import { httpClientCost } from './http-clients';
 import { processCpuMicros } from './proc-cpu';
 import { startStackFloor } from './stack-floor';
 
@@ -62,6 +64,12 @@ const options = new Command()
   .option('--no-stages', 'no CPU profiles of the workers (and so no split of their CPU by stage)')
   .option('--no-floor', 'skip the stack floor (the same journey built from the same parts without Aegle)')
   .option('--top <n>', 'heaviest functions of the first worker profile to list', (v) => Number(v), 15)
+  .option(
+    '--http-requests <n>',
+    'requests per client and body in the HTTP-client-alone measurement (0: none)',
+    (v) => Number(v),
+    200,
+  )
   .parse()
   .opts<{
     events: number;
@@ -75,6 +83,7 @@ const options = new Command()
     stages: boolean;
     floor: boolean;
     top: number;
+    httpRequests: number;
   }>();
 
 /**
@@ -335,6 +344,9 @@ async function main(): Promise<void> {
       await Promise.all(workers.map((w) => w.stop()));
     }
 
+    // The last batch and transaction Aegle's workers sent, before the stack floor sends its own.
+    const sentByWorkers = await ehr.samples();
+
     // The same journey from the same parts without Aegle's code, against the same EHR, Redis and PostgreSQL.
     let floor: { cost: EventCost; eventsPerSecond: number } | undefined;
     if (options.floor) {
@@ -368,6 +380,14 @@ async function main(): Promise<void> {
       } finally {
         await parts.stop();
       }
+    }
+
+    // The EHR client's transport alone, the workers stopped: the bodies they sent, replayed.
+    let httpCost: string[] = [];
+    if (options.httpRequests > 0) {
+      ehr.unwatch();
+      httpCost = await httpClientCost(ehr.baseUrl, sentByWorkers, options.httpRequests);
+      say('done: HTTP clients alone');
     }
 
     say(
@@ -421,6 +441,12 @@ async function main(): Promise<void> {
         '  A sample counts for the nearest stage frame on its stack (leaf first); one with none for the\n' +
           '  client library it is in (parsing a PostgreSQL reply, a Redis command, an HTTP response).',
       );
+    }
+    if (httpCost.length > 0) {
+      say(
+        "\nthe EHR client's HTTP transport alone (bench driver CPU per request, the workers' last bodies):",
+      );
+      for (const line of httpCost) say(line);
     }
     if (profiled && options.top > 0) {
       const kept = options.cpuProf ? ` (${profiled})` : '';

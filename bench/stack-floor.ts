@@ -279,7 +279,7 @@ async function worker(env: FloorEnv): Promise<void> {
           { resource: provenance, request: { method: 'POST', url: 'Provenance' } },
         ],
       },
-      options: { ...requestOptions(), headers: { prefer: 'return=representation' } },
+      options: { ...requestOptions(), headers: { prefer: 'return=minimal' } },
     })) as fhir4.Bundle;
     const location = written.entry?.[0]?.response?.location ?? '';
     await sql(

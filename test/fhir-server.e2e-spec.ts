@@ -188,6 +188,24 @@ describe('test FHIR server', () => {
     });
   });
 
+  it("applies a transaction's Prefer: return=minimal to its entries: their responses stay, their resources go", async () => {
+    const res = await fhir<Bundle>(
+      'POST',
+      '',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } }],
+      },
+      { Prefer: 'return=minimal' },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('transaction-response');
+    const [entry] = res.body.entry!;
+    expect(entry.response).toMatchObject({ status: '201', location: expect.stringMatching(/^Patient\//) });
+    expect(entry).not.toHaveProperty('resource');
+  });
+
   describe('conditional create (If-None-Exist)', () => {
     const lab = (value: string): Observation => ({
       ...observation('p1'),

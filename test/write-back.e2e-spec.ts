@@ -329,6 +329,56 @@ describe('write-back: results reach the EHR exactly once, whatever fails on the 
     expect(writes.map((w: { outcome: string }) => w.outcome)).toEqual(['created', 'exists']);
   });
 
+  it("asks for a transaction's entries without their resources, and finds the result by its identifier where the EHR names no location", async () => {
+    // An EHR that honours Prefer: return=minimal and leaves out the entries' locations too.
+    const preferences: Array<string | undefined> = [];
+    ehr.onRequest(async (req) => {
+      if (
+        req.headers['x-test-forwarded'] ||
+        (req.body as { type?: string } | undefined)?.type !== 'transaction'
+      )
+        return undefined;
+      preferences.push(req.headers.prefer as string | undefined);
+      const answer = await fetch(ehr.baseUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/fhir+json',
+          'x-test-forwarded': '1',
+          ...(req.headers.prefer ? { prefer: String(req.headers.prefer) } : {}),
+        },
+        body: JSON.stringify(req.body),
+      });
+      const bundle = (await answer.json()) as fhir4.Bundle;
+      return {
+        status: answer.status,
+        body: {
+          ...bundle,
+          entry: bundle.entry?.map(({ response }) => ({ response: { status: response!.status } })),
+        },
+      };
+    });
+    const tc = await seedPatient('wb-minimal');
+    await notify(tc);
+    await aegle.waitForIdle();
+    const run = await runOf('wb-minimal');
+    const queue = aegle.app.get<Queue>(getQueueToken(QUEUES.writeback));
+    await queue.add('write', { runId: run.id }, { jobId: `${run.id}-again` });
+    await aegle.waitForIdle();
+
+    expect(preferences).toEqual(['return=minimal', 'return=minimal']);
+    const [risk, ...others] = await riskObservations('wb-minimal');
+    expect(others).toHaveLength(0);
+    expect(await provenances(risk.id!)).toHaveLength(1);
+    const writes = await db.query(
+      `SELECT outcome, resource_id FROM write_back WHERE run_id = $1 ORDER BY created_at`,
+      [run.id],
+    );
+    expect(writes).toEqual([
+      { outcome: 'created', resource_id: risk.id },
+      { outcome: 'exists', resource_id: risk.id },
+    ]);
+  });
+
   it('makes a 400 a dead letter at once, keeps the OperationOutcome, and replays it idempotently', async () => {
     const tc = await seedPatient('wb-400');
     let writes = 0;

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   });
   process.on('message', (command: FhirServerCommand) => {
     if (command.type === 'watch') watched.add(`${command.resourceType}|${command.code}`);
+    if (command.type === 'unwatch') watched.clear();
     if (command.type === 'traffic') send({ type: 'traffic', traffic: { ...server.traffic } });
+    if (command.type === 'samples') send({ type: 'samples', samples: server.lastBundles });
     if (command.type === 'stop') void server.close().then(() => process.exit(0));
   });
   process.on('disconnect', () => process.exit(0)); // the parent went away: leave nothing running

@@ -1,17 +1,22 @@
-import { fork } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import type { Traffic } from './fhir-server';
+import type { SampleBundle, Traffic } from './fhir-server';
 
 /** What the parent asks of the server process. */
 export type FhirServerCommand =
-  { type: 'watch'; resourceType: string; code: string } | { type: 'traffic' } | { type: 'stop' };
+  | { type: 'watch'; resourceType: string; code: string }
+  | { type: 'unwatch' }
+  | { type: 'traffic' }
+  | { type: 'samples' }
+  | { type: 'stop' };
 
 /** What the server process tells the parent. */
 export type FhirServerMessage =
   | { type: 'ready'; baseUrl: string }
   | { type: 'write'; resource: fhir4.Resource }
-  | { type: 'traffic'; traffic: Traffic };
+  | { type: 'traffic'; traffic: Traffic }
+  | { type: 'samples'; samples: Partial<Record<'batch' | 'transaction', SampleBundle>> };
 
 export interface FhirServerProcess {
   /** `http://127.0.0.1:<port>/fhir` */
@@ -22,8 +27,12 @@ export interface FhirServerProcess {
    * created or updated it: how a test sees results land without polling.
    */
   onWrite(resourceType: string, code: string, listener: (resource: fhir4.Resource) => void): void;
+  /** Stops telling `onWrite` listeners of writes (replayed writes need no watching). */
+  unwatch(): void;
   /** Requests and body bytes the server has answered and received so far. */
   traffic(): Promise<Traffic>;
+  /** The last batch and transaction Bundle the server received. */
+  samples(): Promise<Partial<Record<'batch' | 'transaction', SampleBundle>>>;
   close(): Promise<void>;
 }
 
@@ -64,22 +73,32 @@ export async function startFhirServerProcess(
       listeners.push({ key: `${resourceType}|${code}`, listener });
       child.send({ type: 'watch', resourceType, code } satisfies FhirServerCommand);
     },
-    traffic() {
-      const answer = new Promise<Traffic>((done) => {
-        const listener = (m: FhirServerMessage) => {
-          if (m.type !== 'traffic') return;
-          child.off('message', listener);
-          done(m.traffic);
-        };
-        child.on('message', listener);
-      });
-      child.send({ type: 'traffic' } satisfies FhirServerCommand);
-      return answer;
+    unwatch() {
+      child.send({ type: 'unwatch' } satisfies FhirServerCommand);
     },
+    traffic: () => ask(child, 'traffic').then((m) => m.traffic),
+    samples: () => ask(child, 'samples').then((m) => m.samples),
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.send({ type: 'stop' } satisfies FhirServerCommand);
       await exited;
     },
   };
+}
+
+/** Sends a command and waits for the server's answer of the same type. */
+function ask<K extends 'traffic' | 'samples'>(
+  child: ChildProcess,
+  type: K,
+): Promise<Extract<FhirServerMessage, { type: K }>> {
+  const answer = new Promise<Extract<FhirServerMessage, { type: K }>>((done) => {
+    const listener = (m: FhirServerMessage) => {
+      if (m.type !== type) return;
+      child.off('message', listener);
+      done(m as Extract<FhirServerMessage, { type: K }>);
+    };
+    child.on('message', listener);
+  });
+  child.send({ type } satisfies FhirServerCommand);
+  return answer;
 }

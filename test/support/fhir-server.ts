@@ -78,6 +78,12 @@ export interface Traffic {
   kinds: Record<string, number>;
 }
 
+/** A batch or transaction Bundle as received: its text and the Prefer header it came with. */
+export interface SampleBundle {
+  body: string;
+  prefer?: string;
+}
+
 export interface IncomingFhirRequest {
   method: string;
   path: string;
@@ -111,6 +117,8 @@ export interface TestFhirServer {
   failEntries(decide: EntryFailure | undefined): void;
   /** The most requests it was answering at once, since it started. */
   readonly peakInFlight: number;
+  /** The last batch and the last transaction Bundle received, to replay (bench/http-clients.ts). */
+  readonly lastBundles: Partial<Record<'batch' | 'transaction', SampleBundle>>;
   /** Requests (and batch entries) the quota refused with 429. */
   readonly refusedByQuota: number;
   /** Requests (and batch entries) the quota served. */
@@ -145,6 +153,7 @@ class FhirTestServer implements TestFhirServer {
   readonly repo = new TransactionalMemoryRepository();
   readonly requests: RecordedRequest[] = [];
   readonly traffic: Traffic = { requests: 0, bytesIn: 0, bytesOut: 0, kinds: {} };
+  readonly lastBundles: Partial<Record<'batch' | 'transaction', SampleBundle>> = {};
   private readonly router = new FhirRouter();
   private readonly http = createServer((req, res) => void this.handle(req, res));
   private readonly failures: { status: number; headers?: Record<string, string> }[] = [];
@@ -273,6 +282,10 @@ class FhirTestServer implements TestFhirServer {
       const text = received.toString('utf8');
       const { body, valid } = parseJson(text);
       kindOfBody = (body as { type?: unknown } | undefined)?.type;
+      if (method === 'POST' && (kindOfBody === 'batch' || kindOfBody === 'transaction')) {
+        const prefer = req.headers.prefer as string | undefined;
+        this.lastBundles[kindOfBody] = { body: text, ...(prefer ? { prefer } : {}) };
+      }
       reply = await this.respond({ method, path, headers: req.headers, body }, valid);
     } catch (err) {
       reply = outcomeReply(normalizeOperationOutcome(err), 500);
@@ -317,7 +330,7 @@ class FhirTestServer implements TestFhirServer {
         body?.resourceType === 'Bundle' &&
         body.type === 'transaction'
       ) {
-        return this.nonAtomicTransaction(body);
+        return this.entriesAsPreferred(req, await this.nonAtomicTransaction(body));
       }
       return this.batchQuota(req) ?? this.fhir(req, url);
     });
@@ -513,9 +526,26 @@ class FhirTestServer implements TestFhirServer {
     }
     // Spec: Prefer return=minimal | OperationOutcome (the router always returns the resource).
     const prefer = String(req.headers.prefer ?? '');
+    if (resource?.resourceType === 'Bundle' && /-response$/.test(String(resource.type))) {
+      return this.entriesAsPreferred(req, reply);
+    }
     if (/return=minimal/.test(prefer)) reply.body = undefined;
     if (/return=OperationOutcome/.test(prefer)) reply.body = result;
     return reply;
+  }
+
+  /**
+   * Spec: a batch or transaction's Prefer applies to its entries: with return=minimal each entry
+   * keeps its response (status, location, etag) and loses its resource.
+   */
+  private entriesAsPreferred(req: IncomingFhirRequest, reply: Reply): Reply {
+    const body = reply.body as fhir4.Bundle | undefined;
+    if (!/return=minimal/.test(String(req.headers.prefer ?? ''))) return reply;
+    if (body?.resourceType !== 'Bundle' || !/-response$/.test(body.type)) return reply;
+    return {
+      ...reply,
+      body: { ...body, entry: body.entry?.map(({ resource: _resource, ...entry }) => entry) },
+    };
   }
 }
 

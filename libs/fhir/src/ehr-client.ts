@@ -72,7 +72,11 @@ export interface EhrClient {
    */
   searchBatch(searches: BatchSearch[]): Promise<Array<fhir4.Resource[] | EhrRequestError>>;
   createIfNoneExist<T extends fhir4.Resource>(resource: T, ifNoneExist: string): Promise<CreateResult<T>>;
-  /** Runs a transaction Bundle: every entry succeeds, or none does. */
+  /**
+   * Runs a transaction Bundle: every entry succeeds, or none does. Sent with `Prefer: return=minimal`:
+   * the answer's entries carry their response (status, location, etag), their resources only where
+   * the EHR ignores the preference.
+   */
   transaction(bundle: fhir4.Bundle): Promise<fhir4.Bundle>;
   /** Updates a resource; with `ifMatch` (an ETag) only if nobody changed it since it was read. */
   update<T extends fhir4.Resource>(resource: T & { id: string }, ifMatch?: string): Promise<T>;
@@ -330,7 +334,8 @@ export class FhirKitEhrClient implements EhrClient {
     return this.send('transaction', async (options) => {
       const response = await this.client.transaction({
         body: { ...bundle, type: 'transaction' as const },
-        options: { ...options, headers: { ...options.headers, prefer: 'return=representation' } },
+        // What was written is read from each entry's status and location, not from the resources.
+        options: { ...options, headers: { ...options.headers, prefer: 'return=minimal' } },
       });
       return response as fhir4.Bundle;
     });

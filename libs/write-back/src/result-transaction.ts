@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SupersedeMode } from '@aegle/config';
-import { EhrRequestError } from '@aegle/fhir';
+import { BatchSearch, EhrRequestError } from '@aegle/fhir';
 import {
   buildProvenance,
   observationTime,
@@ -19,10 +19,19 @@ export interface ResultWritten {
   superseded: string[];
 }
 
+/**
+ * What the transaction-response says was written. The Observation's id comes from its entry's
+ * resource or location; an answer with neither (`Prefer: return=minimal` and no location) leaves it
+ * to {@link ResultTransaction.observationSearch}.
+ */
+export type ResultRead = Omit<ResultWritten, 'observationId'> & { observationId: string | undefined };
+
 export interface ResultTransaction {
   bundle: fhir4.Bundle;
   /** What was written, once every entry is answered 2xx; else throws {@link PartialWriteError}. */
-  read(response: fhir4.Bundle): ResultWritten;
+  read(response: fhir4.Bundle): ResultRead;
+  /** The search that finds the result's Observation by its identifier. */
+  observationSearch: BatchSearch;
 }
 
 /**
@@ -142,6 +151,10 @@ export function resultTransaction(input: {
 
   return {
     bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries },
+    observationSearch: {
+      resourceType: 'Observation',
+      params: { identifier: `${RESULT_IDENTIFIER_SYSTEM}|${input.identifier}` },
+    },
     read(response) {
       const answers = response.entry ?? [];
       const failed = entries.flatMap((sent, i) => {
@@ -156,10 +169,8 @@ export function resultTransaction(input: {
         throw new PartialWriteError(entries.length - failed.length, created, failed);
       }
       const first = answers[0];
-      const id = first?.resource?.id ?? idFromLocation(first?.response?.location);
-      if (!id) throw new Error('the transaction response names no Observation');
       return {
-        observationId: id,
+        observationId: first?.resource?.id ?? idFromLocation(first?.response?.location),
         created: (first?.response?.status ?? '').startsWith('201'),
         superseded: mode ? older.map((o) => o.id!) : [],
       };

@@ -28,6 +28,7 @@ import {
   liveEarlierResults,
   PartialWriteError,
   resultTransaction,
+  ResultTransaction,
   ResultWritten,
 } from './result-transaction';
 import { writeSequentially } from './sequential-writes';
@@ -264,13 +265,13 @@ export class ResultWriter {
     source: SourceConfig,
     client: EhrClient,
     attempt: number,
-    transaction: ReturnType<typeof resultTransaction>,
+    transaction: ResultTransaction,
   ): Promise<ResultWritten> {
     if (!source.writeBack.transactions || this.nonAtomic.has(source.id)) {
-      return transaction.read(await writeSequentially(client, transaction.bundle));
+      return located(client, transaction, await writeSequentially(client, transaction.bundle));
     }
     try {
-      return transaction.read(await client.transaction(transaction.bundle));
+      return await located(client, transaction, await client.transaction(transaction.bundle));
     } catch (error) {
       if (!(error instanceof PartialWriteError) || error.landed === 0) throw error;
       this.nonAtomic.add(source.id);
@@ -285,7 +286,7 @@ export class ResultWriter {
         { runId: run.id, source: source.id, status: error.status },
         'the EHR does not carry out transactions atomically; writing sequentially',
       );
-      const written = transaction.read(await writeSequentially(client, transaction.bundle));
+      const written = await located(client, transaction, await writeSequentially(client, transaction.bundle));
       return { ...written, created: written.created || error.observationCreated };
     }
   }
@@ -370,6 +371,25 @@ export class ResultWriter {
     this.deviceIds.set(cacheKey, reference);
     return reference;
   }
+}
+
+/**
+ * What a result's transaction (or its sequential writes) wrote, the Observation's id included: an
+ * answer that names it neither by resource nor by location (an EHR that honours
+ * `Prefer: return=minimal` without a location) is followed by a search for the result's identifier.
+ */
+async function located(
+  client: EhrClient,
+  transaction: ResultTransaction,
+  response: fhir4.Bundle,
+): Promise<ResultWritten> {
+  const written = transaction.read(response);
+  if (written.observationId) return { ...written, observationId: written.observationId };
+  const { resourceType, params } = transaction.observationSearch;
+  const [found] = await client.search<fhir4.Observation>(resourceType, params);
+  if (!found?.id)
+    throw new Error('the transaction response names no Observation, and none has its identifier');
+  return { ...written, observationId: found.id };
 }
 
 /** Shadow runs are audited only, and a run without a patient or success has nothing for the EHR. */

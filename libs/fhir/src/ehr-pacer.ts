@@ -323,7 +323,10 @@ export class RedisEhrPacer implements EhrPacer {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.lines].map(([sourceId, line]) => this.flush(sourceId, line)));
+    // Slots not yet given back are told now; with Redis away, their leases run out on their own.
+    if (this.redis.status === 'ready')
+      await Promise.all([...this.lines].map(([sourceId, line]) => this.flush(sourceId, line)));
+    for (const line of this.lines.values()) clearTimeout(line.giveBackTimer);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PacingConfig } from '@aegle/config';
 import { EhrPermit, RedisEhrPacer } from '@aegle/fhir';
-import { ehrConcurrencyCap } from '@aegle/telemetry';
+import { ehrConcurrencyCap, ehrInFlight } from '@aegle/telemetry';
 import { TEST_REDIS_URL } from './support/aegle-app';
 
 const pacing = (overrides: Partial<PacingConfig> = {}): PacingConfig => ({
@@ -36,6 +36,8 @@ describe('EHR pacing shared through Redis', () => {
     await b.close();
   });
 
+  const inFlight = async () =>
+    (await ehrInFlight.get()).values.find((v) => v.labels.source === source)?.value;
   const cap = async () =>
     (await ehrConcurrencyCap.get()).values.find((v) => v.labels.source === source)?.value;
 
@@ -67,12 +69,33 @@ describe('EHR pacing shared through Redis', () => {
     expect(await cap()).toBe(4); // back to the ceiling, never above it
   });
 
-  it('treats an answer far slower than the quickest recent one as the EHR slowing down', async () => {
-    (await a.acquire(source, pacing(), 1)).done({ latencyMs: 100, busy: false });
-    await sleep(20);
-    (await a.acquire(source, pacing(), 1)).done({ latencyMs: 450, busy: false });
+  it('treats answers that stay far slower than usual as the EHR slowing down', async () => {
+    for (let i = 0; i < 6; i++) (await a.acquire(source, pacing(), 1)).done({ latencyMs: 100, busy: false });
+    for (let i = 0; i < 4; i++) (await a.acquire(source, pacing(), 1)).done({ latencyMs: 450, busy: false });
     await sleep(50);
     expect(await cap()).toBe(2);
+  });
+
+  it('keeps the cap through one late answer, and through a kind of request that is slower by nature', async () => {
+    const answer = async (kind: string, latencyMs: number) =>
+      (await a.acquire(source, pacing(), 1)).done({ kind, latencyMs, busy: false });
+    for (let i = 0; i < 6; i++) await answer('batch', 100);
+    await answer('batch', 450); // a loaded machine's hiccup
+    for (let i = 0; i < 6; i++) await answer('transaction', 400); // writes take longer than reads
+    await sleep(50);
+    expect(await cap()).toBe(4);
+  });
+
+  it('tells Redis of a slot given back with the next request, in one round trip', async () => {
+    const first = await a.acquire(source, pacing(), 1);
+    first.done({ latencyMs: 20, busy: false });
+    // The next ask carries the slot back: in flight, only the new request.
+    const next = await a.acquire(source, pacing(), 1);
+    expect(await inFlight()).toBe(1);
+    next.done({ latencyMs: 20, busy: false });
+    // Given back with nothing to ride along with: told a few ms later all the same.
+    await sleep(100);
+    expect(await inFlight()).toBe(0);
   });
 
   it('keeps to a request budget over a sliding window, a batch costing one per entry', async () => {

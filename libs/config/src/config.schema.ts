@@ -160,7 +160,10 @@ const pacing = z
   .object({
     maxInFlight: z.number().int().positive().max(256).default(16),
     minInFlight: z.number().int().positive().default(1),
-    /** Answers slower than this many times the quickest recent one count as the EHR slowing down. */
+    /**
+     * Answers of one kind (a read, a batch, a transaction) that stay this many times slower than usual
+     * for that kind (smoothed over the last few) count as the EHR slowing down.
+     */
     slowFactor: z.number().min(1.5).default(3),
     requestBudget: z
       .object({

@@ -381,6 +381,7 @@ export class FhirKitEhrClient implements EhrClient {
         throw failure;
       } finally {
         permit.done({
+          kind: operation,
           latencyMs: performance.now() - started,
           busy: failure?.busy ?? false,
           ...(failure?.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),

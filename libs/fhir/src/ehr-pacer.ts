@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { PacingConfig } from '@aegle/config';
 import { ehrConcurrencyCap, ehrInFlight, ehrQueueWaitSeconds } from '@aegle/telemetry';
+import { LatencyTrend } from './latency-trend';
 
 /** How a request to the EHR went, for the cap: how long it took, and whether the EHR said it was busy. */
 export interface RequestOutcome {
@@ -11,6 +12,8 @@ export interface RequestOutcome {
   /** 429 or 503, on the request or inside a batch's entries. */
   busy: boolean;
   retryAfterMs?: number;
+  /** What kind of request it was ('batch', 'read Patient'): each kind is timed against its own usual. */
+  kind?: string;
 }
 
 export interface EhrPermit {
@@ -44,19 +47,54 @@ const CONNECT_WAIT_MS = 2_000;
 const POLL_MS = 15;
 
 /**
- * Takes a slot: drops leases that ran out (a process that died holding one), refuses while the EHR
- * asked for a pause, when the cap is reached, or when the request budget's sliding window has no room
- * for `cost` more (then says how long until it has). Times come from Redis, so every process agrees.
+ * One round trip for what this process has to tell and to ask: first the slots it gives back (each
+ * with how its request went), then, when ARGV[1] names a token, a slot for a new request.
+ *
+ * Giving back moves the cap, AIMD: one quick answer adds 1/cap (about one more slot per round of
+ * answers), a slow or busy one halves it, at most once per round (a burst of slow answers is one
+ * signal). A busy EHR's Retry-After pauses every process.
+ *
+ * Taking drops leases that ran out (a process that died holding one), refuses while the EHR asked
+ * for a pause, when the cap is reached, or when the request budget's sliding window has no room for
+ * `cost` more (then says how long until it has). Times come from Redis, so every process agrees.
  * Returns {granted, waitMs, cap, inFlight}.
  */
-const ACQUIRE = `
+const PACE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local maxCap = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[2], 'cap', 'pausedUntil', 'decreasedAt')
+local cap = math.min(tonumber(state[1] or ARGV[4]), maxCap)
+local paused = tonumber(state[2] or '0')
+local given = tonumber(ARGV[8])
+if given > 0 then
+  local minCap = tonumber(ARGV[7])
+  local last = tonumber(state[3] or '0')
+  local tokens = {}
+  for i = 0, given - 1 do
+    local at = 9 + i * 4
+    tokens[#tokens + 1] = ARGV[at]
+    if ARGV[at + 1] == 'quick' then
+      cap = math.min(maxCap, cap + 1 / math.max(1, cap))
+    else
+      if now - last >= tonumber(ARGV[at + 3]) then
+        cap = math.max(minCap, cap / 2)
+        last = now
+        redis.call('HSET', KEYS[2], 'decreasedAt', now)
+      end
+      local pause = tonumber(ARGV[at + 2])
+      if pause > 0 and now + pause > paused then
+        paused = now + pause
+        redis.call('HSET', KEYS[2], 'pausedUntil', paused)
+      end
+    end
+  end
+  redis.call('ZREM', KEYS[1], unpack(tokens))
+  redis.call('HSET', KEYS[2], 'cap', tostring(cap))
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local cap = tonumber(redis.call('HGET', KEYS[2], 'cap') or ARGV[4])
-cap = math.min(cap, tonumber(ARGV[4]))
 local inflight = redis.call('ZCARD', KEYS[1])
-local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
+if ARGV[1] == '' then return {0, 0, tostring(cap), inflight} end
 if paused > now then return {0, paused - now, tostring(cap), inflight} end
 if inflight >= math.max(1, math.floor(cap)) then return {0, 0, tostring(cap), inflight} end
 local budget = tonumber(ARGV[5])
@@ -76,48 +114,46 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return {1, 0, tostring(cap), inflight + 1}`;
 
-/**
- * Gives a slot back and moves the cap, AIMD: one quick answer adds 1/cap (about one more slot per
- * round of answers), a slow or busy one halves it, at most once per round (a burst of slow answers
- * is one signal). A busy EHR's Retry-After pauses every process. Returns the new cap.
- */
-const RELEASE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREM', KEYS[1], ARGV[1])
-local maxCap = tonumber(ARGV[3])
-local minCap = tonumber(ARGV[4])
-local cap = math.min(tonumber(redis.call('HGET', KEYS[2], 'cap') or ARGV[3]), maxCap)
-if ARGV[2] == 'quick' then
-  cap = math.min(maxCap, cap + 1 / math.max(1, cap))
-else
-  local last = tonumber(redis.call('HGET', KEYS[2], 'decreasedAt') or '0')
-  if now - last >= tonumber(ARGV[6]) then
-    cap = math.max(minCap, cap / 2)
-    redis.call('HSET', KEYS[2], 'decreasedAt', now)
-  end
-  local pause = tonumber(ARGV[5])
-  if pause > 0 then
-    local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
-    if now + pause > paused then redis.call('HSET', KEYS[2], 'pausedUntil', now + pause) end
-  end
-end
-redis.call('HSET', KEYS[2], 'cap', tostring(cap))
-return tostring(cap)`;
-
 interface PacingCommands {
-  ehrAcquire(...args: Array<string | number>): Promise<[number, number, string, number]>;
-  ehrRelease(...args: Array<string | number>): Promise<string>;
+  ehrPace(...args: Array<string | number>): Promise<[number, number, string, number]>;
 }
 
-/** Per source, what this process needs: its waiters in line, and the quickest recent answer. */
+type Signal = 'quick' | 'slow' | 'busy';
+
+/** A slot given back and how its request went, told to Redis with this process's next round trip. */
+interface GivenBack {
+  token: string;
+  signal: Signal;
+  pauseMs: number;
+  /** A round of answers, for "at most one halving per round". */
+  roundMs: number;
+}
+
+/**
+ * How long a slot given back after a quick answer waits for a round trip to ride along with (the
+ * next request's ask, or other slots given back), while the cap has room: it then holds up nobody.
+ */
+const GIVE_BACK_LINGER_MS = 10;
+/** Slots given back in one round trip, at most. */
+const MAX_GIVEN_BACK = 64;
+
+/** Per source, what this process needs: its waiters in line, its slots to give back, the latency trend. */
 class SourceLine {
   /** The waiters of this process, first come first served; only the first asks Redis. */
   tail: Promise<void> = Promise.resolve();
   /** Wakes the waiter at the head when this process frees a slot. */
   wake: (() => void) | undefined;
-  /** The quickest recent answer, rising slowly so that it follows a lasting change. */
-  quickestMs: number | undefined;
+  /** Requests of this process waiting for a slot (the head asking Redis, the rest in line behind it). */
+  waiters = 0;
+  readonly latency = new LatencyTrend();
+  givenBack: GivenBack[] = [];
+  giveBackTimer: NodeJS.Timeout | undefined;
+  /** The source's pacing, as the last request asked with it (slots given back on their own use it). */
+  pacing: PacingConfig | undefined;
+  /** At Redis's last answer every slot under the cap was taken: one given back may be awaited elsewhere. */
+  full = false;
+  /** When Redis last answered (performance.now()). */
+  answeredAt = 0;
 }
 
 /**
@@ -126,10 +162,15 @@ class SourceLine {
  * 429/503 (its Retry-After, else a second), and an optional request budget over a sliding window,
  * so that no window of the EHR's quota ever sees more than the budget. Leases expire, so a process
  * that dies holding slots does not shrink the cap for good.
+ *
+ * One round trip per request where it can: a slot given back after a quick answer is told to Redis
+ * with the next request's ask (or with others, a few ms later), unless someone may be waiting for
+ * it; a slow or busy answer is told at once.
  */
 export class RedisEhrPacer implements EhrPacer {
   private readonly redis: Redis & PacingCommands;
   private readonly lines = new Map<string, SourceLine>();
+  private closing = false;
 
   constructor(
     redisUrl: string,
@@ -141,54 +182,35 @@ export class RedisEhrPacer implements EhrPacer {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) as Redis &
       PacingCommands;
     this.redis.on('error', () => undefined); // reconnects on its own; a failed command says the rest
-    this.redis.defineCommand('ehrAcquire', { numberOfKeys: 3, lua: ACQUIRE });
-    this.redis.defineCommand('ehrRelease', { numberOfKeys: 2, lua: RELEASE });
+    this.redis.defineCommand('ehrPace', { numberOfKeys: 3, lua: PACE });
   }
 
   async acquire(sourceId: string, pacing: PacingConfig, cost: number): Promise<EhrPermit> {
     const line = this.lineOf(sourceId);
+    line.pacing = pacing;
     const started = performance.now();
     // Wait for this process's earlier waiters, then ask Redis until a slot is granted.
     const previous = line.tail;
     let leave!: () => void;
     line.tail = new Promise<void>((resolve) => (leave = resolve));
+    line.waiters++;
     await previous;
     const token = randomUUID();
-    const keys = this.keys(sourceId);
     try {
+      // The request before it took the last slot just now: asking again would be refused.
+      if (line.full && performance.now() - line.answeredAt < POLL_MS) await this.nap(line, 0);
       for (;;) {
-        const answer = await this.connected()
-          .then(() =>
-            this.redis.ehrAcquire(
-              ...keys,
-              token,
-              this.leaseMs(sourceId),
-              cost,
-              pacing.maxInFlight,
-              pacing.requestBudget?.requests ?? 0,
-              pacing.requestBudget ? pacing.requestBudget.perSeconds * 1000 + BUDGET_TRANSIT_MS : 0,
-            ),
-          )
-          .catch(() => undefined);
+        const answer = await this.pace(sourceId, line, pacing, { token, cost });
         if (!answer) return UNPACED.acquire(sourceId, pacing, cost);
-        const [granted, waitMs, cap, inFlight] = answer;
-        ehrConcurrencyCap.set({ source: sourceId }, Number(cap));
-        ehrInFlight.set({ source: sourceId }, inFlight);
+        const [granted, waitMs] = answer;
         if (granted === 1) break;
-        // Asked to wait a known time (a pause, the budget), or until a slot frees: a slot freed by this
-        // process wakes it at once, one freed by another is seen at the next poll.
-        const wait = waitMs > 0 ? waitMs : POLL_MS * (0.5 + Math.random());
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          line.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        line.wake = undefined;
+        // Slots this process gave back while it asked: ask again at once, with them.
+        if (line.givenBack.length === 0) await this.nap(line, waitMs);
       }
     } finally {
       leave();
+      // Slots given back while it asked and not carried by its last ask: told by the next waiter, else here.
+      if (--line.waiters === 0 && line.givenBack.length > 0) this.giveBackSoon(sourceId, line);
     }
     ehrQueueWaitSeconds.observe({ source: sourceId }, (performance.now() - started) / 1000);
     let released = false;
@@ -196,9 +218,24 @@ export class RedisEhrPacer implements EhrPacer {
       done: (outcome) => {
         if (released) return;
         released = true;
-        void this.release(sourceId, pacing, token, outcome);
+        this.giveBack(sourceId, line, pacing, token, outcome);
       },
     };
+  }
+
+  /**
+   * Waits a known time (a pause, the budget), or until a slot frees: a slot freed by this process
+   * wakes it at once, one freed by another is seen at the next poll.
+   */
+  private async nap(line: SourceLine, waitMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs > 0 ? waitMs : POLL_MS * (0.5 + Math.random()));
+      line.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    line.wake = undefined;
   }
 
   /**
@@ -210,41 +247,86 @@ export class RedisEhrPacer implements EhrPacer {
     await Promise.race([once(this.redis, 'ready'), sleep(CONNECT_WAIT_MS)]);
   }
 
-  private async release(sourceId: string, pacing: PacingConfig, token: string, outcome: RequestOutcome) {
-    const line = this.lineOf(sourceId);
-    const quickest = line.quickestMs;
-    line.quickestMs =
-      quickest === undefined || outcome.latencyMs < quickest
-        ? outcome.latencyMs
-        : quickest + (outcome.latencyMs - quickest) * 0.01;
-    // Tens of milliseconds are noise, not an EHR slowing down.
-    const slow =
-      quickest !== undefined &&
-      outcome.latencyMs > 50 &&
-      outcome.latencyMs > pacing.slowFactor * Math.max(quickest, 1);
-    const signal = outcome.busy ? 'busy' : slow ? 'slow' : 'quick';
-    const pause = outcome.busy ? (outcome.retryAfterMs ?? BUSY_PAUSE_MS) : 0;
-    try {
-      await this.connected();
-      const [inFlight, state] = this.keys(sourceId);
-      const cap = await this.redis.ehrRelease(
-        inFlight,
-        state,
-        token,
-        signal,
-        pacing.maxInFlight,
-        pacing.minInFlight,
-        pause,
-        Math.max(Math.round(outcome.latencyMs), 100),
-      );
-      ehrConcurrencyCap.set({ source: sourceId }, Number(cap));
-    } catch {
-      // Redis unreachable: the lease runs out on its own.
-    }
+  private giveBack(
+    sourceId: string,
+    line: SourceLine,
+    pacing: PacingConfig,
+    token: string,
+    outcome: RequestOutcome,
+  ): void {
+    const slow = line.latency.slow(outcome.kind ?? 'request', outcome.latencyMs, pacing.slowFactor);
+    const signal: Signal = outcome.busy ? 'busy' : slow ? 'slow' : 'quick';
+    line.givenBack.push({
+      token,
+      signal,
+      pauseMs: outcome.busy ? (outcome.retryAfterMs ?? BUSY_PAUSE_MS) : 0,
+      roundMs: Math.max(Math.round(outcome.latencyMs), 100),
+    });
+    // The cap must move now (halve, pause every process).
+    if (signal !== 'quick' || this.closing) return void this.flush(sourceId, line);
+    // A waiter of this process asks again at once (or is asking, and asks again), with it.
+    if (line.waiters > 0) return line.wake?.();
+    this.giveBackSoon(sourceId, line);
+  }
+
+  /** At once when another process may be waiting for a slot, else with whatever comes in the next few ms. */
+  private giveBackSoon(sourceId: string, line: SourceLine): void {
+    if (line.full) return void this.flush(sourceId, line);
+    line.giveBackTimer ??= setTimeout(() => void this.flush(sourceId, line), GIVE_BACK_LINGER_MS);
+  }
+
+  /** Tells Redis every slot given back and not yet told. */
+  private async flush(sourceId: string, line: SourceLine): Promise<void> {
+    while (line.givenBack.length > 0) await this.pace(sourceId, line, line.pacing!);
     line.wake?.();
   }
 
+  /**
+   * One round trip: the slots given back so far, then, with `ask`, a slot for a request. Undefined
+   * when Redis is unreachable (the leases given back then run out on their own).
+   */
+  private async pace(
+    sourceId: string,
+    line: SourceLine,
+    pacing: PacingConfig,
+    ask?: { token: string; cost: number },
+  ): Promise<[number, number, string, number] | undefined> {
+    const given = line.givenBack.splice(0, MAX_GIVEN_BACK);
+    if (line.givenBack.length === 0) {
+      clearTimeout(line.giveBackTimer);
+      line.giveBackTimer = undefined;
+    }
+    try {
+      await this.connected();
+      const answer = await this.redis.ehrPace(
+        ...this.keys(sourceId),
+        ask?.token ?? '',
+        this.leaseMs(sourceId),
+        ask?.cost ?? 0,
+        pacing.maxInFlight,
+        pacing.requestBudget?.requests ?? 0,
+        pacing.requestBudget ? pacing.requestBudget.perSeconds * 1000 + BUDGET_TRANSIT_MS : 0,
+        pacing.minInFlight,
+        given.length,
+        ...given.flatMap((g) => [g.token, g.signal, g.pauseMs, g.roundMs]),
+      );
+      const [granted, , cap, inFlight] = answer;
+      line.full = (ask !== undefined && granted !== 1) || inFlight >= Math.max(1, Math.floor(Number(cap)));
+      line.answeredAt = performance.now();
+      ehrConcurrencyCap.set({ source: sourceId }, Number(cap));
+      ehrInFlight.set({ source: sourceId }, inFlight);
+      return answer;
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    // Slots not yet given back are told now; with Redis away, their leases run out on their own.
+    if (this.redis.status === 'ready')
+      await Promise.all([...this.lines].map(([sourceId, line]) => this.flush(sourceId, line)));
+    for (const line of this.lines.values()) clearTimeout(line.giveBackTimer);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 

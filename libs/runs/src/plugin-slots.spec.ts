@@ -33,6 +33,22 @@ describe('plugin isolation', () => {
     expect(slots.waitingFor('a@1')).toBe(0);
   });
 
+  it('expects a run turned away to wait for the line ahead of it, at the recent pace of a run', async () => {
+    const slots = new PluginSlots();
+    expect(slots.expectedWaitMs('a@1', 2)).toBe(0); // no run finished yet: no pace known
+    const held = [await slots.acquire('a@1', 2, 4)!, await slots.acquire('a@1', 2, 4)!];
+    const waiting = [slots.acquire('a@1', 2, 4)!, slots.acquire('a@1', 2, 4)!, slots.acquire('a@1', 2, 4)!];
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    held[0]();
+    // Two still in line (the first took the freed slot over): one turned away now is third, a round
+    // and a half of ~40 ms at two slots.
+    const expected = slots.expectedWaitMs('a@1', 2);
+    expect(expected).toBeGreaterThanOrEqual(1.5 * 38);
+    expect(expected).toBeLessThan(1.5 * 200);
+    held[1]();
+    for (const w of waiting) (await w)();
+  });
+
   it('stops waiting on work that never settles', async () => {
     await expect(withTimeout(new Promise(() => undefined), 20)).rejects.toThrow(
       new RunTimeoutError('timed out after 20 ms'),

@@ -7,6 +7,8 @@ export type ReleaseSlot = () => void;
 export class PluginSlots {
   private readonly busy = new Map<string, number>();
   private readonly waiting = new Map<string, Array<(release: ReleaseSlot) => void>>();
+  /** How long a run has held its slot lately (an EWMA, ms), per plugin version. */
+  private readonly heldMs = new Map<string, number>();
 
   /** A release function when a slot is free, else undefined (the caller retries later). */
   tryAcquire(key: string, limit: number): ReleaseSlot | undefined {
@@ -33,11 +35,23 @@ export class PluginSlots {
     return this.waiting.get(key)?.length ?? 0;
   }
 
+  /**
+   * About how long a run turned away now would wait for a slot: the runs in line ahead of it, served
+   * `limit` at a time at the recent pace of a run (0 before any has finished).
+   */
+  expectedWaitMs(key: string, limit: number): number {
+    return ((this.waitingFor(key) + 1) / limit) * (this.heldMs.get(key) ?? 0);
+  }
+
   private releaser(key: string): ReleaseSlot {
     let released = false;
+    const since = performance.now();
     return () => {
       if (released) return;
       released = true;
+      const held = performance.now() - since;
+      const recent = this.heldMs.get(key);
+      this.heldMs.set(key, recent === undefined ? held : recent + (held - recent) * 0.2);
       // A waiter takes the slot over as it is: the count stays the same.
       const next = this.waiting.get(key)?.shift();
       if (next) return next(this.releaser(key));

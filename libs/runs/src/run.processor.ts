@@ -23,8 +23,13 @@ import { EhrClock, PluginSlots, RunTimeoutError, withTimeout } from './plugin-sl
 import { JobPayload, JobQueues, QUEUES, runBackoff, Traced } from '@aegle/jobs';
 import { RunStarter } from './run-starter';
 
-/** How long a run waits before trying again for a slot of a plugin at its concurrency limit. */
-const SLOT_RETRY_MS = 50;
+/**
+ * How long a run turned away by a plugin at its concurrency limit waits before trying again: about
+ * until the runs in line ahead of it are through, within these bounds (each try costs a queue round
+ * trip and a database read).
+ */
+const SLOT_RETRY_MIN_MS = 50;
+const SLOT_RETRY_MAX_MS = 2_000;
 /** Runs taken from the queue at once by one process. */
 const RUN_CONCURRENCY = 32;
 /**
@@ -82,7 +87,9 @@ export class RunProcessor extends WorkerHost {
     const slot = this.slots.acquire(plugin.key, limits.maxConcurrency, MAX_WAITING_PER_PLUGIN);
     if (!slot) {
       // At its limit with enough runs waiting: wait outside the worker, so other plugins' runs go on.
-      await job.moveToDelayed(Date.now() + SLOT_RETRY_MS, token);
+      const expected = this.slots.expectedWaitMs(plugin.key, limits.maxConcurrency);
+      const delay = Math.min(SLOT_RETRY_MAX_MS, Math.max(SLOT_RETRY_MIN_MS, expected));
+      await job.moveToDelayed(Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4)), token);
       throw new DelayedError();
     }
     const release = await slot;

@@ -249,6 +249,31 @@ async function main(): Promise<void> {
         );
       };
 
+    /** Offered evenly at `rate` events/s, whatever the answers' pace. */
+    const offeredAtRate =
+      (results: fhir4.Resource[]) => async (each: (r: fhir4.Resource) => Promise<void>) => {
+        const start = performance.now();
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < results.length; i++) {
+          const due = start + (i * 1000) / options.rate;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          sends.push(each(results[i]));
+        }
+        await Promise.all(sends);
+      };
+    /** A row of the speed table: events/s of the throughput run, latencies of the rate run. */
+    const speedRow = (label: string, throughput: PhaseResult, latency: PhaseResult) => {
+      const eps = throughput.events / throughput.seconds;
+      const sorted = [...latency.latencies].sort((a, b) => a - b);
+      const burstSorted = [...throughput.latencies].sort((a, b) => a - b);
+      return (
+        `${label.padStart(7)}  ${eps.toFixed(0).padStart(8)}  ${(eps / ceiling).toFixed(3).padStart(13)}` +
+        `  ${percentile(burstSorted, 50).toFixed(0).padStart(9)}` +
+        `  ${options.rate.toString().padStart(6)}  ${percentile(sorted, 50).toFixed(0).padStart(5)}  ${percentile(sorted, 95).toFixed(0).padStart(5)}  ${percentile(sorted, 99).toFixed(0).padStart(5)}`
+      );
+    };
+
     const rows: string[] = [];
     const stages: string[] = [];
     const costs: Array<{ workers: number; cost: EventCost; split?: Map<string, number> }> = [];
@@ -314,28 +339,11 @@ async function main(): Promise<void> {
       // Latency at a steady offered rate.
       const steady = await freshResults(options.rate * options.latencySeconds);
       await meter.start();
-      const latency = await runPhase(steady, async (each) => {
-        const start = performance.now();
-        const sends: Promise<void>[] = [];
-        for (let i = 0; i < steady.length; i++) {
-          const due = start + (i * 1000) / options.rate;
-          const wait = due - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          sends.push(each(steady[i]));
-        }
-        await Promise.all(sends);
-      });
+      const latency = await runPhase(steady, offeredAtRate(steady));
       await watch.waitForIdle(60_000);
       pacedCosts.push({ workers: workerCount, cost: await meter.perEvent(steady.length) });
 
-      const eps = throughput.events / throughput.seconds;
-      const sorted = latency.latencies.sort((a, b) => a - b);
-      const burstSorted = throughput.latencies.sort((a, b) => a - b);
-      rows.push(
-        `${String(workerCount).padStart(7)}  ${eps.toFixed(0).padStart(8)}  ${(eps / ceiling).toFixed(3).padStart(13)}` +
-          `  ${percentile(burstSorted, 50).toFixed(0).padStart(9)}` +
-          `  ${options.rate.toString().padStart(6)}  ${percentile(sorted, 50).toFixed(0).padStart(5)}  ${percentile(sorted, 95).toFixed(0).padStart(5)}  ${percentile(sorted, 99).toFixed(0).padStart(5)}`,
-      );
+      rows.push(speedRow(String(workerCount), throughput, latency));
       stages.push(
         `${String(workerCount).padStart(7)}  ${await stageMedians(db, latency.focusIds)}   (rate run)`,
         `${String(workerCount).padStart(7)}  ${await stageMedians(db, throughput.focusIds)}   (throughput run)`,
@@ -376,6 +384,8 @@ async function main(): Promise<void> {
           cost: await meter.perEvent(burst.length),
           eventsPerSecond: throughput.events / throughput.seconds,
         };
+        const steady = await freshResults(options.rate * options.latencySeconds);
+        rows.push(speedRow('floor', throughput, await runPhase(steady, offeredAtRate(steady))));
         say('done: stack floor');
       } finally {
         await parts.stop();
@@ -400,6 +410,8 @@ async function main(): Promise<void> {
       'workers  events/s  ÷ raw create  burst p50  rate/s    p50    p95    p99   (latency ms: sent → stored in the EHR)',
     );
     for (const row of rows) say(row);
+    if (floor)
+      say("  floor: the stack floor, the same journey from the same parts without Aegle's code (below)");
     say('\nwhere the time goes (medians, ms, from the audit trail):');
     say('workers   queued  run wait  plugin run  write-back');
     for (const row of stages) say(row);

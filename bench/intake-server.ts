@@ -1,7 +1,7 @@
 /**
  * The server half of `npm run bench:intake`: the real app in the api role (intake and admin API on
  * PostgreSQL and Redis; routing and plugin runs belong to worker processes) plus a bare endpoint
- * that goes through the same stack (body parser, trace middleware, request logging,
+ * that goes through the same stack (body parser, trace hook, request logging,
  * OperationOutcome filter) and does nothing, as the baseline. Compiled by `npm run bench:intake`
  * (bench/tsconfig.intake-server.json) and started by bench/intake.ts in its own process; with BENCH_HTTP_PROCESSES > 1 that process is the primary of that many HTTP
  * processes, started as `npm start` starts them (apps/engine/src/bootstrap/http-processes.ts). It

@@ -10,6 +10,10 @@
  * with the server's CPU time per answered request. Every request carries a new resource version,
  * so each one is a real insert (no duplicates), and every 2xx is checked against the rows in
  * PostgreSQL afterwards.
+ *
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process (`--cpu-prof`, which
+ * NODE_OPTIONS refuses) into that directory when it stops; open it in Chrome DevTools or
+ * speedscope. With BENCH_HTTP_PROCESSES > 1 each HTTP process writes its own.
  */
 import autocannon from 'autocannon';
 import { ChildProcess, fork } from 'node:child_process';
@@ -27,6 +31,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = 1000;
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 /**
  * One, as `AEGLE_HTTP_PROCESSES` defaults: on this 2-core machine a second process shares the cores
  * with PostgreSQL and the load, halves each process's group commits, and waits on the other's
@@ -202,7 +207,10 @@ async function main(): Promise<void> {
     // Compiled by the npm script, and run as `npm start` runs Aegle: plain JavaScript, no loader,
     // V8's background pool sized to the cores.
     server = fork(join(__dirname, '../dist/bench/bench/intake-server.js'), [], {
-      execArgv: ['--v8-pool-size=0'],
+      execArgv: [
+        '--v8-pool-size=0',
+        ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
+      ],
       env: {
         ...process.env,
         BENCH_DATABASE_URL: database.url,

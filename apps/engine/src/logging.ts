@@ -15,8 +15,15 @@ export function redactUrl(url: string | undefined): string {
 /** Health probes: asked every few seconds by orchestrators, never logged. */
 const isProbe = (req: IncomingMessage) => req.url?.startsWith('/health') ?? false;
 
+/** Levels at which pino-http's lines (logged at info) are written. */
+const REQUEST_LOG_LEVELS = new Set(['info', 'debug', 'trace']);
+
 export function loggerParams(config: AegleConfig): Params {
   return {
+    // pino-http writes each request's line at info. Above that level it would write nothing, yet
+    // still cost every request a child logger, listeners and the middleware's turn: it is left
+    // out, and lines logged during a request still carry its trace id (the mixin below).
+    ...(REQUEST_LOG_LEVELS.has(config.logLevel) ? {} : { forRoutes: [] }),
     pinoHttp: {
       level: config.logLevel,
       // Every line made inside a request or a job names its trace: one id follows a notification

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { IntakeEventRow, IntakeNotificationRow, NewCatchUp, SubscriptionTouch } from '@aegle/store';
 import { deduplicationKey, NormalisedNotification, versionKey } from '@aegle/fhir';
 
@@ -72,7 +72,7 @@ export function notificationRows(meta: ReceivedMeta, normalised: NormalisedNotif
       sourceId,
       shape: status ? `${normalised.shape}:${status.type}` : normalised.shape,
       contentType: meta.contentType ?? null,
-      bodySha256: createHash('sha256').update(meta.bodyBytes).digest('hex'),
+      bodySha256: hash('sha256', meta.bodyBytes, 'hex'),
       bodyBytes: meta.bodyBytes.length,
       headers: meta.recordedHeaders,
       httpStatus: 200,

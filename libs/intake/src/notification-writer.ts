@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { EventRepository, IntakeBatch, IntakeRepository, SubscriptionTouch } from '@aegle/store';
 import { normaliseNotification, OperationOutcomeError, RawNotification } from '@aegle/fhir';
 import { GroupCommit } from './group-commit';
@@ -114,7 +114,7 @@ export class NotificationWriter {
       await this.events.recordRejected({
         sourceId: meta.sourceId,
         contentType: meta.contentType ?? null,
-        bodySha256: createHash('sha256').update(meta.bodyBytes).digest('hex'),
+        bodySha256: hash('sha256', meta.bodyBytes, 'hex'),
         bodyBytes: meta.bodyBytes.length,
         headers: meta.recordedHeaders,
         shape: null,

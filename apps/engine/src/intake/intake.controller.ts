@@ -25,6 +25,25 @@ const RECORDED_HEADERS = [
   'x-medplum-deleted-resource',
 ];
 
+/** Loops rather than entries/map/fromEntries: these run on every notification. */
+function recordedHeadersOf(headers: IncomingHttpHeaders): Record<string, string> {
+  const recorded: Record<string, string> = {};
+  for (const name of RECORDED_HEADERS) {
+    const value = headers[name];
+    if (value) recorded[name] = String(value).slice(0, 500);
+  }
+  return recorded;
+}
+
+function flatHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
 /** What the intake reads of a request, whichever HTTP adapter carries it. */
 interface IntakeRequest {
   headers: IncomingHttpHeaders;
@@ -91,11 +110,7 @@ export class IntakeController {
       sourceId: sourceId.slice(0, 64),
       bodyBytes,
       contentType: contentType?.slice(0, 200),
-      recordedHeaders: Object.fromEntries(
-        RECORDED_HEADERS.flatMap((h) =>
-          request.headers[h] ? [[h, String(request.headers[h]).slice(0, 500)]] : [],
-        ),
-      ),
+      recordedHeaders: recordedHeadersOf(request.headers),
     };
     // Unknown source ids share one metric label, so a caller cannot grow the label set.
     const sourceLabel = this.sources.has(sourceId) ? sourceId : 'unknown';
@@ -116,9 +131,7 @@ export class IntakeController {
         throw OperationOutcomeError.badRequest('the URL must end in /{resourceType}/{id}');
       }
       const body = readNotificationBody(bodyBytes, contentType);
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
-      );
+      const headers = flatHeaders(request.headers);
       const result = await this.intake.accept({ ...meta, method, pathKey, body, headers });
       notificationsTotal.inc({
         source: sourceLabel,

@@ -1,12 +1,15 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { Secret } from '@aegle/config';
+
+/** Each configured token's hash, computed once rather than on every request. */
+const expectedHashes = new WeakMap<Secret, Buffer>();
 
 /** Constant-time comparison (hashing first makes the lengths equal, so length leaks nothing). */
 export function tokenMatches(presented: string | undefined, expected: Secret): boolean {
   if (!presented) return false;
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected.reveal()).digest();
-  return timingSafeEqual(a, b);
+  let b = expectedHashes.get(expected);
+  if (!b) expectedHashes.set(expected, (b = hash('sha256', expected.reveal(), 'buffer')));
+  return timingSafeEqual(hash('sha256', presented, 'buffer'), b);
 }
 
 export function bearerOf(authorization: string | undefined): string | undefined {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ResourceKey } from '../references';
 import { FhirEvent, Interaction } from './model';
 
@@ -14,7 +14,7 @@ export function deduplicationKey(sourceId: string, event: FhirEvent): string {
   if (versioned) return versioned;
   const base = `${sourceId}|${event.focus.resourceType}/${event.focus.id}`;
   const content = event.resource ? JSON.stringify(event.resource) : event.interaction;
-  return `${base}|h:${createHash('sha256').update(content).digest('hex')}`;
+  return `${base}|h:${hash('sha256', content, 'hex')}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { lockRepository } from './support/repository-lock';
 
 jest.setTimeout(240_000);
 
@@ -28,7 +29,15 @@ describe('npx aegle plugin new, in a clone', () => {
   const id = `prognosis-scaffold${randomBytes(3).toString('hex')}`;
   const dir = join('plugins', id);
 
-  afterAll(() => rmSync(join(ROOT, dir), { recursive: true, force: true }));
+  let unlock: () => void = () => undefined;
+  // The plugin lives in plugins/ from its creation to its removal: no other test compiles it meanwhile.
+  beforeAll(async () => {
+    unlock = await lockRepository('plugins');
+  });
+  afterAll(() => {
+    rmSync(join(ROOT, dir), { recursive: true, force: true });
+    unlock();
+  });
 
   it('creates a plugin and says the next command, one that works', async () => {
     const created = await sh('npx', ['aegle', 'plugin', 'new', id]);

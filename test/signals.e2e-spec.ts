@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { TEST_REDIS_URL } from './support/aegle-app';
 import { freePort } from './support/ports';
 import { processAlive } from './support/aegle-process';
+import { lockRepository } from './support/repository-lock';
 
 jest.setTimeout(180_000);
 
@@ -48,12 +49,18 @@ describe('npm start: the signal sent to the process that was started', () => {
   const configDir = mkdtempSync(join(tmpdir(), 'aegle-signals-config-'));
   const config = join(configDir, 'aegle.config.yaml');
 
-  beforeAll(() => {
+  beforeAll(async () => {
     chmodSync(dataDir, 0o755); // as root, the embedded PostgreSQL runs as its own user
     writeFileSync(config, stringify({ sources: [], plugins: { dirs: [join(ROOT, 'plugins')] } }));
-    // What `npm start`'s prestart does, less the console (pretest built it): the test runs the build.
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-    execFileSync('npx', ['tsc-alias', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    // What `npm start`'s prestart does, less the console (pretest built it): the test runs the build,
+    // which compiles plugins/, so not while another test has a plugin of its own there.
+    const unlock = await lockRepository('plugins');
+    try {
+      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+      execFileSync('npx', ['tsc-alias', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    } finally {
+      unlock();
+    }
   });
 
   async function startThroughNpm(): Promise<{ npm: ChildProcess; port: number; output: () => string }> {

@@ -139,9 +139,11 @@ describe('the admin console: its API and its page', () => {
     expect(sum('events')).toBe(counts.events);
     expect(sum('succeeded')).toBe(counts.succeeded);
     expect(sum('written')).toBe(counts.succeeded);
-    const busy = stats.buckets.find((b) => b.succeeded > 0)!;
-    expect(busy.inferenceP95).toBeGreaterThan(0);
-    expect(busy.endToEndP50).toBeGreaterThan(0);
+    const ran = stats.buckets.find((b) => b.succeeded > 0)!;
+    expect(ran.inferenceP95).toBeGreaterThan(0);
+    // A result counts where it was written, which can be the bucket after its run's.
+    const wrote = stats.buckets.find((b) => b.written > 0)!;
+    expect(wrote.endToEndP50).toBeGreaterThan(0);
     expect(stats.plugins).toEqual([
       expect.objectContaining({ pluginId: 'prognosis-ascvd-pce', succeeded: counts.succeeded, failed: 0 }),
     ]);

@@ -238,6 +238,16 @@ async function main(): Promise<void> {
       };
     };
 
+    /** Connections, JIT, the model's Device: 40 events before anything is measured. */
+    const warmUp = async () => {
+      const warm = await freshResults(40);
+      await runPhase(warm, async (each) => {
+        await Promise.all(warm.map(each));
+      });
+    };
+    const meterOf = (processes: MeteredProcess[]) =>
+      new CostMeter(db, new URL(database.url).pathname.slice(1), ehr, redisClient, processes);
+
     /** Everything offered at once, `concurrency` notifications in flight. */
     const offeredAtOnce =
       (results: fhir4.Resource[]) => async (each: (r: fhir4.Resource) => Promise<void>) => {
@@ -305,21 +315,11 @@ async function main(): Promise<void> {
       }
       processes.push(...workers);
 
-      // Warm-up: connections, JIT, the model's Device.
-      const warm = await freshResults(40);
-      await runPhase(warm, async (each) => {
-        await Promise.all(warm.map(each));
-      });
+      await warmUp();
 
       // Throughput: everything offered at once, `concurrency` notifications in flight.
       const burst = await freshResults(options.events);
-      const meter = new CostMeter(
-        db,
-        new URL(database.url).pathname.slice(1),
-        ehr,
-        redisClient,
-        [api, ...workers].map(metered),
-      );
+      const meter = meterOf([api, ...workers].map(metered));
       await meter.start();
       // The profiles cover the throughput run (cpu-profile.js: SIGUSR2 starts, the next one writes).
       if (profileDir) for (const w of workers) w.child.kill('SIGUSR2');
@@ -366,18 +366,9 @@ async function main(): Promise<void> {
       });
       try {
         intakeUrl = parts.url;
-        const warm = await freshResults(40);
-        await runPhase(warm, async (each) => {
-          await Promise.all(warm.map(each));
-        });
+        await warmUp();
         const burst = await freshResults(options.events);
-        const meter = new CostMeter(
-          db,
-          new URL(database.url).pathname.slice(1),
-          ehr,
-          redisClient,
-          parts.processes,
-        );
+        const meter = meterOf(parts.processes);
         await meter.start();
         const throughput = await runPhase(burst, offeredAtOnce(burst));
         floor = {

@@ -431,8 +431,9 @@ async function main(): Promise<void> {
           `; stack floor ÷ FHIR server: ${(aegleCpu(floor.cost) / floor.cost.cpu['FHIR server']).toFixed(2)}\n` +
           '  The stack floor (bench/stack-floor.ts) does what each event needs with the same parts and none of\n' +
           "  Aegle's code: NestJS on Fastify takes the notification, one INSERT, two BullMQ hops, one UPDATE, one\n" +
-          '  fhir-kit-client batch of the searches PCE needs, the PCE model on onnxruntime-node, one transaction\n' +
-          "  (Observation + Provenance), two INSERTs; its 'api' and 'worker(s)' are its two processes. What it\n" +
+          "  fhir-kit-client batch of Aegle's searches for PCE, the PCE model on onnxruntime-node, one transaction\n" +
+          '  (Observation + Provenance as Aegle shapes them, the earlier result superseded), two INSERTs; its\n' +
+          "  'api' and 'worker(s)' are its two processes. What it\n" +
           '  leaves out is what Aegle adds: checks and ordering, the audit hash chain, input rules, exactly-once\n' +
           '  bookkeeping, pacing, logs and metrics.',
       );

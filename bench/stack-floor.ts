@@ -6,9 +6,10 @@
  * Per event, as Aegle's loop does it (two processes, like ROLE=api and ROLE=worker):
  * - api: NestJS on Fastify receives the notification, stores it (one INSERT) and adds a BullMQ job;
  * - worker: a BullMQ job marks it routed (one UPDATE) and adds a run job; the run job reads the
- *   patient's data in one fhir-kit-client `batch` (the searches PCE's inputs need), runs the PCE
- *   ONNX model on onnxruntime-node, writes the Observation and its Provenance in one fhir-kit-client
- *   `transaction`, and records the run (INSERT) and the write-back (INSERT).
+ *   patient's data in one fhir-kit-client `batch` (the searches Aegle's batch holds for PCE, as
+ *   Aegle words them), runs the PCE ONNX model on onnxruntime-node, writes the Observation and its
+ *   Provenance, shaped as Aegle's, and supersedes the patient's earlier result (version-checked) in
+ *   one fhir-kit-client `transaction`, and records the run (INSERT) and the write-back (INSERT).
  * That is 4 SQL round trips, 2 queue hops and 2 FHIR requests per event, with TypeORM on pg. What
  * it leaves out is what Aegle adds: checking and ordering events, the audit hash chain, plugins'
  * input rules and validation, retries and exactly-once bookkeeping, pacing, logging and metrics.
@@ -164,24 +165,39 @@ async function api(env: FloorEnv): Promise<void> {
   process.send!({ port });
 }
 
-/** The searches PCE's declared inputs and exclusions need, as one batch's entries. */
-function patientSearches(patientId: string, since: string): string[] {
-  const subject = `subject=Patient/${patientId}`;
-  const observation = (codes: string[]) =>
-    `Observation?${subject}&code=${codes.map((c) => `http://loinc.org|${c}`).join(',')}&date=ge${since}&_count=50`;
+/** The searches Aegle's batch holds for PCE (its inputs, its exclusions, the earlier results), as sent. */
+function patientSearches(patientId: string, now: Date): string[] {
+  const since = (years: number) =>
+    new Date(Date.UTC(now.getUTCFullYear() - years, now.getUTCMonth(), now.getUTCDate()))
+      .toISOString()
+      .slice(0, 10);
+  const observation = (codes: string[], years: number) =>
+    `Observation?${new URLSearchParams({
+      patient: patientId,
+      code: codes.map((c) => `http://loinc.org|${c}`).join(','),
+      _sort: '-date',
+      _count: '50',
+      date: `ge${since(years)}`,
+    }).toString()}`;
   return [
     `Patient?_id=${patientId}`,
-    observation(['2093-3', '14647-2']),
-    observation(['2085-9', '14646-4']),
-    observation(['8480-6', '85354-9']),
-    observation(['72166-2']),
-    observation(['13457-7', '18262-6', '2089-1', '22748-8', '39469-2']),
-    `Condition?patient=Patient/${patientId}`,
-    `MedicationStatement?subject=Patient/${patientId}&status=active`,
-    `MedicationRequest?subject=Patient/${patientId}&status=active`,
-    `Observation?${subject}&code=http://loinc.org|${RISK_CODE}&identifier=${RESULT_SYSTEM}|`,
+    observation(['2093-3', '14647-2'], 2),
+    observation(['2085-9', '14646-4'], 2),
+    observation(['8480-6', '85354-9'], 1),
+    `MedicationStatement?patient=${patientId}&status=active`,
+    `MedicationRequest?patient=${patientId}&status=active`,
+    observation(['72166-2'], 2),
+    `Condition?patient=${patientId}&clinical-status=active%2Crecurrence%2Crelapse`,
+    `Condition?patient=${patientId}`,
+    observation(['13457-7', '18262-6', '2089-1', '22748-8', '39469-2'], 2),
+    `Observation?${new URLSearchParams({ subject: `Patient/${patientId}`, code: `http://loinc.org|${RISK_CODE}`, _count: '100' }).toString()}`,
   ];
 }
+
+const SUPERSEDED_BY = 'urn:aegle:stack-floor:superseded-by';
+const versioned = (r: fhir4.Resource) => ({
+  reference: `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
+});
 
 async function worker(env: FloorEnv): Promise<void> {
   const db = await dataSource(env.databaseUrl);
@@ -193,6 +209,16 @@ async function worker(env: FloorEnv): Promise<void> {
     { executionProviders: ['cpu'] },
   );
   const requestOptions = () => ({ signal: AbortSignal.timeout(30_000), headers: {} });
+  // The model's Device, made once as Aegle makes it once per process.
+  const device = (await ehr.create({
+    resourceType: 'Device',
+    body: {
+      resourceType: 'Device',
+      deviceName: [{ name: '10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations)', type: 'model-name' }],
+      version: [{ value: '1.0.0' }],
+    },
+    options: requestOptions(),
+  })) as fhir4.Device;
 
   const route = async (job: Job<{ id: string }>) => {
     const [row] = (await sql(
@@ -209,13 +235,13 @@ async function worker(env: FloorEnv): Promise<void> {
   };
 
   const run = async (job: Job<{ eventId: string; patientId: string; focusId: string }>) => {
-    const { eventId, patientId, focusId } = job.data;
-    const since = new Date(Date.now() - 2 * 365 * 86_400_000).toISOString().slice(0, 10);
+    const { eventId, patientId } = job.data;
+    const now = new Date();
     const read = (await ehr.batch({
       body: {
         resourceType: 'Bundle',
         type: 'batch',
-        entry: patientSearches(patientId, since).map((url) => ({ request: { method: 'GET', url } })),
+        entry: patientSearches(patientId, now).map((url) => ({ request: { method: 'GET', url } })),
       },
       options: requestOptions(),
     })) as fhir4.Bundle;
@@ -232,39 +258,119 @@ async function worker(env: FloorEnv): Promise<void> {
     const risk = Number((output.risk.data as Float64Array)[0]);
     const runId = randomUUID();
     await sql(db, 'INSERT INTO floor_run (id, event_id) VALUES ($1, $2)', [runId, eventId]);
+
+    // The result as Aegle writes it: the Observation, its Provenance, and the earlier result it
+    // supersedes (version-checked), in one transaction.
     const observationUrl = `urn:uuid:${randomUUID()}`;
-    const identifier = `${RESULT_SYSTEM}|${runId}`;
-    const derivedFrom = found
-      .slice(1, 6)
-      .flatMap((matches) => matches.slice(0, 1))
-      .map((r) => ({ reference: `${r.resourceType}/${r.id}` }));
+    const inputs = [found[1], found[2], found[3]].flatMap((matches) => matches.slice(0, 1));
+    const earlier = (found[10] as fhir4.Observation[]).filter(
+      (o) =>
+        o.identifier?.some((i) => i.system === RESULT_SYSTEM) &&
+        !o.extension?.some((e) => e.url === SUPERSEDED_BY),
+    );
+    const code = {
+      system: 'http://loinc.org',
+      code: RISK_CODE,
+      display: 'Cardiovascular disease 10Y risk [Likelihood] ACC-AHA Pooled Cohort by Goff 2013',
+    };
     const observation: fhir4.Observation = {
       resourceType: 'Observation',
-      status: 'final',
+      meta: {
+        security: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+            code: 'AIAST',
+            display: 'Artificial Intelligence asserted',
+          },
+        ],
+        tag: [
+          {
+            system: 'urn:aegle:stack-floor:plugin',
+            code: 'prognosis-ascvd-pce',
+            display: '10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations)',
+          },
+        ],
+      },
       identifier: [{ system: RESULT_SYSTEM, value: runId }],
+      status: 'preliminary',
       category: [
         {
-          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }],
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/observation-category',
+              code: 'survey',
+              display: 'Survey',
+            },
+          ],
         },
       ],
-      code: { coding: [{ system: 'http://loinc.org', code: RISK_CODE, display: '10-year ASCVD risk' }] },
+      code: { coding: [code], text: code.display },
       subject: { reference: `Patient/${patientId}` },
-      effectiveDateTime: new Date().toISOString(),
+      effectiveDateTime: now.toISOString(),
+      issued: new Date().toISOString(),
       valueQuantity: {
         value: Math.round(risk * 1000) / 10,
         unit: '%',
         system: 'http://unitsofmeasure.org',
         code: '%',
       },
-      derivedFrom: [{ reference: `Observation/${focusId}` }, ...derivedFrom],
-      note: [{ text: 'Pooled Cohort Equations, 10-year risk of a first hard ASCVD event (stack floor).' }],
+      interpretation: [{ text: 'Borderline 10-year ASCVD risk (5% to <7.5%)' }],
+      method: { text: '2013 ACC/AHA Pooled Cohort Equations (Goff et al., Circulation 2014)' },
+      device: {
+        reference: `Device/${device.id}`,
+        display: '10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations) 1.0.0',
+      },
+      derivedFrom: [{ reference: `Observation/${job.data.focusId}` }, ...inputs.map(versioned)],
+      note: [
+        {
+          text: 'Computed by 10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations), an AI/statistical model. Decision support, not reviewed by a clinician.',
+        },
+      ],
+      extension: earlier.map((o) => ({
+        url: 'http://hl7.org/fhir/StructureDefinition/observation-replaces',
+        valueReference: { reference: `Observation/${o.id}` },
+      })),
     };
     const provenance: fhir4.Provenance = {
       resourceType: 'Provenance',
       target: [{ reference: observationUrl }],
       recorded: new Date().toISOString(),
-      agent: [{ type: { coding: [{ code: 'assembler' }] }, who: { display: 'stack floor' } }],
-      entity: derivedFrom.map((what) => ({ role: 'source', what })),
+      activity: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation',
+            code: 'CREATE',
+            display: 'create',
+          },
+        ],
+      },
+      agent: [
+        {
+          type: {
+            coding: [
+              {
+                system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+                code: 'author',
+                display: 'Author',
+              },
+            ],
+          },
+          who: { reference: `Device/${device.id}` },
+        },
+        {
+          type: {
+            coding: [
+              {
+                system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+                code: 'assembler',
+                display: 'Assembler',
+              },
+            ],
+          },
+          who: { display: 'stack floor' },
+        },
+      ],
+      entity: [found[0][0], ...inputs].filter(Boolean).map((r) => ({ role: 'source', what: versioned(r) })),
     };
     const written = (await ehr.transaction({
       body: {
@@ -274,9 +380,33 @@ async function worker(env: FloorEnv): Promise<void> {
           {
             fullUrl: observationUrl,
             resource: observation,
-            request: { method: 'POST', url: 'Observation', ifNoneExist: `identifier=${identifier}` },
+            request: {
+              method: 'POST',
+              url: 'Observation',
+              ifNoneExist: `identifier=${RESULT_SYSTEM}|${runId}`,
+            },
           },
-          { resource: provenance, request: { method: 'POST', url: 'Provenance' } },
+          {
+            fullUrl: `urn:uuid:${randomUUID()}`,
+            resource: provenance,
+            request: { method: 'POST', url: 'Provenance', ifNoneExist: `target=${observationUrl}` },
+          },
+          ...earlier.map((o) => ({
+            fullUrl: `Observation/${o.id}`,
+            resource: {
+              ...o,
+              status: 'amended' as const,
+              extension: [
+                ...(o.extension ?? []),
+                { url: SUPERSEDED_BY, valueReference: { reference: observationUrl } },
+              ],
+            },
+            request: {
+              method: 'PUT' as const,
+              url: `Observation/${o.id}`,
+              ...(o.meta?.versionId ? { ifMatch: `W/"${o.meta.versionId}"` } : {}),
+            },
+          })),
         ],
       },
       options: { ...requestOptions(), headers: { prefer: 'return=minimal' } },

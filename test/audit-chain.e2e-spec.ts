@@ -14,11 +14,13 @@ import {
   PluginRunEntity,
   verifyAuditChain,
 } from '@aegle/store';
+import { databaseStatementsTotal } from '@aegle/telemetry';
 import { InitialSchema1764340000000 } from '../libs/store/src/migrations/1764340000000-initial-schema';
 import { auditConfig, AuditStore, createAuditStore, recordStory } from './support/audit-db';
 import { AuditRetentionScheduler } from '../apps/engine/src/audit/audit-retention.scheduler';
 import { createTestDatabase, TestDatabase } from './support/aegle-app';
 import { eventually } from './support/http';
+import { workRows } from './support/work-rows';
 
 const run = promisify(execFile);
 
@@ -300,6 +302,73 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     });
     expect(await store.events.get(stories[0].eventId)).toEqual(read?.event);
     expect(await store.runs.getWithEvent(randomUUID())).toBeNull();
+  });
+
+  it('routes an event with its runs in one statement and one link, or not at all', async () => {
+    const rows = workRows(store);
+    const eventId = await rows.event(`routed-${randomUUID()}`, '1');
+    const runOf = (pluginId: string, mode: 'live' | 'shadow' = 'live') => ({
+      eventId,
+      sourceId: 'test-ehr',
+      pluginId,
+      pluginVersion: '1.0.0',
+      modelSha256: 'a'.repeat(64),
+      mode,
+    });
+    const statements = async () => (await databaseStatementsTotal.get()).values[0]?.value ?? 0;
+    const before = await statements();
+    const opened = await store.runs.openAndRoute(eventId, [runOf('alpha'), runOf('beta', 'shadow')], null);
+    // One round trip: the runs inserted, the event routed and every row chained by one statement.
+    expect((await statements()) - before).toBe(1);
+    expect(opened).toEqual([
+      { id: expect.any(String), pending: true },
+      { id: expect.any(String), pending: true },
+    ]);
+    const runIds = opened.map((run) => run.id);
+    expect(await store.db.query(`SELECT status, reason FROM event WHERE id = $1`, [eventId])).toEqual([
+      { status: 'routed', reason: null },
+    ]);
+    // One audit_append: consecutive entries with one time, the runs (by id) before the event.
+    const linked = await store.db.query<
+      Array<{ seq: number; at: Date; record_type: string; record_id: string; action: string }>
+    >(`SELECT seq::int AS seq, at, record_type, record_id, action FROM audit_log ORDER BY seq DESC LIMIT 3`);
+    expect(
+      linked.reverse().map(({ record_type, record_id, action }) => [record_type, record_id, action]),
+    ).toEqual([
+      ...[...runIds].sort().map((id) => ['plugin_run', id, 'opened']),
+      ['event', eventId, 'routed'],
+    ]);
+    expect(linked.map((entry) => entry.seq - linked[0].seq)).toEqual([0, 1, 2]);
+    expect(new Set(linked.map((entry) => entry.at.toISOString())).size).toBe(1);
+
+    // Routed again (a replay): the same runs, not opened twice; a finished one is no longer pending.
+    await rows.succeed(runIds[0]);
+    expect(
+      await store.runs.openAndRoute(eventId, [runOf('alpha'), runOf('beta', 'shadow')], 'again'),
+    ).toEqual([
+      { id: runIds[0], pending: false },
+      { id: runIds[1], pending: true },
+    ]);
+    expect(
+      await store.db.query(`SELECT count(*)::int AS count FROM plugin_run WHERE event_id = $1`, [eventId]),
+    ).toEqual([{ count: 2 }]);
+
+    // A run that cannot be opened (it names a run that does not exist): the event is not routed.
+    const other = await rows.event(`unrouted-${randomUUID()}`, '1');
+    await expect(
+      store.runs.openAndRoute(
+        other,
+        [{ ...runOf('alpha'), eventId: other, triggeredBy: randomUUID() }],
+        null,
+      ),
+    ).rejects.toThrow(/foreign key/);
+    expect(await store.db.query(`SELECT status FROM event WHERE id = $1`, [other])).toEqual([
+      { status: 'accepted' },
+    ]);
+    expect(
+      await store.db.query(`SELECT count(*)::int AS count FROM audit_log WHERE record_id = $1`, [other]),
+    ).toEqual([{ count: 1 }]); // accepted only
+    expect((await verifyAuditChain(store.db)).problems).toEqual([]);
   });
 
   it('fails only the items of a statement that failed: what committed beside it is kept once', async () => {

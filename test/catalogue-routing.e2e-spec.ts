@@ -103,5 +103,22 @@ describe('the catalogue routes plugins this process cannot run', () => {
     const gpuRun = runs.find((r) => r.plugin_id === GPU_ONLY)!;
     expect(gpuRun.outcome).toBe('pending');
     expect((await watch.queues.gpuRuns.getJob(gpuRun.id))?.data).toMatchObject({ runId: gpuRun.id });
+
+    // The router opened both runs and routed the event in one statement: one link of the chain, the
+    // runs (by id) then the event, consecutive and at one time.
+    const linked = await aegle.db.query<Array<{ seq: string; at: Date; record_id: string; action: string }>>(
+      `SELECT seq, at, record_id, action FROM audit_log
+       WHERE record_id = ANY($1) AND action IN ('opened', 'routed') ORDER BY seq`,
+      [[event.id, ...runs.map((r) => r.id)]],
+    );
+    expect(linked.map((entry) => [entry.record_id, entry.action])).toEqual([
+      ...runs
+        .map((r) => r.id)
+        .sort()
+        .map((id) => [id, 'opened']),
+      [event.id, 'routed'],
+    ]);
+    expect(linked.map((entry) => Number(entry.seq) - Number(linked[0].seq))).toEqual([0, 1, 2]);
+    expect(new Set(linked.map((entry) => entry.at.getTime())).size).toBe(1);
   });
 });

@@ -15,13 +15,14 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
 
   let event: WorkRows['event'];
   let openRun: WorkRows['openRun'];
+  let route: WorkRows['route'];
   let succeed: WorkRows['succeed'];
   let writeBack: WorkRows['writeBack'];
 
   beforeAll(async () => {
     store = await createAuditStore();
     claims = new EventClaims(store.chain);
-    ({ event, openRun, succeed, writeBack } = workRows(store));
+    ({ event, openRun, route, succeed, writeBack } = workRows(store));
   });
 
   afterAll(() => store?.close());
@@ -68,9 +69,8 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
     // A retried or stalled job of v1 takes its own claim again.
     expect(await verdict(v1)).toBe('claimed');
 
-    const live = await openRun(v1);
-    const shadow = await openRun(v1, 'shadow');
-    await store.events.setStatus(v1, 'routed');
+    // Routed as the router routes it: its runs opened in the same statement, not yet queued.
+    const [live, shadow] = await route(v1, ['live', 'shadow']);
     expect(await verdict(v2)).toBe('wait'); // runs pending
     await succeed(shadow); // a shadow result is never written: its run has ended
     await succeed(live);

@@ -73,6 +73,17 @@ describe('unfinished work: what the reconciler puts back on the queues', () => {
     expect(ids).not.toContain(done);
   });
 
+  it('offers the pending runs of a routed event that were never queued (a crash after routing)', async () => {
+    const eventId = await rows.event('reconcile-routed', '1');
+    await store.events.markEnqueued([eventId]);
+    // The router's statement committed (runs opened, event routed); the process died before queueing.
+    const [live, shadow] = await rows.route(eventId, ['live', 'shadow']);
+
+    const { events, runs } = await find();
+    expect(events).not.toContain(eventId);
+    expect(runs.map((r) => r.id)).toEqual(expect.arrayContaining([live, shadow]));
+  });
+
   it('offers only results that still await their write-back: not shadow, empty, written or dead ones', async () => {
     const eventId = await rows.event('reconcile-writes', '1');
     const [unwritten, retrying, written, dead, shadow, empty] = await Promise.all([

@@ -43,14 +43,17 @@ export function workRows(store: AuditStore) {
     },
 
     openRun(eventId: string, mode: 'live' | 'shadow' = 'live'): Promise<string> {
-      return store.runs.open({
+      return store.runs.open(runOf(eventId, mode));
+    },
+
+    /** Opens a run per mode on the event and records it as routed, as the router does: the runs' ids. */
+    async route(eventId: string, modes: Array<'live' | 'shadow'>): Promise<string[]> {
+      const runs = await store.runs.openAndRoute(
         eventId,
-        sourceId: 'test-ehr',
-        pluginId: `plugin-${randomUUID()}`,
-        pluginVersion: '1.0.0',
-        modelSha256: 'a'.repeat(64),
-        mode,
-      });
+        modes.map((mode) => runOf(eventId, mode)),
+        null,
+      );
+      return runs.map((run) => run.id);
     },
 
     /** A finished run; with `findings`, one result to write back (as a plugin's usual run has). */
@@ -86,6 +89,18 @@ export function workRows(store: AuditStore) {
         response: null,
       });
     },
+  };
+}
+
+/** A run of a plugin of its own on the event. */
+function runOf(eventId: string, mode: 'live' | 'shadow') {
+  return {
+    eventId,
+    sourceId: 'test-ehr',
+    pluginId: `plugin-${randomUUID()}`,
+    pluginVersion: '1.0.0',
+    modelSha256: 'a'.repeat(64),
+    mode,
   };
 }
 

@@ -46,15 +46,14 @@ export class RouterProcessor extends WorkerHost {
     if (claim.verdict !== 'claimed') return;
     let event = claim.event;
     if (event.interaction === 'delete') {
-      return this.events.setStatus(event.id, 'routed', 'deleted resources start no plugin runs');
+      return this.starter.route(event, [], 'deleted resources start no plugin runs');
     }
     const focus =
       event.resource ??
       (await this.ehr
         .for(event.sourceId)
         .read(event.focusType, event.focusId, event.focusVersion ?? undefined));
-    if (!focus)
-      return this.events.setStatus(event.id, 'routed', 'the focus resource no longer exists in the EHR');
+    if (!focus) return this.starter.route(event, [], 'the focus resource no longer exists in the EHR');
     const versionRead = focus.meta?.versionId;
     if (!event.focusVersion && versionRead) {
       // An id-only event: the version read is the one it stands for, from now on and on every path.
@@ -66,9 +65,9 @@ export class RouterProcessor extends WorkerHost {
       const read = { ...focus, meta: { ...focus.meta, versionId: versionRead } };
       const { duplicateOf } = await this.events.recordVersionRead(event.id, key, read);
       if (duplicateOf) {
-        return this.events.setStatus(
-          event.id,
-          'routed',
+        return this.starter.route(
+          event,
+          [],
           `version ${versionRead} of the resource was already delivered (event ${duplicateOf})`,
         );
       }
@@ -77,12 +76,8 @@ export class RouterProcessor extends WorkerHost {
 
     const patientKey = patientIdOf(focus) ?? `${event.focusType}/${event.focusId}`;
     const matched = this.plugins.forFocus(focus, patientKey);
-    await this.starter.start(event, matched);
-    await this.events.setStatus(
-      event.id,
-      'routed',
-      matched.length === 0 ? 'no plugin trigger matched' : null,
-    );
+    // The runs opened and the event routed in one statement, then the runs queued.
+    await this.starter.route(event, matched, matched.length === 0 ? 'no plugin trigger matched' : null);
     this.logger.debug({ eventId: event.id, runs: matched.length }, 'event routed');
   }
 }

@@ -36,24 +36,36 @@ export interface OpenedRun {
 const runKey = (r: { eventId: string; pluginId: string; pluginVersion: string }) =>
   `${r.eventId}|${r.pluginId}|${r.pluginVersion}`;
 
-/** Inserts the runs not yet opened and chains them; `linked` is one row whatever was inserted. */
+/**
+ * Inserts the runs not yet opened, records the routed events' status and reason, and chains every
+ * row it wrote (the runs, then the events, each by id) in one audit_append: an event is never
+ * routed without its runs. `linked` is one row whatever was inserted.
+ */
 const OPEN_RUNS = new PreparedStatement<{
   id: string | null;
   eventId: string;
   pluginId: string;
   pluginVersion: string;
 }>(
-  'aegle_open_runs',
+  'aegle_open_runs_route',
   `WITH ins AS (
      INSERT INTO plugin_run (event_id, source_id, plugin_id, plugin_version, model_sha256, mode, triggered_by)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
      ON CONFLICT DO NOTHING
      RETURNING id::text AS id, event_id::text AS "eventId", plugin_id AS "pluginId",
                plugin_version AS "pluginVersion", ${contentHashSql('plugin_run')} AS content_sha256
+   ), routed AS (
+     UPDATE event SET status = 'routed', reason = v.reason
+     FROM unnest($8::uuid[], $9::text[]) AS v(id, reason)
+     WHERE event.id = v.id
+     RETURNING event.id::text AS id, ${contentHashSql('event')} AS content_sha256
+   ), chained AS (
+     SELECT 1 AS part, 'plugin_run'::text AS type, id, 'opened'::text AS action, content_sha256 FROM ins
+     UNION ALL SELECT 2, 'event', id, 'routed', content_sha256 FROM routed
    ), linked AS (
-     SELECT audit_append(array_agg('plugin_run'::text ORDER BY id), array_agg(id ORDER BY id),
-                         array_agg('opened'::text ORDER BY id), array_agg(content_sha256 ORDER BY id))
-     FROM ins)
+     SELECT audit_append(array_agg(type ORDER BY part, id), array_agg(id ORDER BY part, id),
+                         array_agg(action ORDER BY part, id), array_agg(content_sha256 ORDER BY part, id))
+     FROM chained)
    SELECT ins.id, ins."eventId", ins."pluginId", ins."pluginVersion" FROM linked LEFT JOIN ins ON true`,
 );
 
@@ -97,27 +109,40 @@ const OTHERS_WROTE_SINCE = new PreparedStatement<{ othersWroteSince: boolean }>(
    ) AS "othersWroteSince"`,
 );
 
+/** Runs to open, and the event they were routed from when routing is done with them. */
+interface Opening {
+  runs: RunIdentity[];
+  routed?: { eventId: string; reason: string | null };
+}
+
 /**
- * Opens runs, many at once: one multi-row insert per batch that chains the rows it creates itself
- * (an existing run is found, not duplicated; the same run asked twice in a batch is opened once).
+ * Opens runs and records events as routed, many at once: one statement per batch that inserts the
+ * runs, updates the events and chains both (an existing run is found, not duplicated; the same run
+ * asked twice in a batch is opened once).
  */
-class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
+class OpenRuns implements BatchedWrite<Opening, OpenedRun[]> {
   readonly linksItself = true;
 
-  async run(db: EntityManager, items: RunIdentity[]): Promise<Array<Audited<OpenedRun>>> {
+  async run(db: EntityManager, items: Opening[]): Promise<Array<Audited<OpenedRun[]>>> {
+    const runs = items.flatMap((item) => item.runs);
+    // Should one event be routed twice in a batch, the later reason is the one recorded.
+    const routed = new Map(items.flatMap(({ routed: r }) => (r ? [[r.eventId, r.reason] as const] : [])));
     const inserted = await OPEN_RUNS.run(db, [
-      items.map((i) => i.eventId),
-      items.map((i) => i.sourceId),
-      items.map((i) => i.pluginId),
-      items.map((i) => i.pluginVersion),
-      items.map((i) => i.modelSha256),
-      items.map((i) => i.mode ?? 'live'),
-      items.map((i) => i.triggeredBy ?? null),
+      runs.map((i) => i.eventId),
+      runs.map((i) => i.sourceId),
+      runs.map((i) => i.pluginId),
+      runs.map((i) => i.pluginVersion),
+      runs.map((i) => i.modelSha256),
+      runs.map((i) => i.mode ?? 'live'),
+      runs.map((i) => i.triggeredBy ?? null),
+      [...routed.keys()],
+      [...routed.values()],
     ]);
     const created = new Map(inserted.filter((row) => row.id !== null).map((row) => [runKey(row), row]));
-    const missing = items.filter((i) => !created.has(runKey(i)));
+    const missing = runs.filter((i) => !created.has(runKey(i)));
     const existing = new Map<string, OpenedRun>();
     if (missing.length > 0) {
+      // Opened before (a replay, a chain come round), or by a statement that committed meanwhile.
       const rows = await FIND_RUNS.run(db, [
         missing.map((i) => i.eventId),
         missing.map((i) => i.pluginId),
@@ -125,11 +150,11 @@ class OpenRuns implements BatchedWrite<RunIdentity, OpenedRun> {
       ]);
       for (const row of rows) existing.set(runKey(row), { id: row.id, pending: row.outcome === 'pending' });
     }
-    return items.map((item) => {
-      const key = runKey(item);
-      const row = created.get(key);
-      return { result: row ? { id: row.id!, pending: true } : existing.get(key)!, records: [] };
-    });
+    const opened = (run: RunIdentity): OpenedRun => {
+      const row = created.get(runKey(run));
+      return row ? { id: row.id!, pending: true } : existing.get(runKey(run))!;
+    };
+    return items.map((item) => ({ result: item.runs.map(opened), records: [] }));
   }
 }
 
@@ -184,8 +209,23 @@ export class PluginRunRepository {
   }
 
   /** As {@link open}, also telling whether the run is still to do, without another read. */
-  openRun(identity: RunIdentity): Promise<OpenedRun> {
-    return this.chain.submit(this.openRuns, identity);
+  async openRun(identity: RunIdentity): Promise<OpenedRun> {
+    const [run] = await this.openAll([identity]);
+    return run;
+  }
+
+  /** Opens the runs (as {@link openRun}, in order), in one statement shared with the batch. */
+  openAll(identities: RunIdentity[]): Promise<OpenedRun[]> {
+    return this.chain.submit(this.openRuns, { runs: identities });
+  }
+
+  /**
+   * Opens an event's runs (none, or one per plugin version it matched) and records the event as
+   * routed with `reason`, in one statement: the event is routed with its runs or not at all. Runs
+   * come back as {@link openAll} gives them; queueing those still pending is the caller's.
+   */
+  openAndRoute(eventId: string, identities: RunIdentity[], reason: string | null): Promise<OpenedRun[]> {
+    return this.chain.submit(this.openRuns, { runs: identities, routed: { eventId, reason } });
   }
 
   async get(id: string): Promise<PluginRunEntity | null> {

@@ -627,39 +627,41 @@ function costTable(costs: Array<{ workers: number; cost: EventCost }>): string[]
   const label = (text: string) => text.padEnd(40);
   const row = (text: string, value: (c: EventCost) => number, digits = 1) =>
     label(text) + column(costs.map(({ cost }) => value(cost).toFixed(digits)));
-  const aegle = aegleCpu;
+  /** Up to `rows` lines of (name, figure) per event, under the row they break down. */
+  const breakdown = (
+    of: (c: EventCost) => Array<[string, number]>,
+    rows: number,
+    digits: number,
+    width: number,
+  ) =>
+    Array.from(
+      { length: rows },
+      (_, i) =>
+        label(i === 0 ? '  of which' : '') +
+        column(
+          costs.map(({ cost }) => (of(cost)[i] ? `${of(cost)[i][0]} ${of(cost)[i][1].toFixed(digits)}` : '')),
+          width,
+        ),
+    );
   return [
     label('workers') + column(costs.map((c) => String(c.workers))),
     ...(['FHIR server', 'api', 'worker(s)', 'PostgreSQL', 'Redis', 'bench driver'] as const).map((group) =>
       row(`CPU ms  ${group}`, (c) => c.cpu[group], 2),
     ),
-    row('CPU ms  Aegle (api+workers+PostgreSQL)', aegle, 2),
-    row('        Aegle ÷ FHIR server', (c) => aegle(c) / c.cpu['FHIR server'], 2),
+    row('CPU ms  Aegle (api+workers+PostgreSQL)', aegleCpu, 2),
+    row('        Aegle ÷ FHIR server', (c) => aegleCpu(c) / c.cpu['FHIR server'], 2),
     row('SQL statements (round trips)', (c) => c.sqlStatements),
     row('FHIR requests', (c) => c.fhirRequests, 2),
-    ...[0, 1, 2, 3].slice(0, Math.max(...costs.map(({ cost }) => cost.fhirKinds.length))).map(
-      (i) =>
-        label(i === 0 ? '  of which' : '') +
-        column(
-          costs.map(({ cost }) =>
-            cost.fhirKinds[i] ? `${cost.fhirKinds[i][0]} ${cost.fhirKinds[i][1].toFixed(2)}` : '',
-          ),
-          30,
-        ),
+    ...breakdown(
+      (c) => c.fhirKinds,
+      Math.min(4, Math.max(...costs.map(({ cost }) => cost.fhirKinds.length))),
+      2,
+      30,
     ),
     row('bytes to the EHR', (c) => c.bytesToEhr, 0),
     row('bytes from the EHR', (c) => c.bytesFromEhr, 0),
     row('Redis commands', (c) => c.redisCommands),
-    ...[0, 1, 2, 3].map(
-      (i) =>
-        label(i === 0 ? '  of which' : '') +
-        column(
-          costs.map(({ cost }) =>
-            cost.redisTop[i] ? `${cost.redisTop[i][0]} ${cost.redisTop[i][1].toFixed(1)}` : '',
-          ),
-          22,
-        ),
-    ),
+    ...breakdown((c) => c.redisTop, 4, 1, 22),
   ];
 }
 

@@ -1,7 +1,8 @@
 /**
  * The stack floor for `npm run bench:e2e`: the same journey per event as Aegle's, built from the
- * same parts with none of Aegle's own code in between, so the bench can show, in one run, how much
- * of Aegle's cost per event the chosen parts and the design's round trips already take.
+ * same parts with none of Aegle's own code in between (but for the plugin SDK's Provenance builder, a
+ * pure function, so the EHR gets Aegle's shape), so the bench can show, in one run, how much of
+ * Aegle's cost per event the chosen parts and the design's round trips already take.
  *
  * Per event, as Aegle's loop does it (two processes, like ROLE=api and ROLE=worker):
  * - api: NestJS on Fastify receives the notification, stores it (one INSERT) and adds a BullMQ job;
@@ -30,6 +31,7 @@ import { Job, Queue, Worker } from 'bullmq';
 import Client from 'fhir-kit-client';
 import * as ort from 'onnxruntime-node';
 import { DataSource } from 'typeorm';
+import { buildProvenance } from '@aegle/plugin-sdk/engine';
 
 const EVENTS = 'floor-events';
 const RUNS = 'floor-runs';
@@ -331,47 +333,14 @@ async function worker(env: FloorEnv): Promise<void> {
         valueReference: { reference: `Observation/${o.id}` },
       })),
     };
-    const provenance: fhir4.Provenance = {
-      resourceType: 'Provenance',
-      target: [{ reference: observationUrl }],
+    // The SDK's builder: the shape Aegle writes, so the FHIR server does the same work.
+    const provenance = buildProvenance({
+      target: observationUrl,
       recorded: new Date().toISOString(),
-      activity: {
-        coding: [
-          {
-            system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation',
-            code: 'CREATE',
-            display: 'create',
-          },
-        ],
-      },
-      agent: [
-        {
-          type: {
-            coding: [
-              {
-                system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
-                code: 'author',
-                display: 'Author',
-              },
-            ],
-          },
-          who: { reference: `Device/${device.id}` },
-        },
-        {
-          type: {
-            coding: [
-              {
-                system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
-                code: 'assembler',
-                display: 'Assembler',
-              },
-            ],
-          },
-          who: { display: 'stack floor' },
-        },
-      ],
-      entity: [found[0][0], ...inputs].filter(Boolean).map((r) => ({ role: 'source', what: versioned(r) })),
-    };
+      device: `Device/${device.id}`,
+      organization: 'stack floor',
+      sources: [found[0][0], ...inputs].filter(Boolean).map((r) => versioned(r).reference),
+    });
     const written = (await ehr.transaction({
       body: {
         resourceType: 'Bundle',

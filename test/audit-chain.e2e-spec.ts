@@ -260,7 +260,7 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     });
     // Submitted at once: the first two status changes take the chain's two transactions in flight,
     // so the rest share the next one, one statement per kind.
-    const statuses = stories.map((s) => store.events.setStatus(s.eventId, 'routed', null));
+    const statuses = stories.map((s) => store.runs.openAndRoute(s.eventId, [], null));
     const [first, second, third] = await Promise.all([
       store.writeBacks.recordAll(
         [attempt(stories[0].runId, 'created'), attempt(stories[0].runId, 'superseded')],
@@ -386,8 +386,8 @@ describe('the audit hash chain, against real PostgreSQL', () => {
     });
     // Submitted at once, so they share batches: the first two take the transactions in flight.
     const [, , good, bad, routed] = await Promise.allSettled([
-      store.events.setStatus(stories[0].eventId, 'routed', null),
-      store.events.setStatus(stories[1].eventId, 'routed', null),
+      store.runs.openAndRoute(stories[0].eventId, [], null),
+      store.runs.openAndRoute(stories[1].eventId, [], null),
       store.writeBacks.recordAll([attempt(stories[0].runId)]),
       store.writeBacks.recordAll([attempt(randomUUID())]), // no such run: refused by its foreign key
       store.runs.complete(stories[1].runId, { outcome: 'failed', reason: 'again' }),

@@ -90,7 +90,7 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
     const skipped = await openRun(v1);
     const failed = await openRun(v1);
     const gaveUp = await openRun(v1);
-    await store.events.setStatus(v1, 'routed');
+    await store.runs.openAndRoute(v1, [], null);
     await succeed(dead);
     await writeBack(dead, 'dead');
     await store.runs.complete(skipped, { outcome: 'skipped', reason: 'missing data' });
@@ -137,7 +137,7 @@ describe('event claims: per-resource version order in PostgreSQL', () => {
     const v2 = await event('nothing-1', '2');
     expect(await verdict(v1)).toBe('claimed');
     const empty = await openRun(v1);
-    await store.events.setStatus(v1, 'routed');
+    await store.runs.openAndRoute(v1, [], null);
     await succeed(empty, 0);
     expect(await verdict(v2)).toBe('claimed');
   });

@@ -45,7 +45,7 @@ describe('unfinished work: what the reconciler puts back on the queues', () => {
     const inOutbox = await rows.event('reconcile-4', '1');
     // Handed to the queue (the outbox relay's own work is the events never handed over).
     await store.events.markEnqueued([waiting, routed, stuck]);
-    await store.events.setStatus(routed, 'routed');
+    await store.runs.openAndRoute(routed, [], null);
     const failure = await gaveUp({ eventId: stuck }, stuck);
 
     let { events } = await find();

@@ -1,16 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, In, IsNull } from 'typeorm';
-import {
-  Audited,
-  AuditChain,
-  BatchedWrite,
-  chained,
-  ChainedRow,
-  contentHashSql,
-  returningChained,
-} from './audit-chain';
+import { DataSource, In, IsNull } from 'typeorm';
+import { AuditChain, chained, ChainedRow, contentHashSql, returningChained } from './audit-chain';
 import { EntityColumns } from './entity-columns';
-import { EventEntity, EventStatus, NotificationEntity } from './entities';
+import { EventEntity, NotificationEntity } from './entities';
 import { PreparedStatement } from './prepared-statement';
 
 export type NewNotification = Omit<NotificationEntity, 'id' | 'receivedAt' | 'eventCount'>;
@@ -33,45 +25,9 @@ export interface RecordedNotification {
   duplicates: number;
 }
 
-interface StatusChange {
-  id: string;
-  status: EventStatus;
-  reason: string | null;
-}
-
-const SET_STATUSES = new PreparedStatement<unknown>(
-  'aegle_set_statuses',
-  `WITH u AS (
-     UPDATE event SET status = v.status, reason = v.reason
-     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, reason)
-     WHERE event.id = v.id
-     RETURNING event.id::text AS id, event.status, ${contentHashSql('event')} AS content_sha256)
-   SELECT audit_append(array_agg('event'::text ORDER BY id), array_agg(id ORDER BY id),
-                       array_agg(status ORDER BY id), array_agg(content_sha256 ORDER BY id))
-   FROM u`,
-);
-
-/** Sets events' statuses, many at once: one multi-row update per batch, chaining its rows itself. */
-class SetStatuses implements BatchedWrite<StatusChange, void> {
-  readonly linksItself = true;
-
-  async run(db: EntityManager, items: StatusChange[]): Promise<Array<Audited<void>>> {
-    // Should one event change twice in a batch, the later change is the one recorded.
-    const last = new Map(items.map((item, i) => [item.id, i]));
-    const unique = [...last.values()].map((i) => items[i]);
-    await SET_STATUSES.run(db, [
-      unique.map((u) => u.id),
-      unique.map((u) => u.status),
-      unique.map((u) => u.reason),
-    ]);
-    return items.map(() => ({ result: undefined, records: [] }));
-  }
-}
-
 /** Received notifications and their normalised events: the intake's durable record and outbox. */
 @Injectable()
 export class EventRepository {
-  private readonly setStatuses = new SetStatuses();
   private readonly columns: EntityColumns<EventEntity>;
   /** Built on first use, from the entity's metadata. */
   private getEvent?: PreparedStatement<EventEntity>;
@@ -208,10 +164,5 @@ export class EventRepository {
       )) as Array<{ id: string }>;
       return { result: { duplicateOf: earlier?.id ?? null }, records: [] };
     });
-  }
-
-  /** Routers in flight at once share one statement (and one transaction) for their status changes. */
-  setStatus(id: string, status: EventStatus, reason: string | null = null): Promise<void> {
-    return this.chain.submit(this.setStatuses, { id, status, reason });
   }
 }
